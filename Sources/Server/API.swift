@@ -1,0 +1,154 @@
+import AmigoWire
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Storage
+
+/// The request context of every route.
+public struct AppContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// Whether an operation needs a signed-in caller.
+enum Access {
+    case authenticated
+    /// Works without credentials; a valid token is still read when sent.
+    case optional
+    case anonymous
+}
+
+/// Everything the routes share: storage, token signing, rate limits and the operation catalog.
+public struct API: Sendable {
+    public let store: Store
+    public let tokens: TokenIssuer
+    public let rateLimiter: RateLimiter?
+    public let catalog: OperationCatalog
+
+    public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog) {
+        self.store = store
+        self.tokens = tokens
+        self.rateLimiter = rateLimiter
+        self.catalog = catalog
+    }
+
+    /// The caller of `request` on organization `orgID`, or 401.
+    func authenticate(_ request: Request, orgID: String) async throws -> Principal {
+        guard let token = Self.bearerToken(request) else { throw APIError.unauthorized() }
+        guard let claims = await tokens.verify(token) else { throw APIError.unauthorized("Invalid, expired or tampered token.") }
+        if let issuingOrg = request.headers[HTTPField.Name("X-ORG-ID")!], issuingOrg != claims.orgID {
+            throw APIError.unauthorized("The token was not issued by the organization in X-ORG-ID.")
+        }
+        // A token only ever acts inside the organization that issued it.
+        guard claims.orgID == orgID else { throw APIError.unauthorized("The token is not valid for this organization.") }
+        let found = try await store.read { repositories -> (User, Role)? in
+            guard let user = try await repositories.users.get(id: claims.userID, orgID: orgID),
+                  let role = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
+            return (user, role)
+        }
+        guard let (user, role) = found else { throw APIError.unauthorized("The user of this token no longer exists.") }
+        return Principal(orgID: orgID, user: user, role: role)
+    }
+
+    /// The JWT of `Authorization: Bearer <jwt>` or `Authorization: Basic base64({org}_{user}:<jwt>)`.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization] else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        switch parts[0].lowercased() {
+        case "bearer":
+            return String(parts[1]).trimmingCharacters(in: .whitespaces)
+        case "basic":
+            guard let data = Data(base64Encoded: String(parts[1])), let decoded = String(data: data, encoding: .utf8),
+                  let colon = decoded.firstIndex(of: ":") else { return nil }
+            return String(decoded[decoded.index(after: colon)...])
+        default:
+            return nil
+        }
+    }
+
+    /// Counts a request against the operation's per-minute budget; 429 with the limit headers when exhausted.
+    func enforceRateLimit(operation: String, subject: String) throws -> HTTPFields {
+        guard let rateLimiter, let limit = catalog.rateLimits[operation] else { return [:] }
+        let decision = rateLimiter.check(subject: subject, operation: operation, limit: limit)
+        if !decision.allowed {
+            throw APIError.rateLimited(limit: limit, resetIn: decision.retryAfter, resetAt: decision.resetAt)
+        }
+        return [
+            HTTPField.Name("X-RateLimit-Limit")!: "\(decision.limit)",
+            HTTPField.Name("X-RateLimit-Remaining")!: "\(decision.remaining)",
+            HTTPField.Name("X-RateLimit-Reset")!: "\(decision.resetAt)",
+        ]
+    }
+
+    static func sha256Hex(_ text: String) -> String {
+        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// One call of an operation: the request, its context, the organization in the path and the caller.
+struct Call: Sendable {
+    var request: Request
+    var context: AppContext
+    var orgID: String
+    var principal: Principal?
+
+    /// The signed-in caller (routes registered with `.authenticated` always have one).
+    var caller: Principal {
+        get throws {
+            guard let principal else { throw APIError.unauthorized() }
+            return principal
+        }
+    }
+
+    func parameter(_ name: String) throws -> String {
+        guard let value = context.parameters.get(name) else { throw APIError.validation(["path", .key(name)], "Field required", type: "missing") }
+        return value
+    }
+
+    /// A path parameter that must be a 24-hex object id.
+    func objectID(_ name: String) throws -> String {
+        let value = try parameter(name)
+        guard ObjectID.isValid(value) else {
+            throw APIError.validation(["path", .key(name)], "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch")
+        }
+        return value
+    }
+
+    var query: Query { Query(request) }
+
+    mutating func body<Body: ValidatableRequest>(_ type: Body.Type) async throws -> Body {
+        try await request.decodeBody(type, context: context)
+    }
+}
+
+extension Router where Context == AppContext {
+    /// Registers an operation of the Amigo API: authentication, per-user rate limit, then `handler`.
+    func operation(
+        _ method: HTTPRequest.Method, _ path: String, _ operationID: String, access: Access = .authenticated, api: API,
+        _ handler: @escaping @Sendable (inout Call) async throws -> Response
+    ) {
+        on(RouterPath(path), method: method) { request, context -> Response in
+            guard let orgID = context.parameters.get("organization") else { throw APIError.notFound("Organization not found.") }
+            var principal: Principal?
+            switch access {
+            case .authenticated:
+                principal = try await api.authenticate(request, orgID: orgID)
+            case .optional:
+                if API.bearerToken(request) != nil { principal = try await api.authenticate(request, orgID: orgID) }
+            case .anonymous:
+                break
+            }
+            let subject = principal.map { "\(orgID)/\($0.user.userID)" } ?? "\(orgID)/anonymous"
+            let limitHeaders = try api.enforceRateLimit(operation: operationID, subject: subject)
+            var call = Call(request: request, context: context, orgID: orgID, principal: principal)
+            var response = try await handler(&call)
+            for field in limitHeaders { response.headers.append(field) }
+            return response
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import AmigoWire
+import Foundation
+import Hummingbird
+import Logging
+import Storage
+
+/// Builds Compadre's HTTP application over an opened database.
+public enum CompadreServer {
+    /// The router with every route of the API, for in-process tests and for `serve`.
+    public static func makeRouter(api: API) -> Router<AppContext> {
+        let router = Router(context: AppContext.self)
+        router.add(middleware: ErrorBodyMiddleware())
+        router.get("/healthz") { _, _ -> Response in
+            guard await api.store.database.isReachable() else { throw APIError.unavailable("The database is unreachable.") }
+            return try .json(["status": "ok"])
+        }
+        let document = api.catalog.document
+        router.get("/openapi.json") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: document)))
+        }
+        api.addOrganizationRoutes(to: router)
+        api.addUserRoutes(to: router)
+        api.addAgentRoutes(to: router)
+        api.addContextGraphRoutes(to: router)
+        api.addServiceRoutes(to: router)
+        api.addRoleRoutes(to: router)
+        return router
+    }
+
+    /// The API over `store`, with the token secret from configuration or stored in the database.
+    public static func makeAPI(store: Store, configuration: ServerConfiguration) async throws -> API {
+        let secret: String
+        if let configured = configuration.tokenSecret, !configured.isEmpty {
+            secret = configured
+        } else {
+            let generated = APIKeySecret.generate() + APIKeySecret.generate()
+            secret = try await store.write { try await $0.settings.valueInsertingIfAbsent(generated, for: "token_signing_secret") }
+        }
+        return API(
+            store: store,
+            tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
+            rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
+            catalog: try OperationCatalog.bundled()
+        )
+    }
+
+    /// Opens the database, applies migrations, and returns the application ready to run.
+    public static func makeApplication(configuration: ServerConfiguration, logger: Logger) async throws -> (some ApplicationProtocol, Store) {
+        let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
+        try await Migrations.apply(to: database, logger: logger)
+        let store = Store(database: database)
+        let api = try await makeAPI(store: store, configuration: configuration)
+        let app = Application(
+            router: makeRouter(api: api),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "compadre"),
+            logger: logger
+        )
+        return (app, store)
+    }
+}

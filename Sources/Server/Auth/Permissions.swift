@@ -1,0 +1,117 @@
+import AmigoWire
+import Foundation
+
+/// Every permission name Compadre checks, grouped by resource.
+enum Permission {
+    static let all: [String] = [
+        "Organization:GetOrganizationDetails", "Organization:ModifyOrganization", "Organization:CreateOrganization", "Organization:DeleteOrganization",
+        "Organization:CreateAPIKey", "Organization:GetAPIKey", "Organization:DeleteAPIKey",
+        "Organization:CreateAgent", "Organization:GetAgent", "Organization:CreateAgentVersion", "Organization:DeleteAgent",
+        "Organization:CreateServiceHierarchicalStateMachine", "Organization:GetServiceHierarchicalStateMachine",
+        "Organization:CreateServiceHierarchicalStateMachineVersion", "Organization:DeleteServiceHierarchicalStateMachine",
+        "Service:CreateService", "Service:GetService", "Service:UpdateService",
+        "Service:CreateVersionSet", "Service:UpdateVersionSet", "Service:DeleteVersionSet", "Service:GetVersionSet",
+        "User:InviteUser", "User:GetUserInfo", "User:UpdateUserInfo", "User:DeleteUser", "User:GetUserModel",
+        "Role:CreateRole", "Role:GetRole", "Role:ModifyRole",
+        "Conversation:CreateConversation", "Conversation:GetConversation", "Conversation:GetMessage", "Conversation:InteractWithConversation",
+        "Conversation:FinishConversation", "Conversation:GetInteractionInsights", "Conversation:GetRecommendedResponses", "Conversation:ModifyConversation",
+        "Admin:GetModels", "Admin:GetPromptLogs", "Admin:SubmitSQLQuery",
+    ]
+
+    static let conversation = all.filter { $0.hasPrefix("Conversation:") }
+}
+
+/// The four roles every organization starts with.
+enum DefaultRoles {
+    static let superAdministrator = "DefaultSuperAdministratorRole"
+    static let amigoAdministrator = "DefaultAmigoAdministratorRole"
+    static let administrator = "DefaultAdministratorRole"
+    static let user = "DefaultUserRole"
+
+    static func make() -> [Role] {
+        let ownUser: [String: PermissionCondition] = ["user_id": .equals(.string("{self_user_id}"))]
+        let adminExcluded: Set = ["Organization:CreateOrganization", "Organization:DeleteOrganization", "Admin:SubmitSQLQuery", "Admin:GetPromptLogs"]
+        let amigoExcluded: Set = ["Organization:CreateOrganization", "Organization:DeleteOrganization"]
+        return [
+            Role(id: ObjectID.generate(), name: superAdministrator, description: "Every permission, including creating and deleting the organization.",
+                 frontendView: .admin, permissionGrants: [PermissionGrant(permissionName: "*")]),
+            Role(id: ObjectID.generate(), name: amigoAdministrator, description: "Operator of the platform: everything but creating or deleting the organization.",
+                 frontendView: .admin, permissionGrants: Permission.all.filter { !amigoExcluded.contains($0) }.map { PermissionGrant(permissionName: $0) }),
+            Role(id: ObjectID.generate(), name: administrator, description: "Administrator of the organization's agents, services, users and keys.",
+                 frontendView: .admin, permissionGrants: Permission.all.filter { !adminExcluded.contains($0) }.map { PermissionGrant(permissionName: $0) }),
+            Role(id: ObjectID.generate(), name: user, description: "An end user: talks to services and manages their own profile.",
+                 frontendView: .client, permissionGrants:
+                    Permission.conversation.map { PermissionGrant(permissionName: $0, conditions: ownUser) }
+                    + ["User:GetUserInfo", "User:UpdateUserInfo", "User:GetUserModel"].map { PermissionGrant(permissionName: $0, conditions: ownUser) }
+                    + ["Service:GetService", "Organization:GetOrganizationDetails"].map { PermissionGrant(permissionName: $0) }),
+        ]
+    }
+}
+
+/// The authenticated caller of a request: the user, their role and organization.
+public struct Principal: Sendable {
+    public var orgID: String
+    public var user: User
+    public var role: Role
+
+    public var userInfo: UserInfo { UserInfo(orgID: orgID, userID: user.userID) }
+
+    /// Whether the role grants `permission` on a resource with `attributes` (e.g. `["user_id": "…"]`).
+    public func can(_ permission: String, on attributes: [String: String] = [:]) -> Bool {
+        role.permissionGrants.contains { grant in
+            grant.grants(permission) && grant.conditions.allSatisfy { attribute, condition in
+                guard let actual = attributes[attribute] else { return false }
+                return condition.isSatisfied(by: actual, principal: self)
+            }
+        }
+    }
+
+    /// Throws 403 unless the role grants `permission` on the resource.
+    public func require(_ permission: String, on attributes: [String: String] = [:]) throws {
+        if !can(permission, on: attributes) { throw APIError.forbidden("Missing required permission `\(permission)`.") }
+    }
+
+    /// Throws 403 unless this principal's role is at least as privileged as `other`.
+    public func requireCovers(_ other: Role) throws {
+        if !role.covers(other) { throw APIError.forbidden("The role `\(other.name)` has privileges the caller lacks.") }
+    }
+}
+
+extension PermissionGrant {
+    func grants(_ permission: String) -> Bool {
+        if permissionName == "*" || permissionName == permission { return true }
+        if permissionName.hasSuffix(":*") { return permission.hasPrefix(permissionName.dropLast()) }
+        return permissionName.replacingOccurrences(of: ".", with: ":") == permission
+    }
+
+    /// Whether this grant allows at least everything `other` allows.
+    func covers(_ other: PermissionGrant) -> Bool {
+        let nameCovered = permissionName == "*" || grants(other.permissionName)
+        return nameCovered && (conditions.isEmpty || conditions == other.conditions)
+    }
+}
+
+extension Role {
+    /// Whether this role allows at least everything `other` allows ("greater or equal privileges").
+    func covers(_ other: Role) -> Bool {
+        other.permissionGrants.allSatisfy { needed in permissionGrants.contains { $0.covers(needed) } }
+    }
+}
+
+extension PermissionCondition {
+    func isSatisfied(by actual: String, principal: Principal) -> Bool {
+        func resolve(_ value: JSONValue) -> String? {
+            guard case .string(let text) = value else { return nil }
+            switch text {
+            case "{self_user_id}": return principal.user.userID
+            case "{self_org_id}": return principal.orgID
+            default: return text
+            }
+        }
+        switch self {
+        case .equals(let value): return resolve(value) == actual
+        case .notEquals(let value): return resolve(value) != actual
+        case .isIn(let values): return values.contains { resolve($0) == actual }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import AmigoWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The largest JSON body a management endpoint accepts.
+let maximumJSONBodySize = 2 * 1024 * 1024
+
+extension Request {
+    /// Decodes and validates a JSON body: 422 naming each failing field, never a partial decode.
+    mutating func decodeBody<Body: ValidatableRequest>(_ type: Body.Type, context: some RequestContext) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await collectBody(upTo: maximumJSONBodySize)
+        } catch {
+            throw APIError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
+        }
+        guard buffer.readableBytes > 0 else {
+            throw APIError.validation(["body"], "Field required", type: "missing")
+        }
+        let value: Body
+        do {
+            value = try WireJSON.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.validation([error.validationIssue()])
+        }
+        var collector = ValidationCollector()
+        value.validate(into: &collector)
+        if !collector.isEmpty { throw APIError.validation(collector.issues) }
+        return value
+    }
+}
+
+/// Shared, configured JSON coders of the wire format.
+enum WireJSON {
+    nonisolated(unsafe) static let encoder = WireCoding.encoder()
+    nonisolated(unsafe) static let decoder = WireCoding.decoder()
+}
+
+extension Response {
+    /// A JSON response in the wire format.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try WireJSON.encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// An empty-bodied response (204 or the spec's bodiless 200s).
+    static func empty(_ status: HTTPResponse.Status) -> Response {
+        Response(status: status)
+    }
+}
+
+/// Typed access to query parameters with 422s in the API's shape.
+struct Query {
+    let parameters: [(String, String)]
+
+    init(_ request: Request) {
+        parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+    }
+
+    func all(_ name: String) -> [String] {
+        parameters.filter { $0.0 == name }.map(\.1)
+    }
+
+    func string(_ name: String) -> String? {
+        parameters.first { $0.0 == name }?.1
+    }
+
+    func int(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(name) else { return value }
+        guard let number = Int(text) else {
+            throw APIError.validation(["query", .key(name)], "Input should be a valid integer, unable to parse string as an integer", type: "int_parsing")
+        }
+        guard range.contains(number) else {
+            throw APIError.validation(["query", .key(name)], "Input should be between \(range.lowerBound) and \(range.upperBound)", type: "less_than_equal")
+        }
+        return number
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let text = string(name) else { return nil }
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw APIError.validation(["query", .key(name)], "Input should be a valid boolean, unable to interpret input", type: "bool_parsing")
+        }
+    }
+
+    /// Repeated `name` values that must be 24-hex object ids.
+    func objectIDs(_ name: String) throws -> [String] {
+        let values = all(name)
+        var issues: [ValidationIssue] = []
+        for (index, value) in values.enumerated() where !ObjectID.isValid(value) {
+            issues.append(ValidationIssue(loc: ["query", .key(name), .index(index)], msg: "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch"))
+        }
+        if !issues.isEmpty { throw APIError.validation(issues) }
+        return Array(NSOrderedSet(array: values)) as? [String] ?? values
+    }
+
+    /// `limit` and `continuation_token` as an offset page.
+    func page(defaultLimit: Int, maxLimit: Int, minLimit: Int = 1) throws -> PageParameters {
+        let limit = try int("limit", default: defaultLimit, range: minLimit...maxLimit)
+        let token = try int("continuation_token", default: 0, range: 0...Int(Int32.max))
+        return PageParameters(limit: limit, offset: token)
+    }
+
+    /// `sort_by` entries (`+field` / `-field` / `field`), mapped through `allowed` (field → column).
+    func sort(allowed: [String: String]) throws -> [(column: String, ascending: Bool)] {
+        var keys: [(String, Bool)] = []
+        for (index, raw) in all("sort_by").enumerated() {
+            var field = Substring(raw.trimmingCharacters(in: .whitespaces))
+            var ascending = true
+            if field.first == "+" { field = field.dropFirst() } else if field.first == "-" { ascending = false; field = field.dropFirst() }
+            guard let column = allowed[String(field)] else {
+                let names = allowed.keys.sorted().map { "`\($0)`" }.joined(separator: ", ")
+                throw APIError.validation(["query", "sort_by", .index(index)], "Unsupported sort field '\(field)'; supported fields are \(names)", type: "value_error")
+            }
+            keys.append((column, ascending))
+        }
+        return keys
+    }
+}
+
+struct PageParameters {
+    var limit: Int
+    var offset: Int
+}

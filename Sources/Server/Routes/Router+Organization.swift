@@ -1,0 +1,148 @@
+import AmigoWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Storage
+
+extension API {
+    func addOrganizationRoutes(to router: Router<AppContext>) {
+        let api = self
+        router.operation(.get, "/v1/:organization/organization/", "get-organization", access: .optional, api: api) { call in
+            let orgID = call.orgID
+            guard var organization = try await api.store.read({ try await $0.organizations.get(orgID) }) else {
+                throw APIError.notFound("Organization `\(call.orgID)` does not exist.")
+            }
+            if !(call.principal?.can("Organization:GetOrganizationDetails") ?? false) { organization.defaultUserPreferences = nil }
+            return try .json(OrganizationView(organization))
+        }
+
+        router.operation(.post, "/v1/:organization/organization/", "modify-organization", api: api) { call in
+            try call.caller.require("Organization:ModifyOrganization")
+            let body = try await call.body(ModifyOrganizationRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var organization = try await repositories.organizations.get(orgID) else {
+                    throw APIError.notFound("Organization `\(orgID)` does not exist.")
+                }
+                if let title = body.title { organization.title = title.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let value = body.mainDescription { organization.mainDescription = value.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let value = body.subDescription { organization.subDescription = value.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let value = body.userDimensions { organization.userDimensions = value }
+                if let value = body.defaultUserPreferences { organization.defaultUserPreferences = value }
+                if let value = body.onboardingInstructions { organization.onboardingInstructions = value }
+                try await repositories.organizations.update(organization)
+            }
+            return .empty(.noContent)
+        }
+
+        router.operation(.post, "/v1/:organization/organization/api_key/", "create-api-key", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Organization:CreateAPIKey")
+            let body = try await call.body(CreateAPIKeyRequest.self)
+            let orgID = call.orgID
+            let secret = APIKeySecret.generate()
+            let now = Date()
+            let instance = try await api.store.write { repositories -> APIKeyInstance in
+                guard let role = try await repositories.roles.get(name: body.roleName, orgID: orgID) else {
+                    throw APIError.notFound("Role `\(body.roleName)` does not exist.")
+                }
+                try caller.requireCovers(role)
+                if try await repositories.apiKeys.count(orgID: orgID) >= 20 {
+                    throw APIError.badRequest("The organization already has the maximum of 20 API keys.")
+                }
+                let instance = APIKeyInstance(
+                    id: ObjectID.generate(), name: body.name?.trimmingCharacters(in: .whitespacesAndNewlines), orgID: orgID,
+                    createdAt: now, updatedAt: now, keyID: UUID().uuidString.lowercased(),
+                    expiresAt: now.addingTimeInterval(body.durationSeconds ?? 0), creator: caller.userInfo, roleID: role.id
+                )
+                try await repositories.apiKeys.insert(StoredAPIKey(instance: instance, secretHash: API.sha256Hex(secret)))
+                return instance
+            }
+            return try .json(CreateAPIKeyResponse(apiKeyID: instance.keyID, apiKey: secret, expiresAt: instance.expiresAt), status: .created)
+        }
+
+        router.operation(.get, "/v1/:organization/organization/api_key/", "get-api-keys", api: api) { call in
+            try call.caller.require("Organization:GetAPIKey")
+            let orgID = call.orgID
+            return try .json(GetAPIKeysResponse(apiKeys: try await api.store.read { try await $0.apiKeys.list(orgID: orgID) }))
+        }
+
+        router.operation(.delete, "/v1/:organization/organization/api_key/:api_key_id/", "delete-api-key", api: api) { call in
+            try call.caller.require("Organization:DeleteAPIKey")
+            let keyID = try call.parameter("api_key_id")
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard try await repositories.apiKeys.get(keyID: keyID, orgID: orgID) != nil else {
+                    throw APIError.notFound("API key `\(keyID)` does not exist.")
+                }
+                try await repositories.apiKeys.delete(keyID: keyID, orgID: orgID)
+            }
+            return try .json(DeleteAPIKeyResponse(deletedKeyID: keyID))
+        }
+
+        router.operation(.post, "/v1/:organization/user/signin_with_api_key", "sign-in-with-api-key", access: .anonymous, api: api) { call in
+            let headers = call.request.headers
+            var issues: [ValidationIssue] = []
+            func header(_ name: String) -> String? {
+                let value = headers[HTTPField.Name(name)!]
+                if value == nil || value!.isEmpty { issues.append(ValidationIssue(loc: ["header", .key(name)], msg: "Field required", type: "missing")) }
+                return value
+            }
+            let (secret, keyID, userID) = (header("x-api-key"), header("x-api-key-id"), header("x-user-id"))
+            guard issues.isEmpty, let secret, let keyID, let userID else { throw APIError.validation(issues) }
+            let orgID = call.orgID
+            let signedIn = try await api.store.read { repositories -> (User, Role, Role)? in
+                guard try await repositories.organizations.get(orgID) != nil else {
+                    throw APIError.notFound("Organization `\(orgID)` does not exist.")
+                }
+                guard let key = try await repositories.apiKeys.get(keyID: keyID, orgID: orgID),
+                      key.secretHash == API.sha256Hex(secret), key.instance.expiresAt > Date(),
+                      let keyRole = try await repositories.roles.get(id: key.instance.roleID, orgID: orgID),
+                      let user = try await repositories.users.get(id: userID, orgID: orgID),
+                      let userRole = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
+                return (user, userRole, keyRole)
+            }
+            guard let (user, userRole, keyRole) = signedIn else {
+                throw APIError.unauthorized("API key not found, is incorrect or expired, or the requested user is not found.")
+            }
+            guard keyRole.covers(userRole) else {
+                throw APIError.unauthorized("This API key's role cannot sign in a user with the role `\(userRole.name)`.")
+            }
+            let (token, expiresAt) = try await api.tokens.issue(userID: user.userID, orgID: orgID)
+            return try .json(SignInResponse(idToken: token, expiresAt: expiresAt))
+        }
+    }
+}
+
+/// `GET /organization/` answers without the stored user dimensions.
+struct OrganizationView: Encodable {
+    var organization: Organization
+    init(_ organization: Organization) { self.organization = organization }
+
+    enum CodingKeys: String, CodingKey {
+        case orgID = "org_id", orgName = "org_name", title, mainDescription = "main_description", subDescription = "sub_description"
+        case onboardingInstructions = "onboarding_instructions", defaultUserPreferences = "default_user_preferences", tenantID = "tenant_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(organization.orgID, forKey: .orgID)
+        try c.encode(organization.orgName, forKey: .orgName)
+        try c.encode(organization.title, forKey: .title)
+        try c.encode(organization.mainDescription, forKey: .mainDescription)
+        try c.encode(organization.subDescription, forKey: .subDescription)
+        try c.encode(organization.onboardingInstructions, forKey: .onboardingInstructions)
+        try c.encode(organization.defaultUserPreferences, forKey: .defaultUserPreferences)
+        try c.encode(organization.tenantID, forKey: .tenantID)
+    }
+}
+
+/// API key secrets: 32 random bytes, URL-safe base64, stored only as a SHA-256 hash.
+enum APIKeySecret {
+    static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,155 @@
+import AmigoWire
+import Foundation
+import Hummingbird
+import Storage
+
+extension API {
+    func addServiceRoutes(to router: Router<AppContext>) {
+        let api = self
+
+        router.operation(.post, "/v1/:organization/service/", "create-service", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Service:CreateService")
+            try caller.require("Service:CreateVersionSet")
+            let body = try await call.body(CreateServiceRequest.self)
+            let orgID = call.orgID
+            let id = try await api.store.write { repositories -> String in
+                try await Self.checkServiceParts(agentID: body.agentID, contextGraphID: body.contextGraphID, in: repositories, orgID: orgID)
+                let release = body.releaseVersionSet ?? .edge
+                try await Self.checkVersionSet(release, name: "release", agentID: body.agentID, contextGraphID: body.contextGraphID, in: repositories, orgID: orgID)
+                let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
+                if body.isActive, try await repositories.services.activeServiceExists(name: name, orgID: orgID) {
+                    throw APIError.conflict("An active service named `\(name)` already exists.")
+                }
+                let service = Service(
+                    id: ObjectID.generate(), name: name, versionSets: ["edge": .edge, "release": release],
+                    description: body.description.trimmingCharacters(in: .whitespacesAndNewlines), isActive: body.isActive,
+                    contextGraphID: body.contextGraphID, agentID: body.agentID, tags: body.tagList, keyterms: body.keyterms, creator: caller.userInfo
+                )
+                try await repositories.services.insert(service, orgID: orgID)
+                return service.id
+            }
+            return try .json(IDResponse(id: id), status: .created)
+        }
+
+        router.operation(.get, "/v1/:organization/service/", "get-services", api: api) { call in
+            let caller = try call.caller
+            guard caller.can("Service:GetService") else { return try .json(GetServicesResponse(services: [], hasMore: false, continuationToken: nil, filterValues: nil)) }
+            let query = call.query
+            let filter = ServiceFilter(ids: try query.objectIDs("id"), isActive: try query.bool("is_active"), tags: query.all("tags") + query.all("tag"))
+            let sort = try query.sort(allowed: ["name": "name", "is_active": "is_active"]).map { SortKey(column: $0.column, ascending: $0.ascending) }
+            let page = try query.page(defaultLimit: 10, maxLimit: 20)
+            let orgID = call.orgID
+            let canSeeVersionSets = caller.can("Service:GetVersionSet")
+            let (result, tags) = try await api.store.read { repositories in
+                (try await repositories.services.list(orgID: orgID, filter: filter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)),
+                 page.offset == 0 ? try await repositories.services.tagValues(orgID: orgID) : nil)
+            }
+            let services = result.items.map { service in
+                var service = service
+                if !canSeeVersionSets { service.versionSets = [:] }
+                return service
+            }
+            return try .json(GetServicesResponse(
+                services: services, hasMore: result.hasMore, continuationToken: result.nextToken,
+                filterValues: tags.map { GetServicesResponse.FilterValues(tags: $0) }
+            ))
+        }
+
+        router.operation(.post, "/v1/:organization/service/:service_id/", "update-service", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Service:UpdateService")
+            let serviceID = try call.objectID("service_id")
+            let body = try await call.body(UpdateServiceRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
+                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                }
+                if let name = body.name { service.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let description = body.description { service.description = description.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let agentID = body.agentID { service.agentID = agentID }
+                if let graphID = body.contextGraphID { service.contextGraphID = graphID }
+                if let tags = body.tags { service.tags = tags.keys.sorted().map { Tag(key: $0, value: tags[$0] ?? nil) } }
+                if let keyterms = body.keyterms { service.keyterms = keyterms }
+                if let isActive = body.isActive { service.isActive = isActive }
+                if body.agentID != nil || body.contextGraphID != nil || body.isActive == true {
+                    try await Self.checkServiceParts(agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID, forActivation: service.isActive)
+                }
+                if service.isActive, try await repositories.services.activeServiceExists(name: service.name, orgID: orgID, excluding: service.id) {
+                    throw APIError.conflict("An active service named `\(service.name)` already exists.")
+                }
+                service.updatedBy = caller.userInfo
+                try await repositories.services.update(service, orgID: orgID)
+            }
+            return .empty(.ok)
+        }
+
+        router.operation(.put, "/v1/:organization/service/:service_id/version_sets/:version_set_name/", "upsert-service-version-set", api: api) { call in
+            let caller = try call.caller
+            let serviceID = try call.objectID("service_id")
+            let name = try call.parameter("version_set_name")
+            guard FieldRule.isVersionSetName(name) else {
+                throw APIError.validation(["path", "version_set_name"], "String should match pattern '^[A-Za-z0-9_-]+$' and have at most 40 characters", type: "string_pattern_mismatch")
+            }
+            let body = try await call.body(UpsertVersionSetRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
+                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                }
+                try caller.require(service.versionSets[name] == nil ? "Service:CreateVersionSet" : "Service:UpdateVersionSet")
+                if name == "edge" { throw APIError.badRequest("The `edge` version set always uses the latest versions and cannot be changed.") }
+                try await Self.checkVersionSet(body.versionSet, name: name, agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID)
+                service.versionSets[name] = body.versionSet
+                service.updatedBy = caller.userInfo
+                try await repositories.services.update(service, orgID: orgID)
+            }
+            return .empty(.noContent)
+        }
+
+        router.operation(.delete, "/v1/:organization/service/:service_id/version_sets/:version_set_name/", "delete-service-version-set", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Service:DeleteVersionSet")
+            let serviceID = try call.objectID("service_id")
+            let name = try call.parameter("version_set_name")
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
+                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                }
+                if name == "edge" || name == "release" { throw APIError.badRequest("The `\(name)` version set cannot be deleted.") }
+                guard service.versionSets[name] != nil else { throw APIError.notFound("Version set `\(name)` does not exist.") }
+                service.versionSets[name] = nil
+                service.updatedBy = caller.userInfo
+                try await repositories.services.update(service, orgID: orgID)
+            }
+            return .empty(.noContent)
+        }
+    }
+
+    /// The agent and context graph of a service must exist (404), have a version and, for an active
+    /// service, not be deprecated (400).
+    static func checkServiceParts(agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String, forActivation: Bool = true) async throws {
+        guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
+            throw APIError.notFound("Agent `\(agentID)` does not exist.")
+        }
+        guard let graph = try await repositories.contextGraphs.get(id: contextGraphID, orgID: orgID) else {
+            throw APIError.notFound("Context graph `\(contextGraphID)` does not exist.")
+        }
+        if agent.latestVersion == nil { throw APIError.badRequest("Agent `\(agentID)` has no versions yet.") }
+        if graph.latestVersion == nil { throw APIError.badRequest("Context graph `\(contextGraphID)` has no versions yet.") }
+        if forActivation && agent.deprecated { throw APIError.badRequest("Agent `\(agentID)` is deleted.") }
+        if forActivation && graph.deprecated { throw APIError.badRequest("Context graph `\(contextGraphID)` is deleted.") }
+    }
+
+    /// Pinned versions of a version set must exist for the service's agent and graph (400).
+    static func checkVersionSet(_ set: VersionSet, name: String, agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String) async throws {
+        if let number = set.agentVersionNumber, try await repositories.agents.version(number, of: agentID, orgID: orgID) == nil {
+            throw APIError.badRequest("Version set `\(name)`: agent `\(agentID)` has no version \(number).")
+        }
+        if let number = set.contextGraphVersionNumber, try await repositories.contextGraphs.version(number, of: contextGraphID, orgID: orgID) == nil {
+            throw APIError.badRequest("Version set `\(name)`: context graph `\(contextGraphID)` has no version \(number).")
+        }
+    }
+}

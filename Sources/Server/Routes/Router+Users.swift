@@ -1,0 +1,169 @@
+import AmigoWire
+import Foundation
+import Hummingbird
+import Storage
+
+extension Principal {
+    /// The user ids this caller may see with `permission`: nil when every user is visible,
+    /// otherwise the ids its conditional grants allow (for an ordinary user, only themself).
+    func visibleUserIDs(_ permission: String) -> [String]? {
+        let unconditional = role.permissionGrants.contains { $0.grants(permission) && $0.conditions.isEmpty }
+        return unconditional ? nil : (can(permission, on: ["user_id": user.userID]) ? [user.userID] : [])
+    }
+}
+
+extension API {
+    func addUserRoutes(to router: Router<AppContext>) {
+        let api = self
+        let userSortFields = [
+            "first_name": "first_name", "last_name": "last_name", "email": "email",
+            "user_stats.num_conversations": "num_conversations", "user_stats.num_messages": "num_messages",
+            "user_stats.last_message_time": "last_message_time",
+        ]
+
+        router.operation(.post, "/v1/:organization/user/", "create-invited-user", api: api) { call in
+            let caller = try call.caller
+            try caller.require("User:InviteUser")
+            let body = try await call.body(CreateInvitedUserRequest.self)
+            let orgID = call.orgID
+            let userID = try await api.store.write { repositories -> String in
+                guard let role = try await repositories.roles.get(name: body.roleName, orgID: orgID) else {
+                    throw APIError.notFound("Role `\(body.roleName)` does not exist.")
+                }
+                try caller.requireCovers(role)
+                if try await repositories.users.find(email: body.email, orgID: orgID) != nil {
+                    throw APIError.conflict("A user with the email `\(body.email)` already exists in this organization.")
+                }
+                let organization = try await repositories.organizations.get(orgID)
+                var user = User(
+                    orgID: orgID, userID: ObjectID.generate(), firstName: body.firstName.trimmingCharacters(in: .whitespaces),
+                    lastName: body.lastName.trimmingCharacters(in: .whitespaces), email: body.email, roleID: role.id,
+                    preferences: body.userPreferences ?? organization?.defaultUserPreferences ?? Preferences(), createdAt: Date()
+                )
+                user.nonsensitiveVariables = body.nonsensitiveUserVariables
+                user.sensitiveVariables = body.sensitiveUserVariables
+                try await repositories.users.insert(user)
+                return user.userID
+            }
+            return try .json(CreateInvitedUserResponse(userID: userID, verifyLink: nil), status: .created)
+        }
+
+        router.operation(.get, "/v1/:organization/user/", "get-users", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            var filter = UserFilter(ids: Array(Set(query.all("user_id"))).sorted(), emails: query.all("email"))
+            let page = try query.page(defaultLimit: 100, maxLimit: 100, minLimit: 0)
+            let sort = try query.sort(allowed: userSortFields).map { SortKey(column: $0.column, ascending: $0.ascending) }
+            if let visible = caller.visibleUserIDs("User:GetUserInfo") {
+                filter.ids = filter.ids.isEmpty ? visible : filter.ids.filter(visible.contains)
+                if filter.ids.isEmpty { return try .json(GetUsersResponse(users: [], hasMore: false, continuationToken: nil)) }
+            }
+            let orgID = call.orgID
+            let userFilter = filter
+            let (result, roles) = try await api.store.read { repositories in
+                (try await repositories.users.list(orgID: orgID, filter: userFilter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)),
+                 try await repositories.roles.list(orgID: orgID))
+            }
+            let names = Dictionary(uniqueKeysWithValues: roles.map { ($0.id, $0.name) })
+            let users = result.items.map { UserInstance(user: $0.0, roleName: names[$0.0.roleID] ?? "", stats: $0.1) }
+            return try .json(GetUsersResponse(users: users, hasMore: result.hasMore, continuationToken: result.nextToken))
+        }
+
+        router.operation(.get, "/v1/:organization/user/search/", "search-users", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            guard let text = query.string("query") else { throw APIError.validation(["query", "query"], "Field required", type: "missing") }
+            var ids = query.all("user_id")
+            if let visible = caller.visibleUserIDs("User:GetUserInfo") {
+                ids = ids.isEmpty ? visible : ids.filter(visible.contains)
+                if ids.isEmpty { return try .json(SearchUsersResponse(users: [])) }
+            }
+            let orgID = call.orgID
+            let searchIDs = ids
+            let (found, roles) = try await api.store.read { repositories in
+                (try await repositories.users.search(orgID: orgID, text: text, ids: searchIDs, limit: 100), try await repositories.roles.list(orgID: orgID))
+            }
+            let names = Dictionary(uniqueKeysWithValues: roles.map { ($0.id, $0.name) })
+            return try .json(SearchUsersResponse(users: found.map { UserInstance(user: $0.0, roleName: names[$0.0.roleID] ?? "", stats: $0.1) }))
+        }
+
+        router.operation(.post, "/v1/:organization/user/:user_id", "update-user-info", api: api) { call in
+            let userID = try call.parameter("user_id")
+            try call.caller.require("User:UpdateUserInfo", on: ["user_id": userID])
+            let body = try await call.body(UpdateUserInfoRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                body.apply(to: &user)
+                try await repositories.users.update(user)
+            }
+            return .empty(.noContent)
+        }
+
+        router.operation(.delete, "/v1/:organization/user/:user_id", "delete-user", api: api) { call in
+            let userID = try call.parameter("user_id")
+            try call.caller.require("User:DeleteUser", on: ["user_id": userID])
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard try await repositories.users.get(id: userID, orgID: orgID) != nil else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                try await repositories.users.delete(id: userID, orgID: orgID)
+            }
+            return .empty(.noContent)
+        }
+
+        router.operation(.get, "/v1/:organization/user/:user_id/user_model", "get-user-model", api: api) { call in
+            let userID = try call.parameter("user_id")
+            try call.caller.require("User:GetUserModel", on: ["user_id": userID])
+            let orgID = call.orgID
+            guard let user = try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) else {
+                throw APIError.notFound("User `\(userID)` does not exist.")
+            }
+            return try .json(GetUserModelResponse(userModels: [], additionalContext: user.additionalContext))
+        }
+
+        router.operation(.get, "/v1/:organization/user/:user_id/memory", "get-memories", api: api) { call in
+            let userID = try call.parameter("user_id")
+            try call.caller.require("Conversation:GetMessage", on: ["user_id": userID])
+            let query = call.query
+            _ = try query.objectIDs("id")
+            _ = try query.objectIDs("conversation_id")
+            _ = try query.page(defaultLimit: 50, maxLimit: 50, minLimit: 0)
+            _ = try query.sort(allowed: ["conversation_id": "conversation_id", "created_at": "created_at"])
+            let orgID = call.orgID
+            guard try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) != nil else {
+                throw APIError.notFound("User `\(userID)` does not exist.")
+            }
+            // Memories are extracted after conversations finish; until a conversation has been analysed there are none.
+            return try .json(GetMemoriesResponse(memories: [], hasMore: false, continuationToken: nil))
+        }
+
+        router.operation(.post, "/v1/:organization/user/:user_id/variable", "modify-user-variables", api: api) { call in
+            let userID = try call.parameter("user_id")
+            try call.caller.require("User:UpdateUserInfo", on: ["user_id": userID])
+            let body = try await call.body(ModifyUserVariablesRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                let missing = body.deletes.map(\.name).filter { user.nonsensitiveVariables[$0] == nil && user.sensitiveVariables[$0] == nil }
+                if !missing.isEmpty { throw APIError.badRequest("Variables to delete do not exist: \(missing.joined(separator: ", ")).") }
+                for delete in body.deletes {
+                    user.nonsensitiveVariables[delete.name] = nil
+                    user.sensitiveVariables[delete.name] = nil
+                }
+                for upsert in body.upserts {
+                    if upsert.isSecret {
+                        user.nonsensitiveVariables[upsert.name] = nil
+                        user.sensitiveVariables[upsert.name] = upsert.value
+                    } else {
+                        user.sensitiveVariables[upsert.name] = nil
+                        user.nonsensitiveVariables[upsert.name] = upsert.value
+                    }
+                }
+                if user.nonsensitiveVariables.count > 20 { throw APIError.badRequest("A user can have at most 20 nonsensitive variables.") }
+                if user.sensitiveVariables.count > 20 { throw APIError.badRequest("A user can have at most 20 sensitive variables.") }
+                try await repositories.users.update(user)
+            }
+            return .empty(.noContent)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+/// How a `compadre serve` process runs. Defaults are documented per field; the CLI fills it from
+/// flags, then `COMPADRE_…` environment variables, then defaults.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on. Default `127.0.0.1`.
+    public var host: String = "127.0.0.1"
+    /// Port to listen on; 0 picks a free port. Default 8080.
+    public var port: Int = 8080
+    /// `sqlite:PATH` or `postgres://…`. Default `sqlite:./compadre.sqlite`.
+    public var databaseURL: String = "sqlite:./compadre.sqlite"
+    /// Secret that signs access tokens. Default: generated once and stored in the database.
+    public var tokenSecret: String?
+    /// Lifetime of issued access tokens in seconds. Default one hour.
+    public var tokenLifetime: TimeInterval = 3600
+    /// Whether the per-endpoint rate limits apply. Default on; turn off for benchmarks.
+    public var rateLimitsEnabled: Bool = true
+
+    public init() {}
+}

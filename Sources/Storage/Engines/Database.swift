@@ -1,0 +1,79 @@
+import Logging
+import SQLKit
+
+/// Which SQL engine a database runs on; migrations and a few queries differ by dialect.
+public enum DatabaseKind: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// A connection to Compadre's database. Two implementations exist: `SQLiteDatabase` (embedded default)
+/// and `PostgresDatabase` (scale-out). Repositories are written once against SQLKit and run on both.
+public protocol Database: Sendable {
+    var kind: DatabaseKind { get }
+
+    /// Runs `body` on one session (one connection), so consecutive statements see each other.
+    func withSession<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result
+
+    /// Releases every connection; the database must not be used afterwards.
+    func close() async throws
+}
+
+extension Database {
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func withTransaction<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
+        let begin = kind == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        return try await withSession { sql in
+            try await sql.raw(SQLQueryString(begin)).run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    /// Whether the database answers a trivial query.
+    public func isReachable() async -> Bool {
+        do {
+            return try await withSession { sql in
+                try await sql.raw("SELECT 1 AS one").first() != nil
+            }
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Opens a database from a URL: `sqlite:PATH`, `sqlite::memory:`, or `postgres://user:pass@host:port/db`.
+public enum DatabaseURL {
+    public static func open(_ url: String, logger: Logger) async throws -> any Database {
+        if url.hasPrefix("sqlite:") {
+            var path = String(url.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path.removeFirst(2) }
+            return try await SQLiteDatabase.open(path: path, logger: logger)
+        }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try await PostgresDatabase.connect(url: url, logger: logger)
+        }
+        throw StorageError.unsupportedURL(url)
+    }
+}
+
+/// Errors of the storage layer that a caller can act on.
+public enum StorageError: Error, CustomStringConvertible, Sendable {
+    case unsupportedURL(String)
+    case corruptDocument(table: String, id: String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedURL(let url):
+            "unsupported database URL '\(url)': use sqlite:PATH or postgres://user:pass@host:port/db"
+        case .corruptDocument(let table, let id):
+            "stored document \(table)/\(id) could not be decoded"
+        }
+    }
+}

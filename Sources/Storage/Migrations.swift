@@ -1,0 +1,101 @@
+import AmigoWire
+import Foundation
+import Logging
+import SQLKit
+
+/// Versioned schema migrations, applied in order and recorded in `schema_migrations`;
+/// applying them again is a no-op. Each migration runs in its own transaction.
+public enum Migrations {
+    struct Migration: Sendable {
+        var version: Int
+        var name: String
+        var statements: [String]
+    }
+
+    /// The schema, oldest first. Never edit a released migration: append a new one.
+    static let all: [Migration] = [
+        Migration(version: 1, name: "management", statements: [
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE organizations (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+            """
+            CREATE TABLE roles (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL,
+                doc TEXT NOT NULL, UNIQUE (org_id, name))
+            """,
+            """
+            CREATE TABLE users (org_id TEXT NOT NULL, id TEXT NOT NULL, email TEXT NOT NULL, role_id TEXT NOT NULL,
+                first_name TEXT NOT NULL, last_name TEXT NOT NULL, search_text TEXT NOT NULL,
+                num_conversations BIGINT NOT NULL DEFAULT 0, num_messages BIGINT NOT NULL DEFAULT 0,
+                last_message_time DOUBLE PRECISION, doc TEXT NOT NULL, PRIMARY KEY (org_id, id), UNIQUE (org_id, email))
+            """,
+            """
+            CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, id TEXT NOT NULL, org_id TEXT NOT NULL, secret_hash TEXT NOT NULL,
+                role_id TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX api_keys_org ON api_keys (org_id, id)",
+            """
+            CREATE TABLE agents (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, deprecated BOOLEAN NOT NULL,
+                latest_version BIGINT, UNIQUE (org_id, name))
+            """,
+            """
+            CREATE TABLE agent_versions (agent_id TEXT NOT NULL, version BIGINT NOT NULL, org_id TEXT NOT NULL, doc TEXT NOT NULL,
+                PRIMARY KEY (agent_id, version))
+            """,
+            """
+            CREATE TABLE context_graphs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, deprecated BOOLEAN NOT NULL,
+                latest_version BIGINT, UNIQUE (org_id, name))
+            """,
+            """
+            CREATE TABLE context_graph_versions (context_graph_id TEXT NOT NULL, version BIGINT NOT NULL, org_id TEXT NOT NULL,
+                doc TEXT NOT NULL, PRIMARY KEY (context_graph_id, version))
+            """,
+            """
+            CREATE TABLE services (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, is_active BOOLEAN NOT NULL,
+                agent_id TEXT NOT NULL, context_graph_id TEXT NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX services_org ON services (org_id, id)",
+        ]),
+    ]
+
+    /// The newest schema version this build knows.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
+
+    /// Applies every migration not yet recorded; returns the versions applied now.
+    @discardableResult
+    public static func apply(to database: any Database, logger: Logger) async throws -> [Int] {
+        try await database.withSession { sql in
+            try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
+        }
+        var applied: [Int] = []
+        for migration in all {
+            let didApply = try await database.withTransaction { sql -> Bool in
+                if database.kind == .postgres {
+                    // Two replicas starting together must not both migrate.
+                    try await sql.raw("SELECT pg_advisory_xact_lock(7201) AS locked").run()
+                }
+                let existing = try await sql.select().column("version").from("schema_migrations")
+                    .where("version", .equal, migration.version).first()
+                if existing != nil { return false }
+                for statement in migration.statements {
+                    try await sql.raw(SQLQueryString(statement)).run()
+                }
+                try await sql.insert(into: "schema_migrations").columns("version", "name", "applied_at")
+                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(WireCoding.formatDate(Date())))
+                    .run()
+                return true
+            }
+            if didApply {
+                logger.info("applied migration", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                applied.append(migration.version)
+            }
+        }
+        return applied
+    }
+
+    /// The versions recorded as applied.
+    public static func appliedVersions(in database: any Database) async throws -> [Int] {
+        try await database.withSession { sql in
+            try await sql.select().column("version").from("schema_migrations").orderBy("version").all()
+                .map { try $0.decode(column: "version", as: Int.self) }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import AmigoWire
+import Foundation
+import SQLKit
+
+/// Every repository, bound to one session or transaction. Obtain it through `Store.read` or `Store.write`.
+public struct Repositories: Sendable {
+    let sql: any SQLDatabase
+    public init(sql: any SQLDatabase) { self.sql = sql }
+
+    public var settings: SettingsRepository { SettingsRepository(sql: sql) }
+    public var organizations: OrganizationRepository { OrganizationRepository(sql: sql) }
+    public var roles: RoleRepository { RoleRepository(sql: sql) }
+    public var users: UserRepository { UserRepository(sql: sql) }
+    public var apiKeys: APIKeyRepository { APIKeyRepository(sql: sql) }
+    public var agents: VersionedResourceRepository<AgentVersion> {
+        VersionedResourceRepository(sql: sql, table: "agents", versionTable: "agent_versions", parentColumn: "agent_id")
+    }
+    public var contextGraphs: VersionedResourceRepository<ContextGraphVersion> {
+        VersionedResourceRepository(sql: sql, table: "context_graphs", versionTable: "context_graph_versions", parentColumn: "context_graph_id")
+    }
+    public var services: ServiceRepository { ServiceRepository(sql: sql) }
+}
+
+/// The database with its repositories: `read` for one session, `write` for one transaction.
+public struct Store: Sendable {
+    public let database: any Database
+
+    public init(database: any Database) { self.database = database }
+
+    public func read<Result: Sendable>(_ body: @Sendable (Repositories) async throws -> Result) async throws -> Result {
+        try await database.withSession { try await body(Repositories(sql: $0)) }
+    }
+
+    public func write<Result: Sendable>(_ body: @Sendable (Repositories) async throws -> Result) async throws -> Result {
+        try await database.withTransaction { try await body(Repositories(sql: $0)) }
+    }
+}
+
+/// Small key/value settings of the installation (for example the token signing secret).
+public struct SettingsRepository: Sendable {
+    let sql: any SQLDatabase
+
+    public func value(for key: String) async throws -> String? {
+        try await sql.select().column("value").from("settings").where("key", .equal, key).first()
+            .map { try $0.decode(column: "value", as: String.self) }
+    }
+
+    /// Stores `value` unless the key already has one; returns the value that is stored.
+    public func valueInsertingIfAbsent(_ value: String, for key: String) async throws -> String {
+        try await sql.raw("INSERT INTO settings (key, value) VALUES (\(bind: key), \(bind: value)) ON CONFLICT (key) DO NOTHING").run()
+        return try await self.value(for: key) ?? value
+    }
+}
+
+public struct OrganizationRepository: Sendable {
+    let sql: any SQLDatabase
+
+    public func get(_ id: String) async throws -> Organization? {
+        try await sql.select().column("doc").from("organizations").where("id", .equal, id).first()
+            .map { try Documents.decode(Organization.self, from: $0) }
+    }
+
+    public func insert(_ organization: Organization) async throws {
+        try await sql.insert(into: "organizations").columns("id", "doc")
+            .values(SQLBind(organization.orgID), SQLBind(try Documents.encode(organization))).run()
+    }
+
+    public func update(_ organization: Organization) async throws {
+        try await sql.update("organizations").set("doc", to: try Documents.encode(organization))
+            .where("id", .equal, organization.orgID).run()
+    }
+}
+
+public struct RoleRepository: Sendable {
+    let sql: any SQLDatabase
+
+    public func insert(_ role: Role, orgID: String) async throws {
+        try await sql.insert(into: "roles").columns("id", "org_id", "name", "doc")
+            .values(SQLBind(role.id), SQLBind(orgID), SQLBind(role.name), SQLBind(try Documents.encode(role))).run()
+    }
+
+    public func update(_ role: Role) async throws {
+        try await sql.update("roles").set("doc", to: try Documents.encode(role)).where("id", .equal, role.id).run()
+    }
+
+    public func get(id: String, orgID: String) async throws -> Role? {
+        try await sql.select().column("doc").from("roles").where("id", .equal, id).where("org_id", .equal, orgID).first()
+            .map { try Documents.decode(Role.self, from: $0) }
+    }
+
+    public func get(name: String, orgID: String) async throws -> Role? {
+        try await sql.select().column("doc").from("roles").where("name", .equal, name).where("org_id", .equal, orgID).first()
+            .map { try Documents.decode(Role.self, from: $0) }
+    }
+
+    public func list(orgID: String, ids: [String] = [], names: [String] = []) async throws -> [Role] {
+        let query = sql.select().column("doc").from("roles").where("org_id", .equal, orgID)
+        if !ids.isEmpty { query.where("id", .in, ids) }
+        if !names.isEmpty { query.where("name", .in, names) }
+        return try await query.orderBy("id").all().map { try Documents.decode(Role.self, from: $0) }
+    }
+}
+
+/// Filters of the user listing.
+public struct UserFilter: Sendable {
+    public var ids: [String] = []
+    public var emails: [String] = []
+    public init(ids: [String] = [], emails: [String] = []) {
+        self.ids = ids
+        self.emails = emails
+    }
+}
+
+public struct UserRepository: Sendable {
+    let sql: any SQLDatabase
+
+    private static func searchText(_ user: User) -> String {
+        "\(user.firstName) \(user.lastName) \(user.email)".lowercased()
+    }
+
+    public func insert(_ user: User) async throws {
+        try await sql.insert(into: "users")
+            .columns("org_id", "id", "email", "role_id", "first_name", "last_name", "search_text", "doc")
+            .values(
+                SQLBind(user.orgID), SQLBind(user.userID), SQLBind(user.email.lowercased()), SQLBind(user.roleID),
+                SQLBind(user.firstName), SQLBind(user.lastName), SQLBind(Self.searchText(user)), SQLBind(try Documents.encode(user))
+            ).run()
+    }
+
+    public func update(_ user: User) async throws {
+        try await sql.update("users")
+            .set("role_id", to: user.roleID).set("first_name", to: user.firstName).set("last_name", to: user.lastName)
+            .set("search_text", to: Self.searchText(user)).set("doc", to: try Documents.encode(user))
+            .where("org_id", .equal, user.orgID).where("id", .equal, user.userID).run()
+    }
+
+    public func get(id: String, orgID: String) async throws -> User? {
+        try await sql.select().column("doc").from("users").where("org_id", .equal, orgID).where("id", .equal, id).first()
+            .map { try Documents.decode(User.self, from: $0) }
+    }
+
+    public func find(email: String, orgID: String) async throws -> User? {
+        try await sql.select().column("doc").from("users").where("org_id", .equal, orgID).where("email", .equal, email.lowercased()).first()
+            .map { try Documents.decode(User.self, from: $0) }
+    }
+
+    /// Users with their statistics.
+    public func list(orgID: String, filter: UserFilter, sort: [SortKey], page: PageRequest) async throws -> PageResult<(User, UserStats)> {
+        let query = sql.select().columns("doc", "num_conversations", "num_messages", "last_message_time").from("users").where("org_id", .equal, orgID)
+        if !filter.ids.isEmpty { query.where("id", .in, filter.ids) }
+        if !filter.emails.isEmpty { query.where("email", .in, filter.emails.map { $0.lowercased() }) }
+        let rows = try await query.sorted(by: sort, then: "id").paged(page).all()
+        return PageResult(fetched: try rows.map(Self.userWithStats), page: page)
+    }
+
+    /// Users whose name or e-mail contains `text` (case-insensitive).
+    public func search(orgID: String, text: String, ids: [String], limit: Int) async throws -> [(User, UserStats)] {
+        // `%` and `_` in the text act as wildcards in LIKE; the exact check below removes what they let through.
+        let needle = text.lowercased()
+        let query = sql.select().columns("doc", "num_conversations", "num_messages", "last_message_time").from("users")
+            .where("org_id", .equal, orgID)
+            .where(SQLIdentifier("search_text"), .like, SQLBind("%\(needle)%"))
+        if !ids.isEmpty { query.where("id", .in, ids) }
+        let rows = try await query.orderBy("id").all()
+        return Array(try rows.map(Self.userWithStats)
+            .filter { "\($0.0.firstName) \($0.0.lastName) \($0.0.email)".lowercased().contains(needle) }
+            .prefix(limit))
+    }
+
+    public func delete(id: String, orgID: String) async throws {
+        try await sql.delete(from: "users").where("org_id", .equal, orgID).where("id", .equal, id).run()
+    }
+
+    public func count(orgID: String, roleID: String) async throws -> Int {
+        try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("users")
+            .where("org_id", .equal, orgID).where("role_id", .equal, roleID).first()
+            .map { try $0.decode(column: "n", as: Int.self) } ?? 0
+    }
+
+    private static func userWithStats(_ row: any SQLRow) throws -> (User, UserStats) {
+        let user = try Documents.decode(User.self, from: row)
+        let last = try row.decodeNil(column: "last_message_time") ? nil : try row.decode(column: "last_message_time", as: Double.self)
+        let stats = UserStats(
+            numConversations: try row.decode(column: "num_conversations", as: Int.self),
+            numMessages: try row.decode(column: "num_messages", as: Int.self),
+            lastMessageTime: last.map { Date(timeIntervalSince1970: $0) }
+        )
+        return (user, stats)
+    }
+}
+
+/// A stored API key: the listed instance and the hash of its secret.
+public struct StoredAPIKey: Sendable {
+    public var instance: APIKeyInstance
+    public var secretHash: String
+    public init(instance: APIKeyInstance, secretHash: String) {
+        self.instance = instance
+        self.secretHash = secretHash
+    }
+}
+
+public struct APIKeyRepository: Sendable {
+    let sql: any SQLDatabase
+
+    public func insert(_ key: StoredAPIKey) async throws {
+        try await sql.insert(into: "api_keys").columns("key_id", "id", "org_id", "secret_hash", "role_id", "expires_at", "doc")
+            .values(
+                SQLBind(key.instance.keyID), SQLBind(key.instance.id), SQLBind(key.instance.orgID), SQLBind(key.secretHash),
+                SQLBind(key.instance.roleID), SQLBind(key.instance.expiresAt.timeIntervalSince1970), SQLBind(try Documents.encode(key.instance))
+            ).run()
+    }
+
+    public func get(keyID: String, orgID: String) async throws -> StoredAPIKey? {
+        try await sql.select().columns("doc", "secret_hash").from("api_keys").where("key_id", .equal, keyID).where("org_id", .equal, orgID).first()
+            .map { StoredAPIKey(instance: try Documents.decode(APIKeyInstance.self, from: $0), secretHash: try $0.decode(column: "secret_hash", as: String.self)) }
+    }
+
+    public func list(orgID: String) async throws -> [APIKeyInstance] {
+        try await sql.select().column("doc").from("api_keys").where("org_id", .equal, orgID).orderBy("id").all()
+            .map { try Documents.decode(APIKeyInstance.self, from: $0) }
+    }
+
+    public func count(orgID: String) async throws -> Int {
+        try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("api_keys")
+            .where("org_id", .equal, orgID).first().map { try $0.decode(column: "n", as: Int.self) } ?? 0
+    }
+
+    public func delete(keyID: String, orgID: String) async throws {
+        try await sql.delete(from: "api_keys").where("key_id", .equal, keyID).where("org_id", .equal, orgID).run()
+    }
+
+    public func reassignRole(from oldRoleID: String, to newRoleID: String, orgID: String) async throws {
+        for key in try await list(orgID: orgID) where key.roleID == oldRoleID {
+            var updated = key
+            updated.roleID = newRoleID
+            try await sql.update("api_keys").set("role_id", to: newRoleID).set("doc", to: try Documents.encode(updated))
+                .where("key_id", .equal, key.keyID).run()
+        }
+    }
+}

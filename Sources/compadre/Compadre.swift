@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Server
+import Storage
+
+@main
+struct Compadre: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compadre",
+        abstract: "A self-hostable conversational-agent platform that speaks the Amigo Classic API.",
+        subcommands: [Serve.self, Initialize.self, Migrate.self]
+    )
+}
+
+/// Options shared by every command that opens the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "sqlite:PATH or postgres://user:pass@host:port/db (env COMPADRE_DATABASE_URL; default sqlite:./compadre.sqlite)")
+    var database: String?
+
+    var url: String {
+        database ?? ProcessInfo.processInfo.environment["COMPADRE_DATABASE_URL"] ?? "sqlite:./compadre.sqlite"
+    }
+}
+
+func makeLogger(_ label: String) -> Logger {
+    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: label)
+    let level = ProcessInfo.processInfo.environment["COMPADRE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+    logger.logLevel = level ?? .info
+    return logger
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (creates and migrates the database on first start).")
+
+    @Option(help: "Address to listen on (env COMPADRE_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env COMPADRE_PORT; default 8080).") var port: Int?
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("llm-base-url"), help: "OpenAI-compatible model endpoint (env COMPADRE_LLM_BASE_URL).") var llmBaseURL: String?
+    @Option(name: .customLong("llm-api-key"), help: "API key of the model endpoint (env COMPADRE_LLM_API_KEY).") var llmAPIKey: String?
+    @Option(name: .customLong("llm-model"), help: "Model name (env COMPADRE_LLM_MODEL).") var llmModel: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var configuration = ServerConfiguration()
+        configuration.host = host ?? environment["COMPADRE_HOST"] ?? configuration.host
+        if let port = port ?? environment["COMPADRE_PORT"].flatMap(Int.init) { configuration.port = port }
+        configuration.databaseURL = database.url
+        configuration.tokenSecret = environment["COMPADRE_TOKEN_SECRET"]
+        if let lifetime = environment["COMPADRE_TOKEN_LIFETIME"].flatMap(Double.init) { configuration.tokenLifetime = lifetime }
+        if let limits = environment["COMPADRE_RATE_LIMITS"]?.lowercased() { configuration.rateLimitsEnabled = !["off", "0", "false", "no"].contains(limits) }
+        let logger = makeLogger("compadre")
+        let started = ContinuousClock.now
+        let (app, store) = try await CompadreServer.makeApplication(configuration: configuration, logger: logger)
+        logger.info("ready", metadata: [
+            "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
+            "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
+        ])
+        defer { Task { try? await store.database.close() } }
+        try await app.runService()
+    }
+}
+
+struct Initialize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create an organization with its default roles, an administrator and an API key; prints them as JSON."
+    )
+
+    @Option(help: "Organization id (lowercase letters, digits, '-', '_').") var org: String
+    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("admin-email"), help: "E-mail of the administrator user (default admin@amigo.ai).") var adminEmail: String = "admin@amigo.ai"
+
+    func run() async throws {
+        let logger = makeLogger("compadre")
+        let db = try await DatabaseURL.open(database.url, logger: logger)
+        do {
+            try await Migrations.apply(to: db, logger: logger)
+            let credentials = try await OrganizationBootstrap.create(orgID: org, adminEmail: adminEmail, store: Store(database: db))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(credentials), as: UTF8.self))
+            try await db.close()
+        } catch {
+            try? await db.close()
+            FileHandle.standardError.write(Data("compadre init: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations and exit.")
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let logger = makeLogger("compadre")
+        let db = try await DatabaseURL.open(database.url, logger: logger)
+        let applied = try await Migrations.apply(to: db, logger: logger)
+        let versions = try await Migrations.appliedVersions(in: db)
+        try await db.close()
+        print(applied.isEmpty ? "schema is up to date (version \(versions.last ?? 0))" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+    }
+}
