@@ -310,7 +310,8 @@ def test_wrong_credentials_raise_authentication_error(compadre: Compadre, wrong:
 
 
 def test_request_without_token_is_401(compadre: Compadre):
-    url = f"{compadre.server.base_url}/v1/{compadre.org}/organization/"
+    # get-organization is public in the reference (no security), so probe a protected listing.
+    url = f"{compadre.server.base_url}/v1/{compadre.org}/service/"
     resp = httpx.get(url)
     assert resp.status_code == 401, resp.text
     assert "detail" in resp.json()

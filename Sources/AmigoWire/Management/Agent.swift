@@ -297,6 +297,8 @@ public enum VersionSelector: Sendable, Hashable {
     case exact(Int)
     case latest
     case range(ClosedRange<Int>)
+    /// `N-latest`: from version N up to the latest.
+    case fromVersion(Int)
 
     public init?(_ text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
@@ -306,7 +308,12 @@ public enum VersionSelector: Sendable, Hashable {
             self = .exact(number)
         } else {
             let parts = trimmed.split(separator: "-", omittingEmptySubsequences: false)
-            guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 1, low <= high else { return nil }
+            guard parts.count == 2, let low = Int(parts[0]), low >= 1 else { return nil }
+            if parts[1] == "latest" {
+                self = .fromVersion(low)
+                return
+            }
+            guard let high = Int(parts[1]), low <= high else { return nil }
             self = .range(low...high)
         }
     }

@@ -79,6 +79,8 @@ public struct UserInstance: Codable, Sendable, Hashable {
     public var preferences: Preferences
     public var nonsensitiveVariables: [String: String]
     public var sensitiveVariables: [String]
+    /// Whether the user may develop tools (Actions); Compadre grants it through roles, so this is false.
+    public var enableActionsAccess: Bool
 
     public init(user: User, roleName: String, stats: UserStats = UserStats()) {
         orgID = user.orgID
@@ -91,6 +93,7 @@ public struct UserInstance: Codable, Sendable, Hashable {
         preferences = user.preferences
         nonsensitiveVariables = user.nonsensitiveVariables
         sensitiveVariables = user.sensitiveVariables.keys.sorted()
+        enableActionsAccess = false
     }
 
     enum CodingKeys: String, CodingKey {
@@ -103,6 +106,7 @@ public struct UserInstance: Codable, Sendable, Hashable {
         case role, preferences
         case nonsensitiveVariables = "nonsensitive_variables"
         case sensitiveVariables = "sensitive_variables"
+        case enableActionsAccess = "enable_actions_access"
     }
 }
 

@@ -122,6 +122,7 @@ extension Optional where Wrapped == VersionSelector {
         case .exact(let number): number...number
         case .range(let range): range
         case .latest: latest.map { $0...$0 } ?? 0...0
+        case .fromVersion(let low): low...max(low, latest ?? low)
         }
     }
 }
