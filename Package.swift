@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Server", "Storage", "CompadreTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import JWTKit
 
@@ -22,9 +23,11 @@ public struct TokenIssuer: Sendable {
     /// How long a token stays valid; the SDKs re-sign five minutes before expiry.
     public let lifetime: TimeInterval
 
+    /// Secrets shorter than HS256's 32 bytes are stretched with SHA-256 so any configured secret is usable.
     public init(secret: String, lifetime: TimeInterval = 3600) async {
         keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        let material = secret.utf8.count >= 32 ? secret : SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        await keys.add(hmac: HMACKey(from: material), digestAlgorithm: .sha256)
         self.lifetime = lifetime
     }
 

@@ -1,0 +1,88 @@
+import AmigoWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Server
+import Storage
+
+/// An in-process Compadre over a test database, with helpers to sign in and call the API.
+public struct TestServer: Sendable {
+    public let api: API
+
+    /// A fresh router of every route, as `serve` builds it.
+    public var router: Router<AppContext> { CompadreServer.makeRouter(api: api) }
+
+    public init(database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes") async throws {
+        var configuration = ServerConfiguration()
+        configuration.tokenSecret = tokenSecret
+        configuration.rateLimitsEnabled = false
+        let made = try await CompadreServer.makeAPI(store: Store(database: database), configuration: configuration)
+        api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog)
+    }
+
+    /// Runs `body` with a client of the router (no sockets).
+    public func test<Result: Sendable>(_ body: @Sendable (Client) async throws -> Result) async throws -> Result {
+        let app = Application(router: CompadreServer.makeRouter(api: api))
+        return try await app.test(.router) { client in try await body(Client(client: client)) }
+    }
+
+    /// Creates an organization with its administrator and API key.
+    public func bootstrap(_ orgID: String = uniqueOrgID()) async throws -> OrganizationBootstrap.Credentials {
+        try await OrganizationBootstrap.create(orgID: orgID, store: api.store)
+    }
+
+    /// A client of the API that encodes bodies and decodes JSON answers.
+    public struct Client: Sendable {
+        let client: any TestClientProtocol
+
+        public struct Answer: Sendable {
+            public var status: HTTPResponse.Status
+            public var headers: HTTPFields
+            public var body: Data
+
+            public func json() throws -> Any { try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) }
+            public func object() throws -> [String: Any] { (try json() as? [String: Any]) ?? [:] }
+            public func decode<T: Decodable>(_ type: T.Type) throws -> T { try WireCoding.decoder().decode(T.self, from: body) }
+            public var text: String { String(decoding: body, as: UTF8.self) }
+        }
+
+        /// Sends a request; `json` is serialized with JSONSerialization (dictionaries and arrays).
+        @discardableResult
+        public func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil, headers: HTTPFields = [:]) async throws -> Answer {
+            var fields = headers
+            if let token { fields[.authorization] = "Bearer \(token)" }
+            var body: ByteBuffer?
+            if let json {
+                fields[.contentType] = "application/json"
+                body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json, options: [.fragmentsAllowed]))
+            }
+            return try await client.execute(uri: uri, method: method, headers: fields, body: body) { response in
+                Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+            }
+        }
+
+        /// Signs `userID` in with an API key and returns the access token.
+        public func signIn(org: String, keyID: String, key: String, userID: String) async throws -> String {
+            let answer = try await call(.post, "/v1/\(org)/user/signin_with_api_key", headers: [
+                HTTPField.Name("x-api-key")!: key, HTTPField.Name("x-api-key-id")!: keyID, HTTPField.Name("x-user-id")!: userID,
+            ])
+            guard answer.status == .ok, let token = try answer.object()["id_token"] as? String else {
+                throw TestFailure("sign-in failed: \(answer.status) \(answer.text)")
+            }
+            return token
+        }
+
+        /// Signs in the administrator of `credentials`.
+        public func signIn(_ credentials: OrganizationBootstrap.Credentials) async throws -> String {
+            try await signIn(org: credentials.organizationID, keyID: credentials.apiKeyID, key: credentials.apiKey, userID: credentials.userID)
+        }
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
