@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "compadre", targets: ["compadre"]),
         .library(name: "AmigoWire", targets: ["AmigoWire"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Models", targets: ["Models"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "Server", targets: ["Server"]),
     ],
@@ -25,10 +27,27 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
             name: "AmigoWire",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Engine",
+            dependencies: ["AmigoWire"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Models",
+            dependencies: [
+                "AmigoWire",
+                "Engine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -46,8 +65,10 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "AmigoWire",
+                "Engine",
                 "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -58,15 +79,21 @@ let package = Package(
         .executableTarget(
             name: "compadre",
             dependencies: [
+                "Engine",
+                "Models",
                 "Server",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "CompadreTesting",
             dependencies: [
+                "AmigoWire",
+                "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 "Server",
                 "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -76,6 +103,20 @@ let package = Package(
         .testTarget(
             name: "AmigoWireTests",
             dependencies: ["AmigoWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "CompadreTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ModelsTests",
+            dependencies: [
+                "Models", "Engine", "AmigoWire", "CompadreTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

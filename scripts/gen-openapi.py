@@ -128,6 +128,36 @@ OPERATIONS = [
         404: "No such organization, role or inherited role."}),
     ("assign-role", "Give a role to a user", {
         404: "No such organization, role or user."}),
+    # Conversations
+    ("create-conversation", "Start a conversation and stream its first interaction", {
+        400: "The user has an unfinished conversation for the service, or voice output was requested.",
+        404: "No such organization, service or version set.",
+        409: "Another create for this user and service is running."}),
+    ("get-conversations", "List conversations", {}),
+    ("interact-with-conversation", "Send a user turn and stream the agent's reply", {
+        400: "Empty message, or external events whose timestamps are inconsistent.",
+        404: "No such organization or conversation.",
+        409: "The conversation is finished or busy.",
+        415: "Unsupported audio."}),
+    ("get-conversation-messages", "List a conversation's messages", {
+        404: "No such organization or conversation."}),
+    ("finish-conversation", "End a conversation", {
+        400: "Nothing was said in the conversation yet.",
+        404: "No such organization or conversation.",
+        409: "The conversation is finished or busy."}),
+    ("get-interaction-insights", "What the agent did in one interaction", {
+        404: "No such organization, conversation or interaction."}),
+    ("recommend-responses-for-interaction", "Suggest replies for the user", {
+        400: "Not the latest interaction of an unfinished conversation.",
+        404: "No such organization, conversation or interaction."}),
+    ("retrieve-message-source", "Where a voice message's audio can be fetched", {
+        400: "Text messages have no audio source.",
+        404: "No such organization or message."}),
+    ("generate-conversation-starter", "Suggest opening messages for a service", {
+        404: "No such service or version set."}),
+    ("modify-tags-of-conversation", "Add, change or remove conversation tags", {
+        400: "More than 20 tags.",
+        404: "No such organization or conversation."}),
 ]
 
 # Operations that need no credentials. The reference also marks some operations public

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Engine
 import Server
 import Storage
 
@@ -15,12 +16,18 @@ public struct TestServer: Sendable {
     /// A fresh router of every route, as `serve` builds it.
     public var router: Router<AppContext> { CompadreServer.makeRouter(api: api) }
 
-    public init(database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes") async throws {
+    public init(
+        database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
+        model: any LanguageModel = ScriptedModel()
+    ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
         configuration.rateLimitsEnabled = false
-        let made = try await CompadreServer.makeAPI(store: Store(database: database), configuration: configuration)
-        api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog)
+        let made = try await CompadreServer.makeAPI(
+            store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
+            logger: Logger(label: "compadre-test")
+        )
+        api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
     }
 
     /// Runs `body` with a client of the router (no sockets).
@@ -47,6 +54,30 @@ public struct TestServer: Sendable {
             public func object() throws -> [String: Any] { (try json() as? [String: Any]) ?? [:] }
             public func decode<T: Decodable>(_ type: T.Type) throws -> T { try WireCoding.decoder().decode(T.self, from: body) }
             public var text: String { String(decoding: body, as: UTF8.self) }
+            /// The lines of an NDJSON answer, each parsed as a JSON object.
+            public func events() throws -> [[String: Any]] {
+                try text.split(separator: "\n").map {
+                    guard let event = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] else {
+                        throw TestFailure("not a JSON object: \($0)")
+                    }
+                    return event
+                }
+            }
+            /// The action types of the `current-agent-action` events, in order.
+            public func agentActionTypes() throws -> [String] {
+                try events().compactMap { event in
+                    guard event["type"] as? String == "current-agent-action" else { return nil }
+                    return (event["action"] as? [String: Any])?["type"] as? String
+                }
+            }
+            /// The `type` of every NDJSON event, and of the action of `current-agent-action` events.
+            public func eventTypes() throws -> [String] {
+                try events().map { event in
+                    let type = event["type"] as? String ?? "?"
+                    guard type == "current-agent-action", let action = event["action"] as? [String: Any] else { return type }
+                    return "action:" + (action["type"] as? String ?? "?")
+                }
+            }
         }
 
         /// Sends a request; `json` is serialized with JSONSerialization (dictionaries and arrays).
@@ -62,6 +93,38 @@ public struct TestServer: Sendable {
             return try await client.execute(uri: uri, method: method, headers: fields, body: body) { response in
                 Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
             }
+        }
+
+        /// Sends a multipart form (`fields` in order) as the interact endpoint takes it.
+        @discardableResult
+        public func form(_ uri: String, token: String, fields: [(String, String)]) async throws -> Answer {
+            let boundary = "compadre-test-boundary"
+            var text = ""
+            for (name, value) in fields {
+                text += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\""
+                if name == "recorded_message" { text += "; filename=\"message.txt\"\r\nContent-Type: text/plain" }
+                text += "\r\n\r\n\(value)\r\n"
+            }
+            text += "--\(boundary)--\r\n"
+            let fields: HTTPFields = [
+                .authorization: "Bearer \(token)", .contentType: "multipart/form-data; boundary=\(boundary)",
+            ]
+            return try await client.execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(string: text)) { response in
+                Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+            }
+        }
+
+        /// Interacts with a conversation in text, as the official SDK sends it.
+        @discardableResult
+        public func interact(
+            org: String, conversation: String, token: String, text: String, type: String = "user-message",
+            events: [(content: String, timestamp: String)] = [], query: String = "request_format=text&response_format=text"
+        ) async throws -> Answer {
+            var fields = [("initial_message_type", type)]
+            fields += events.map { ("external_event_message_content", $0.content) }
+            fields += events.map { ("external_event_message_timestamp", $0.timestamp) }
+            fields.append(("recorded_message", text))
+            return try await form("/v1/\(org)/conversation/\(conversation)/interact?\(query)", token: token, fields: fields)
         }
 
         /// Signs `userID` in with an API key and returns the access token.

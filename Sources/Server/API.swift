@@ -28,12 +28,14 @@ public struct API: Sendable {
     public let tokens: TokenIssuer
     public let rateLimiter: RateLimiter?
     public let catalog: OperationCatalog
+    public let conversations: Conversations
 
-    public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog) {
+    public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog, conversations: Conversations) {
         self.store = store
         self.tokens = tokens
         self.rateLimiter = rateLimiter
         self.catalog = catalog
+        self.conversations = conversations
     }
 
     /// The caller of `request` on organization `orgID`, or 401.
@@ -123,6 +125,19 @@ struct Call: Sendable {
 
     mutating func body<Body: ValidatableRequest>(_ type: Body.Type) async throws -> Body {
         try await request.decodeBody(type, context: context)
+    }
+
+    /// A body that may be absent: `nil` when the request has none.
+    mutating func optionalBody<Body: ValidatableRequest>(_ type: Body.Type) async throws -> Body? {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maximumJSONBodySize)
+        } catch {
+            throw APIError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
+        }
+        guard buffer.readableBytes > 0 else { return nil }
+        request.body = .init(buffer: buffer)
+        return try await request.decodeBody(type, context: context)
     }
 }
 

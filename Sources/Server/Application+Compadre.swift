@@ -1,4 +1,5 @@
 import AmigoWire
+import Engine
 import Foundation
 import Hummingbird
 import Logging
@@ -24,11 +25,14 @@ public enum CompadreServer {
         api.addContextGraphRoutes(to: router)
         api.addServiceRoutes(to: router)
         api.addRoleRoutes(to: router)
+        api.addConversationRoutes(to: router)
         return router
     }
 
     /// The API over `store`, with the token secret from configuration or stored in the database.
-    public static func makeAPI(store: Store, configuration: ServerConfiguration) async throws -> API {
+    public static func makeAPI(
+        store: Store, configuration: ServerConfiguration, models: LanguageModels, logger: Logger
+    ) async throws -> API {
         let secret: String
         if let configured = configuration.tokenSecret, !configured.isEmpty {
             secret = configured
@@ -40,16 +44,21 @@ public enum CompadreServer {
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
             rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
-            catalog: try OperationCatalog.bundled()
+            catalog: try OperationCatalog.bundled(),
+            conversations: Conversations(
+                store: store, models: models, maxTransitions: configuration.maxTransitionsPerInteraction, logger: logger
+            )
         )
     }
 
     /// Opens the database, applies migrations, and returns the application ready to run.
-    public static func makeApplication(configuration: ServerConfiguration, logger: Logger) async throws -> (some ApplicationProtocol, Store) {
+    public static func makeApplication(
+        configuration: ServerConfiguration, models: LanguageModels, logger: Logger
+    ) async throws -> (some ApplicationProtocol, Store) {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
-        let api = try await makeAPI(store: store, configuration: configuration)
+        let api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
         let app = Application(
             router: makeRouter(api: api),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "compadre"),

@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable {
     public var tokenLifetime: TimeInterval = 3600
     /// Whether the per-endpoint rate limits apply. Default on; turn off for benchmarks.
     public var rateLimitsEnabled: Bool = true
+    /// The most state transitions one interaction may make before it is stopped as a runaway graph.
+    /// Default 25.
+    public var maxTransitionsPerInteraction: Int = 25
 
     public init() {}
 }

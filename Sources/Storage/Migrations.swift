@@ -54,6 +54,24 @@ public enum Migrations {
             """,
             "CREATE INDEX services_org ON services (org_id, id)",
         ]),
+        Migration(version: 2, name: "conversations", statements: [
+            """
+            CREATE TABLE conversations (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                service_id TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, is_finished BOOLEAN NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX conversations_org ON conversations (org_id, created_at)",
+            "CREATE INDEX conversations_user_service ON conversations (org_id, user_id, service_id, is_finished)",
+            """
+            CREATE TABLE messages (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+                interaction_id TEXT NOT NULL, seq BIGINT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+                message_type TEXT NOT NULL, doc TEXT NOT NULL, UNIQUE (conversation_id, seq))
+            """,
+            """
+            CREATE TABLE interactions (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX interactions_conversation ON interactions (conversation_id)",
+        ]),
     ]
 
     /// The newest schema version this build knows.
@@ -62,7 +80,11 @@ public enum Migrations {
     /// Applies every migration not yet recorded; returns the versions applied now.
     @discardableResult
     public static func apply(to database: any Database, logger: Logger) async throws -> [Int] {
-        try await database.withSession { sql in
+        try await database.withTransaction { sql in
+            if database.kind == .postgres {
+                // Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog.
+                try await sql.raw("SELECT pg_advisory_xact_lock(7201) AS locked").run()
+            }
             try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
         }
         var applied: [Int] = []

@@ -1,7 +1,9 @@
+import AsyncHTTPClient
 import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Engine
 import Server
 import Storage
 
@@ -53,13 +55,23 @@ struct Serve: AsyncParsableCommand {
         if let limits = environment["COMPADRE_RATE_LIMITS"]?.lowercased() { configuration.rateLimitsEnabled = !["off", "0", "false", "no"].contains(limits) }
         let logger = makeLogger("compadre")
         let started = ContinuousClock.now
-        let (app, store) = try await CompadreServer.makeApplication(configuration: configuration, logger: logger)
+        let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: setup.httpClientConfiguration)
+        let models = setup.makeModels(httpClient: httpClient, logger: logger)
+        let (app, store) = try await CompadreServer.makeApplication(configuration: configuration, models: models, logger: logger)
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
         ])
-        defer { Task { try? await store.database.close() } }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            try? await httpClient.shutdown()
+            try? await store.database.close()
+            throw error
+        }
+        try? await httpClient.shutdown()
+        try? await store.database.close()
     }
 }
 

@@ -5,6 +5,10 @@ The binary is taken from $COMPADRE_BIN, else from `swift build --show-bin-path`
 (debug build) of this repository. Every server gets a fresh temporary database
 and a fresh organization created with `compadre init`.
 
+Every server talks to one fake OpenAI-compatible model (`fake_openai.py`),
+started once per test session on a loopback port; tests script its answers
+through the `fake_openai` fixture.
+
 Environment knobs:
   COMPADRE_BIN                 path to the compadre executable
   COMPADRE_COMPAT_POSTGRES=1   also run the suite against PostgreSQL, using
@@ -31,6 +35,8 @@ from pathlib import Path
 import pytest
 
 from amigo_sdk import AmigoClient
+
+from fake_openai import FakeOpenAI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HEALTH_TIMEOUT_S = 60.0
@@ -93,16 +99,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The fake model every server of this session talks to (set by the
+# session-scoped `fake_openai` fixture before any server starts).
+_fake_llm: FakeOpenAI | None = None
+
+
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["COMPADRE_RATE_LIMITS"] = "off"
-    # The management API needs no language model. Point the LLM at a dead
-    # loopback endpoint so `serve` does not start the embedded model; an
-    # explicit configuration in the environment wins.
-    if not any(
-        k in env
-        for k in ("COMPADRE_LLM_BASE_URL", "COMPADRE_LLM_API_KEY", "COMPADRE_LLM_MODEL")
-    ):
+    # The language model is the suite's fake, whatever the environment says:
+    # the conversation tests script its answers. Without it (helpers used
+    # outside a pytest session) a dead loopback endpoint keeps `serve` from
+    # starting the embedded model. COMPADRE_LLM_STRUCTURED_OUTPUT is left as
+    # the environment has it (unset: json_schema); the fake handles every mode.
+    if _fake_llm is not None:
+        env["COMPADRE_LLM_BASE_URL"] = _fake_llm.base_url
+        env["COMPADRE_LLM_API_KEY"] = "test"
+        env["COMPADRE_LLM_MODEL"] = "fake-model"
+    else:
         env["COMPADRE_LLM_BASE_URL"] = "http://127.0.0.1:9/v1"
         env["COMPADRE_LLM_API_KEY"] = "unused"
         env["COMPADRE_LLM_MODEL"] = "unused"
@@ -269,9 +283,28 @@ class CompadreServer:
         if os.environ.get("COMPADRE_COMPAT_KEEP_LOGS") == "1":
             sys.stderr.write(f"--- {self.log_path} ---\n{self.log_tail(400)}\n")
 
-    def restart(self) -> None:
+    def kill(self) -> None:
+        """SIGKILL the server (and its process group) mid-flight: a crash, no shutdown."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+        proc.wait(timeout=10)
+        if os.environ.get("COMPADRE_COMPAT_KEEP_LOGS") == "1":
+            sys.stderr.write(f"--- {self.log_path} (killed) ---\n{self.log_tail(400)}\n")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def restart(self, port: int | None = None) -> None:
+        """Graceful stop, then a new process on the same database (a new port
+        unless `port` is given)."""
         self.stop()
-        self.start()
+        self.start(port)
 
 
 @dataclass
@@ -315,6 +348,29 @@ def database_url_for(backend: str, workdir: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fake_openai():
+    """The fake OpenAI-compatible model behind every server of the session.
+
+    Autouse so it is running (and wired into `server_env()`) before the first
+    server starts; request it by name to script answers or inspect requests.
+    """
+    global _fake_llm
+    with FakeOpenAI() as fake:
+        _fake_llm = fake
+        try:
+            yield fake
+        finally:
+            _fake_llm = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fake_script(fake_openai: FakeOpenAI):
+    """Each test starts with an empty script and request history."""
+    fake_openai.reset()
+    yield
+
+
 @pytest.fixture(scope="session", params=_backends())
 def db_backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -331,7 +387,10 @@ def _start_compadre(binary: Path, backend: str, workdir: Path) -> Compadre:
 
 @pytest.fixture(scope="module")
 def compadre(
-    compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPathFactory
+    compadre_bin: Path,
+    db_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
 ):
     """A server shared by the tests of one module (fresh DB, fresh org)."""
     workdir = tmp_path_factory.mktemp("compadre")
@@ -343,7 +402,9 @@ def compadre(
 
 
 @pytest.fixture
-def fresh_compadre(compadre_bin: Path, db_backend: str, tmp_path: Path):
+def fresh_compadre(
+    compadre_bin: Path, db_backend: str, tmp_path: Path, fake_openai: FakeOpenAI
+):
     """A server of its own, for tests that stop and restart it."""
     instance = _start_compadre(compadre_bin, db_backend, tmp_path)
     try:

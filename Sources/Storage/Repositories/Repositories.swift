@@ -19,6 +19,7 @@ public struct Repositories: Sendable {
         VersionedResourceRepository(sql: sql, table: "context_graphs", versionTable: "context_graph_versions", parentColumn: "context_graph_id")
     }
     public var services: ServiceRepository { ServiceRepository(sql: sql) }
+    public var conversations: ConversationRepository { ConversationRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
@@ -165,6 +166,17 @@ public struct UserRepository: Sendable {
         return Array(try rows.map(Self.userWithStats)
             .filter { "\($0.0.firstName) \($0.0.lastName) \($0.0.email)".lowercased().contains(needle) }
             .prefix(limit))
+    }
+
+    /// Counts a user's conversation activity (shown in user listings as `user_stats`).
+    public func recordActivity(
+        userID: String, orgID: String, conversations: Int, messages: Int, at time: Date?
+    ) async throws {
+        let update = sql.update("users")
+            .set(SQLIdentifier("num_conversations"), to: SQLRaw("num_conversations + \(conversations)"))
+            .set(SQLIdentifier("num_messages"), to: SQLRaw("num_messages + \(messages)"))
+        if let time { update.set("last_message_time", to: time.timeIntervalSince1970) }
+        try await update.where("id", .equal, userID).where("org_id", .equal, orgID).run()
     }
 
     public func delete(id: String, orgID: String) async throws {

@@ -1,0 +1,81 @@
+import AmigoWire
+import Foundation
+
+/// Everything the Engine needs to run one interaction. The caller (the Server) loads it from storage.
+public struct InteractionRequest: Sendable {
+    public var conversationID: String
+    public var interactionID: String
+    public var graphs: GraphSet
+    /// Where the conversation rests (an action state).
+    public var position: GraphPosition
+    /// Shared prompt inputs. `context.history` already holds this interaction's input messages.
+    public var context: PromptContext
+    /// The user message of this interaction, announced as `user-message-available`.
+    public var userMessage: MessageInstance?
+    /// Facts recall can answer from (beyond the prompt's own user section).
+    public var memoryFacts: [String]
+    /// `llm_model_preferences` of the conversation's version set.
+    public var modelPreferences: [String: LLMConfig]
+
+    public init(
+        conversationID: String, interactionID: String, graphs: GraphSet, position: GraphPosition,
+        context: PromptContext, userMessage: MessageInstance? = nil, memoryFacts: [String] = [],
+        modelPreferences: [String: LLMConfig] = [:]
+    ) {
+        self.conversationID = conversationID
+        self.interactionID = interactionID
+        self.graphs = graphs
+        self.position = position
+        self.context = context
+        self.userMessage = userMessage
+        self.memoryFacts = memoryFacts
+        self.modelPreferences = modelPreferences
+    }
+}
+
+/// What an interaction produced, to be committed in one transaction. Nothing of it is stored before.
+public struct InteractionOutcome: Sendable {
+    public var interactionID: String
+    /// Inner thoughts (reflections, annotations) in the order they were written, then the agent message.
+    public var messages: [MessageInstance]
+    public var agentMessage: MessageInstance
+    public var position: GraphPosition
+    public var insights: InteractionInsights
+    /// The conversation reached its terminal state.
+    public var conversationCompleted: Bool
+}
+
+/// Why an interaction failed, with the HTTP status the `error` event carries.
+public struct InteractionError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var httpStatus: Int
+    public var message: String
+
+    public init(httpStatus: Int, message: String) {
+        self.httpStatus = httpStatus
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// The canonical mapping of any error to what a client sees.
+    public init(_ error: any Error) {
+        switch error {
+        case let error as InteractionError:
+            self = error
+        case let error as LanguageModelError:
+            let status = switch error.kind {
+            case .unreachable: 503
+            case .timeout: 504
+            case .rateLimited: 429
+            case .httpStatus, .invalidResponse: 502
+            }
+            self.init(httpStatus: status, message: "The language model failed: \(error.message)")
+        case let error as NavigationFailure:
+            self.init(httpStatus: 500, message: error.description)
+        case is CancellationError:
+            self.init(httpStatus: 499, message: "The interaction was cancelled.")
+        default:
+            self.init(httpStatus: 500, message: "Internal error: \(error)")
+        }
+    }
+}

@@ -1,0 +1,358 @@
+import AmigoWire
+import Foundation
+
+/// Runs one interaction: behaviour selection, active memory, graph navigation, the reply.
+///
+/// Events are handed to `emit` as the Engine performs each step (the caller filters and forwards them);
+/// the result is returned only when the reply is complete, and the caller commits it before it sends
+/// `interaction-complete`. A thrown error means nothing of the interaction may be stored.
+public struct InteractionRunner: Sendable {
+    public typealias Emit = @Sendable (ConversationEvent) async throws -> Void
+
+    public var models: LanguageModels
+    public var maxTransitions: Int
+    public var now: @Sendable () -> Date
+
+    public init(models: LanguageModels, maxTransitions: Int = 25, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.models = models
+        self.maxTransitions = maxTransitions
+        self.now = now
+    }
+
+    public func run(_ request: InteractionRequest, emit: @escaping Emit) async throws -> InteractionOutcome {
+        var run = Run(runner: self, request: request, emit: emit)
+        do {
+            return try await run.perform()
+        } catch let error as InteractionError {
+            throw error
+        } catch {
+            throw InteractionError(error)
+        }
+    }
+}
+
+/// The mutable bookkeeping of one interaction.
+private struct Run {
+    let runner: InteractionRunner
+    let request: InteractionRequest
+    let emit: InteractionRunner.Emit
+    var context: PromptContext
+    var navigator: GraphNavigator
+    var transitionLogs: [StateTransitionLog] = []
+    var newMessages: [MessageInstance] = []
+    var recalled: [WorkingMemory] = []
+
+    init(runner: InteractionRunner, request: InteractionRequest, emit: @escaping InteractionRunner.Emit) {
+        self.runner = runner
+        self.request = request
+        self.emit = emit
+        self.context = request.context
+        self.navigator = GraphNavigator(
+            graphs: request.graphs, position: request.position, maxTransitions: runner.maxTransitions
+        )
+    }
+
+    mutating func perform() async throws -> InteractionOutcome {
+        if let message = request.userMessage {
+            try await emit(.userMessageAvailable(messageID: message.id, userMessage: message.message))
+        }
+        // Dynamic behaviours arrive with their own issue: none is ever selected yet.
+        try await act(.selectDynamicBehaviorVectorGenerated)
+        try await act(.selectDynamicBehaviorRelevanceRetrievalCompleted)
+        try await act(.selectDynamicBehaviorCompleted(selected: nil, previous: nil))
+
+        // Active memory: the user's long-term memories come from post-conversation analysis; until a
+        // conversation has any, there is nothing to search and no model call is made.
+        if case .action(let state)? = navigator.currentGraph?.state(named: navigator.position.state),
+           !state.skipActiveMemoryRetrieval {
+            try await act(.checkIfActiveMemoryNeededCompleted(queries: []))
+        }
+
+        var step = navigator.start()
+        while true {
+            try await record(step.transitions)
+            switch step.action {
+            case .select(let state):
+                step = try await select(in: state)
+            case .decide(let state):
+                step = try await decide(in: state)
+            case .recall(let state):
+                step = try await recall(state)
+            case .reflect(let state):
+                step = try await reflect(state)
+            case .annotate(let state):
+                try await act(.annotationRetrieved(annotation: state.innerThought))
+                let thought = innerThought(state.innerThought)
+                pendingDetail = .annotation(innerThoughtMessageID: thought.id)
+                step = navigator.finishPassthrough()
+            case .callTool:
+                throw InteractionError(
+                    httpStatus: 501,
+                    message: "Tool-call states need tools, which this server does not run yet."
+                )
+            case .fail(let failure):
+                throw failure
+            case .engage(let state, let action):
+                return try await engage(state, action: action)
+            }
+        }
+    }
+
+    /// Detail for the log of the next transition out of the state being left.
+    var pendingDetail: StateTransitionLog.Detail?
+    /// The model's stated reasons for the exit conditions it chose, in order (for the server log).
+    var chosenReasons: [String] = []
+
+    // MARK: - Steps
+
+    mutating func select(in state: ActionState) async throws -> GraphNavigator.Step {
+        let optionCount = state.actions.count + state.exitConditions.count
+        var index = 0
+        var reason = ""
+        if optionCount > 1 {
+            let prompt = Prompts.selectNextAction(state, context: context)
+            (index, reason) = try await choose(prompt, count: optionCount)
+        }
+        if index < state.actions.count {
+            try await act(.actionSelected(action: state.actions[index]))
+            return navigator.chooseAction(at: index)
+        }
+        let exitIndex = index - state.actions.count
+        chosenReasons.append(reason)
+        pendingDetail = .action(exitConditionDescription: state.exitConditions[exitIndex].description, toolCallLogs: [])
+        let step = navigator.chooseExit(at: exitIndex)
+        try await announceExit(state.exitConditions[exitIndex], step: step)
+        return step
+    }
+
+    mutating func decide(in state: DecisionState) async throws -> GraphNavigator.Step {
+        try await act(.decisionStarted)
+        var index = 0
+        if state.exitConditions.count > 1 {
+            let prompt = Prompts.decide(state, context: context)
+            index = try await choose(prompt, count: state.exitConditions.count).index
+        }
+        pendingDetail = .decision(exitConditionDescription: state.exitConditions[index].description, toolCallLogs: [])
+        let step = navigator.chooseExit(at: index)
+        try await announceExit(state.exitConditions[index], step: step)
+        return step
+    }
+
+    mutating func recall(_ state: RecallState) async throws -> GraphNavigator.Step {
+        var queries: [String]
+        if let staticQueries = state.queries {
+            queries = staticQueries
+            try await act(.staticQueriesRetrieved(staticQueries: staticQueries))
+        } else {
+            let requested = state.requestedInformation ?? ""
+            let prompt = Prompts.recallQueries(requestedInformation: requested, context: context)
+            queries = try await structured(prompt, as: QueryList.self).queries
+            try await act(.dynamicQueriesGenerated(dynamicQueries: queries, requestedInformation: requested))
+        }
+        // A query already answered in this conversation is not asked again.
+        let known = Set((context.workingMemory + recalled).map(\.context))
+        queries = queries.filter { !known.contains($0) }
+
+        var answers = Array(repeating: "Unknown", count: queries.count)
+        if !queries.isEmpty, !request.memoryFacts.isEmpty {
+            let prompt = Prompts.extractMemories(queries: queries, facts: request.memoryFacts)
+            let answered = try await structured(prompt, as: AnswerList.self).answers
+            for (index, answer) in answered.prefix(queries.count).enumerated() { answers[index] = answer }
+        }
+        let pairs = zip(queries, answers).map { QueryAndResponse(query: $0, response: $1) }
+        try await act(.activeMemoryRetrieved(queriesAndResponses: pairs))
+        let memories = pairs.map { WorkingMemory(content: $0.response, context: $0.query) }
+        recalled += memories
+        context.workingMemory += memories
+        pendingDetail = .recall(performedQueries: queries)
+        return navigator.finishPassthrough()
+    }
+
+    mutating func reflect(_ state: ReflectionState) async throws -> GraphNavigator.Step {
+        try await act(.reflectionPromptRetrieved(prompt: state.problem))
+        let prompt = Prompts.reflect(state, context: context)
+        let text = try await model(for: prompt).complete(prompt).text
+        let reflection = Self.limitWords(text, to: state.wordLimit)
+        guard !reflection.isEmpty else {
+            throw LanguageModelError(.invalidResponse, "the model wrote an empty reflection")
+        }
+        try await act(.reflectionGenerated(reflection: reflection))
+        let thought = innerThought(reflection)
+        context.reflections.append(reflection)
+        pendingDetail = .reflection(innerThoughtMessageID: thought.id, toolCallLogs: [])
+        return navigator.finishPassthrough()
+    }
+
+    mutating func engage(_ state: ActionState, action: String) async throws -> InteractionOutcome {
+        let messageID = ObjectID.generate(now: runner.now())
+        let prompt = Prompts.engageUser(state, action: action, context: context)
+        var reply = ""
+        var sequence = 0
+        for try await output in model(for: prompt).stream(prompt) {
+            guard case .text(let piece) = output, !piece.isEmpty else { continue }
+            if reply.isEmpty, piece.allSatisfy(\.isWhitespace) { continue }
+            try await act(.messageFragmentGenerated(index: sequence, fragment: piece, isFinal: false))
+            try await emit(.newMessage(NewMessage(
+                message: piece, transcriptAlignment: nil, stop: false, sequenceNumber: sequence, messageID: messageID
+            )))
+            reply += piece
+            sequence += 1
+        }
+        let full = reply.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !full.isEmpty else {
+            throw LanguageModelError(.invalidResponse, "the model returned an empty reply")
+        }
+        try await act(.messageFragmentGenerated(index: sequence, fragment: "", isFinal: true))
+        try await emit(.newMessage(NewMessage(
+            message: "", transcriptAlignment: nil, stop: true, sequenceNumber: sequence, messageID: messageID
+        )))
+        let agentMessage = MessageInstance(
+            id: messageID, interactionID: request.interactionID, createdAt: runner.now(), sender: "agent",
+            message: full, format: .text, messageType: .agentMessage
+        )
+        let position = navigator.position
+        let insights = InteractionInsights(
+            currentStateName: position.state,
+            currentStateAction: action,
+            currentStateObjective: state.objective,
+            stateTransitionLogs: transitionLogs,
+            workingMemory: context.workingMemory,
+            reflections: context.reflections,
+            triggeredDynamicBehaviorSetVersionInfo: nil,
+            selectNextActionToolCallLogs: [],
+            engageUserToolCallLogs: []
+        )
+        return InteractionOutcome(
+            interactionID: request.interactionID,
+            messages: newMessages + [agentMessage],
+            agentMessage: agentMessage,
+            position: position,
+            insights: insights,
+            conversationCompleted: navigator.isAtTerminalState
+        )
+    }
+
+    // MARK: - Records and events
+
+    func act(_ action: AgentAction) async throws {
+        try await emit(.currentAgentAction(action))
+    }
+
+    func announceExit(_ exit: ExitCondition, step: GraphNavigator.Step) async throws {
+        guard let first = step.transitions.first else { return }
+        try await act(.exitConditionSelected(
+            exitCondition: exit.description, nextGraph: first.toGraph, nextStateName: first.toState
+        ))
+    }
+
+    mutating func record(_ transitions: [GraphNavigator.Transition]) async throws {
+        for transition in transitions {
+            try await act(.stateTransitioned(
+                previousState: transition.fromState, previousGraph: transition.fromGraph,
+                nextState: transition.toState, nextGraph: transition.toGraph
+            ))
+            let detail: StateTransitionLog.Detail
+            if transition.isJumpback {
+                detail = .jumpback
+            } else {
+                detail = pendingDetail ?? .jumpback
+                pendingDetail = nil
+            }
+            transitionLogs.append(StateTransitionLog(
+                previousState: transition.fromState, previousGraph: transition.fromGraph,
+                nextState: transition.toState, nextGraph: transition.toGraph, detail: detail
+            ))
+        }
+    }
+
+    mutating func innerThought(_ text: String) -> MessageInstance {
+        let message = MessageInstance(
+            id: ObjectID.generate(now: runner.now()), interactionID: request.interactionID,
+            createdAt: runner.now(), sender: "agent", message: text, format: .text,
+            messageType: .agentInnerThought
+        )
+        newMessages.append(message)
+        context.history.append(message)
+        return message
+    }
+
+    // MARK: - Model calls
+
+    func model(for request: ModelRequest) -> ModelCall {
+        let (model, parameters) = runner.models.route(request.kind, preferences: self.request.modelPreferences)
+        return ModelCall(model: model, parameters: parameters)
+    }
+
+    func choose(_ request: ModelRequest, count: Int) async throws -> (index: Int, reason: String) {
+        let text = try await model(for: request).complete(request).text
+        guard let choice = Choice.parse(text, count: count) else {
+            throw LanguageModelError(
+                .invalidResponse,
+                "the model's \(request.kind) answer is not a choice between 1 and \(count): \(text.prefix(200))"
+            )
+        }
+        return (choice.choice - 1, choice.reason)
+    }
+
+    func structured<T: Decodable>(_ request: ModelRequest, as type: T.Type) async throws -> T {
+        let text = try await model(for: request).complete(request).text
+        guard let value = try? JSONDecoder().decode(T.self, from: Data(Choice.jsonBody(of: text).utf8)) else {
+            throw LanguageModelError(
+                .invalidResponse, "the model's \(request.kind) answer does not match its schema: \(text.prefix(200))"
+            )
+        }
+        return value
+    }
+
+    static func limitWords(_ text: String, to limit: Int) -> String {
+        let words = text.split(whereSeparator: \.isWhitespace)
+        return words.prefix(max(1, limit)).joined(separator: " ")
+    }
+}
+
+/// A routed model with the parameters its version-set preference adds to every request.
+struct ModelCall {
+    var model: any LanguageModel
+    var parameters: [String: JSONValue]
+
+    func complete(_ request: ModelRequest) async throws -> ModelResponse {
+        try await model.complete(prepared(request))
+    }
+
+    func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
+        model.stream(prepared(request))
+    }
+
+    private func prepared(_ request: ModelRequest) -> ModelRequest {
+        guard !parameters.isEmpty else { return request }
+        var request = request
+        request.parameters.merge(parameters) { _, preferred in preferred }
+        return request
+    }
+}
+
+struct QueryList: Decodable { var queries: [String] }
+struct AnswerList: Decodable { var answers: [String] }
+
+extension Choice {
+    /// Reads a choice from a model answer: the schema's JSON, or, from models that ignore the schema,
+    /// the first number in the text. `nil` when no option in `1...count` can be read.
+    static func parse(_ text: String, count: Int) -> Choice? {
+        if let data = jsonBody(of: text).data(using: .utf8),
+           let choice = try? JSONDecoder().decode(Choice.self, from: data),
+           (1...count).contains(choice.choice) {
+            return choice
+        }
+        let digits = text.drop { !$0.isNumber }.prefix { $0.isNumber }
+        guard let number = Int(digits), (1...count).contains(number) else { return nil }
+        return Choice(reason: "", choice: number)
+    }
+
+    /// The JSON object in a model answer, without a Markdown code fence around it.
+    static func jsonBody(of text: String) -> String {
+        guard let start = text.firstIndex(of: "{"), let end = text.lastIndex(of: "}"), start < end else {
+            return text
+        }
+        return String(text[start...end])
+    }
+}

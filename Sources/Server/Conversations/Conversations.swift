@@ -1,0 +1,378 @@
+import AmigoWire
+import Engine
+import Foundation
+import Logging
+import Storage
+
+/// Runs conversations: checks and loads what an operation needs, runs the Engine, and commits each
+/// interaction in one transaction before `interaction-complete` is sent.
+///
+/// Every operation is split in two: `prepare…` does everything that can fail with an HTTP status
+/// (404, 400, 409) before the response starts; the returned value's `run` streams the interaction.
+public struct Conversations: Sendable {
+    let store: Store
+    let runner: InteractionRunner
+    let locks = OperationLocks()
+    let logger: Logger
+    /// How many earlier messages of a conversation the prompts see.
+    let historyWindow = 60
+
+    public init(store: Store, models: LanguageModels, maxTransitions: Int = 25, logger: Logger) {
+        self.store = store
+        self.runner = InteractionRunner(models: models, maxTransitions: maxTransitions)
+        self.logger = logger
+    }
+
+    var models: LanguageModels { runner.models }
+
+    // MARK: - Locks
+
+    func lock(_ key: String) async throws -> OperationLease {
+        guard await locks.acquire(key) else {
+            throw APIError.conflict("A related operation is in progress for this conversation.")
+        }
+        return OperationLease(locks: locks, key: key)
+    }
+
+    // MARK: - Create
+
+    /// A conversation about to be created: its first interaction runs when the response streams.
+    struct PendingCreation: Sendable {
+        var record: ConversationRecord
+        var setting: ConversationSetting
+        var input: [MessageInstance]
+        var userMessage: MessageInstance?
+        var lease: OperationLease
+    }
+
+    func prepareCreate(
+        orgID: String, caller: Principal, request: CreateConversationRequest
+    ) async throws -> PendingCreation {
+        let userID = caller.user.userID
+        let lease = try await lock("create/\(orgID)/\(userID)/\(request.serviceID)")
+        do {
+            let (setting, returning) = try await store.read { repositories in
+                if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
+                    throw APIError.badRequest(
+                        "The user already has an unfinished conversation for this service; finish it before starting another."
+                    )
+                }
+                let setting = try await ConversationSetting.resolve(
+                    serviceID: request.serviceID, versionSetName: request.serviceVersionSetName,
+                    orgID: orgID, repositories: repositories
+                )
+                let returning = try await repositories.conversations.count(orgID: orgID, userID: userID, serviceID: request.serviceID) > 0
+                return (setting, returning)
+            }
+            let now = Date()
+            let conversationID = ObjectID.generate(now: now)
+            let position = GraphPosition.initial(in: setting.graphs, returningUser: returning)
+            let record = ConversationRecord(
+                id: conversationID, orgID: orgID, userID: userID, serviceID: request.serviceID, createdAt: now,
+                versionSetInfo: setting.versionSetInfo, tags: request.tags, position: try Self.encode(position)
+            )
+            var input: [MessageInstance] = []
+            var userMessage: MessageInstance?
+            if let text = request.initialMessage {
+                let type: MessageType = request.initialMessageType == .externalEvent ? .externalEvent : .userMessage
+                let message = Self.message(type, text, at: now, sender: type == .userMessage ? userID : "external")
+                input.append(message)
+                if type == .userMessage { userMessage = message }
+            }
+            return PendingCreation(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease)
+        } catch {
+            await lease.release()
+            throw error
+        }
+    }
+
+    /// Streams the new conversation's first interaction; commits the conversation with it.
+    func runCreate(_ pending: PendingCreation, events: NDJSONEventWriter) async {
+        if (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil {
+            await runInteraction(
+                record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
+                isNew: true, events: events
+            )
+        }
+        await pending.lease.release()
+    }
+
+    // MARK: - Interact
+
+    struct PendingInteraction: Sendable {
+        var record: ConversationRecord
+        var setting: ConversationSetting
+        var input: [MessageInstance]
+        var userMessage: MessageInstance?
+        var lease: OperationLease
+    }
+
+    func prepareInteract(orgID: String, conversationID: String, caller: Principal, form: InteractForm) async throws -> PendingInteraction {
+        let lease = try await lock("conversation/\(conversationID)")
+        do {
+            let (record, setting, lastMessageAt) = try await store.read { repositories in
+                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:InteractWithConversation", on: ["user_id": record.userID])
+                if record.isFinished { throw APIError.conflict("The conversation is already finished.") }
+                let setting = try await ConversationSetting.load(record: record, repositories: repositories)
+                let last = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
+                return (record, setting, last?.createdAt)
+            }
+            let now = Date()
+            var input: [MessageInstance] = []
+            let contents = form.externalEventContents
+            let timestamps = form.externalEventTimestamps
+            if contents.count != timestamps.count {
+                throw APIError.badRequest(
+                    "external_event_message_content has \(contents.count) entries but external_event_message_timestamp has \(timestamps.count); they must match."
+                )
+            }
+            var previous = lastMessageAt ?? .distantPast
+            for (content, timestamp) in zip(contents, timestamps) {
+                if timestamp > now { throw APIError.badRequest("External event timestamps must be in the past.") }
+                if timestamp < previous {
+                    throw APIError.badRequest(
+                        "External event timestamps must be in chronological order and not earlier than the conversation's last message."
+                    )
+                }
+                previous = timestamp
+                input.append(Self.message(.externalEvent, content, at: timestamp, sender: "external"))
+            }
+            var userMessage: MessageInstance?
+            switch form.initialMessageType {
+            case .skip:
+                break
+            case .userMessage, .externalEvent:
+                let text = form.recordedMessage.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !text.isEmpty else { throw APIError.badRequest("The user message is empty.") }
+                if form.initialMessageType == .userMessage {
+                    let message = Self.message(.userMessage, text, at: now, sender: record.userID)
+                    input.append(message)
+                    userMessage = message
+                } else {
+                    input.append(Self.message(.externalEvent, text, at: now, sender: "external"))
+                }
+            }
+            return PendingInteraction(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease)
+        } catch {
+            await lease.release()
+            throw error
+        }
+    }
+
+    func runInteract(_ pending: PendingInteraction, events: NDJSONEventWriter) async {
+        await runInteraction(
+            record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
+            isNew: false, events: events
+        )
+        await pending.lease.release()
+    }
+
+    // MARK: - One interaction
+
+    /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
+    private func runInteraction(
+        record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
+        userMessage: MessageInstance?, isNew: Bool, events: NDJSONEventWriter
+    ) async {
+        let interactionID = ObjectID.generate()
+        let input = input.map { message in
+            var message = message
+            message.interactionID = interactionID
+            return message
+        }
+        do {
+            let orgID = record.orgID
+            let (history, user) = try await store.read { repositories in
+                let history = isNew ? [] : try await repositories.conversations.recentMessages(
+                    conversationID: record.id, orgID: orgID, limit: historyWindow
+                )
+                let user = try await repositories.users.get(id: record.userID, orgID: orgID)
+                return (history, user)
+            }
+            let profile = UserProfile(
+                name: [user?.firstName ?? "", user?.lastName ?? ""].filter { !$0.isEmpty }.joined(separator: " "),
+                additionalContext: user?.additionalContext ?? [],
+                timezone: user?.preferences.timezone
+            )
+            let request = InteractionRequest(
+                conversationID: record.id,
+                interactionID: interactionID,
+                graphs: setting.graphs,
+                position: try Self.decode(GraphPosition.self, record.position),
+                context: PromptContext(
+                    persona: setting.persona, user: profile, history: history + input,
+                    workingMemory: record.workingMemory
+                ),
+                userMessage: userMessage.map { message in
+                    input.first { $0.id == message.id } ?? message
+                },
+                memoryFacts: [],
+                modelPreferences: setting.versionSetInfo.llmModelPreferences
+            )
+            let outcome = try await runner.run(request) { event in try await events.write(event) }
+            try await commit(record: record, input: input, outcome: outcome, isNew: isNew)
+            try await events.write(.interactionComplete(InteractionComplete(
+                messageID: outcome.agentMessage.id, interactionID: interactionID,
+                fullMessage: outcome.agentMessage.message, conversationCompleted: outcome.conversationCompleted
+            )))
+        } catch {
+            let failure = InteractionError(error)
+            logger.warning("interaction failed", metadata: [
+                "conversation_id": "\(record.id)", "interaction_id": "\(interactionID)", "status": "\(failure.httpStatus)",
+                "error": "\(failure.message)",
+            ])
+            // The client may already be gone; nothing else to do then.
+            try? await events.write(.error(httpErrorCode: failure.httpStatus, errorDescription: failure.message))
+        }
+    }
+
+    private func commit(record: ConversationRecord, input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool) async throws {
+        var record = record
+        let messages = input + outcome.messages
+        record.numMessages += messages.filter { $0.messageType != .agentInnerThought }.count
+        record.finalMessage = outcome.agentMessage.message
+        record.interactionCount += 1
+        record.lastInteractionID = outcome.interactionID
+        record.position = try Self.encode(outcome.position)
+        record.workingMemory = outcome.insights.workingMemory
+        if outcome.conversationCompleted { record.isFinished = true }
+        let final = record
+        let interaction = InteractionRecord(
+            id: outcome.interactionID, conversationID: record.id, createdAt: outcome.agentMessage.createdAt,
+            insights: outcome.insights
+        )
+        let visible = messages.filter { $0.messageType != .agentInnerThought }.count
+        try await store.write { repositories in
+            if isNew {
+                try await repositories.conversations.insert(final)
+            } else {
+                try await repositories.conversations.update(final)
+            }
+            try await repositories.conversations.append(messages, conversationID: final.id, orgID: final.orgID)
+            try await repositories.conversations.insert(interaction, orgID: final.orgID)
+            try await repositories.users.recordActivity(
+                userID: final.userID, orgID: final.orgID, conversations: isNew ? 1 : 0, messages: visible,
+                at: outcome.agentMessage.createdAt
+            )
+        }
+    }
+
+    // MARK: - Finish
+
+    func finish(orgID: String, conversationID: String, caller: Principal) async throws {
+        let lease = try await lock("conversation/\(conversationID)")
+        do {
+            try await finishLocked(orgID: orgID, conversationID: conversationID, caller: caller)
+        } catch {
+            await lease.release()
+            throw error
+        }
+        await lease.release()
+    }
+
+    private func finishLocked(orgID: String, conversationID: String, caller: Principal) async throws {
+        try await store.write { repositories in
+            guard var record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+            }
+            try caller.require("Conversation:FinishConversation", on: ["user_id": record.userID])
+            if record.isFinished { throw APIError.conflict("The conversation is already finished.") }
+            if record.numMessages == 0 {
+                try await repositories.conversations.delete(id: conversationID, orgID: orgID)
+                return
+            }
+            if record.interactionCount == 0 { throw APIError.badRequest("The conversation has no interactions.") }
+            record.isFinished = true
+            try await repositories.conversations.update(record)
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func message(_ type: MessageType, _ text: String, at date: Date, sender: String) -> MessageInstance {
+        MessageInstance(
+            id: ObjectID.generate(now: date), interactionID: "", createdAt: date, sender: sender, message: text,
+            format: .text, messageType: type
+        )
+    }
+
+    static func encode(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
+
+/// What a conversation runs on: the versions its version set resolved to when it was created.
+struct ConversationSetting: Sendable {
+    var versionSetInfo: VersionSetInfo
+    var persona: Persona
+    var graphs: GraphSet
+    var serviceDescription: String
+
+    /// Resolves a service's version set to concrete versions (a new conversation pins them).
+    static func resolve(
+        serviceID: String, versionSetName: String, orgID: String, repositories: Repositories
+    ) async throws -> ConversationSetting {
+        guard let service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
+            throw APIError.notFound("Service `\(serviceID)` does not exist.")
+        }
+        guard service.isActive else { throw APIError.badRequest("Service `\(serviceID)` is not active.") }
+        guard let set = service.versionSets[versionSetName] else {
+            throw APIError.notFound("Service `\(serviceID)` has no version set named `\(versionSetName)`.")
+        }
+        guard let agent = try await repositories.agents.get(id: service.agentID, orgID: orgID),
+              let agentNumber = set.agentVersionNumber ?? agent.latestVersion,
+              let agentVersion = try await repositories.agents.version(agentNumber, of: service.agentID, orgID: orgID)
+        else {
+            throw APIError.notFound("The agent of service `\(serviceID)` has no such version.")
+        }
+        guard let graph = try await repositories.contextGraphs.get(id: service.contextGraphID, orgID: orgID),
+              let graphNumber = set.contextGraphVersionNumber ?? graph.latestVersion
+        else {
+            throw APIError.notFound("The context graph of service `\(serviceID)` has no such version.")
+        }
+        let root = VersionInfo(id: service.contextGraphID, version: graphNumber)
+        let graphs = try await loadGraphs(root: root, orgID: orgID, repositories: repositories)
+        return ConversationSetting(
+            versionSetInfo: VersionSetInfo(
+                name: versionSetName,
+                agentVersionInfo: VersionInfo(id: service.agentID, version: agentNumber),
+                serviceHierarchicalStateMachineVersionInfo: root,
+                llmModelPreferences: set.llmModelPreferences
+            ),
+            persona: Persona(agentVersion),
+            graphs: graphs,
+            serviceDescription: service.description
+        )
+    }
+
+    /// The pinned versions of an existing conversation.
+    static func load(record: ConversationRecord, repositories: Repositories) async throws -> ConversationSetting {
+        let info = record.versionSetInfo
+        guard let agentVersion = try await repositories.agents.version(
+            info.agentVersionInfo.version, of: info.agentVersionInfo.id, orgID: record.orgID
+        ) else {
+            throw APIError.notFound("The agent version of this conversation no longer exists.")
+        }
+        let graphs = try await loadGraphs(
+            root: info.serviceHierarchicalStateMachineVersionInfo, orgID: record.orgID, repositories: repositories
+        )
+        return ConversationSetting(versionSetInfo: info, persona: Persona(agentVersion), graphs: graphs, serviceDescription: "")
+    }
+
+    static func loadGraphs(root: VersionInfo, orgID: String, repositories: Repositories) async throws -> GraphSet {
+        do {
+            return try await GraphSet.load(root: root) { info in
+                try await repositories.contextGraphs.version(info.version, of: info.id, orgID: orgID)?.definition
+            }
+        } catch let error as GraphSetError {
+            throw APIError.notFound("\(error)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import AmigoWire
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Which `current-agent-action` events a client receives: those whose type matches the
+/// `current_agent_action_type` regex (searched, as Python's `re.search`), and none at all for callers
+/// without `Conversation:GetInteractionInsights` on the conversation.
+struct AgentActionFilter: @unchecked Sendable {
+    // `Regex` is not Sendable; the filter is used by one stream at a time.
+    private let regex: Regex<AnyRegexOutput>?
+    private let allowed: Bool
+    private var verdicts: [String: Bool] = [:]
+
+    /// Compiles `pattern`; an invalid one is a 422 on the query parameter.
+    init(pattern: String?, allowed: Bool) throws {
+        self.allowed = allowed
+        guard let pattern, pattern != "^.*$", pattern != ".*" else {
+            regex = nil
+            return
+        }
+        do {
+            regex = try Regex(pattern)
+        } catch {
+            throw APIError.validation(
+                ["query", "current_agent_action_type"], "Invalid regular expression: \(error)", type: "value_error"
+            )
+        }
+    }
+
+    mutating func passes(_ event: ConversationEvent) -> Bool {
+        guard case .currentAgentAction(let action) = event else { return true }
+        guard allowed else { return false }
+        guard let regex else { return true }
+        let type = action.type
+        if let verdict = verdicts[type] { return verdict }
+        let verdict = (try? regex.firstMatch(in: type)) != nil
+        verdicts[type] = verdict
+        return verdict
+    }
+}
+
+/// Writes conversation events to a streamed HTTP response as newline-delimited JSON.
+///
+/// Used from one task at a time (the interaction's), so the writer needs no lock.
+final class NDJSONEventWriter: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+    private var filter: AgentActionFilter
+    private let encoder = WireCoding.encoder()
+
+    init(_ writer: any ResponseBodyWriter, filter: AgentActionFilter) {
+        self.writer = writer
+        self.filter = filter
+    }
+
+    func write(_ event: ConversationEvent) async throws {
+        guard filter.passes(event) else { return }
+        var data = try encoder.encode(event)
+        data.append(UInt8(ascii: "\n"))
+        try await writer.write(ByteBuffer(bytes: data))
+    }
+
+    func finish() async throws {
+        try await writer.finish(nil)
+    }
+}
+
+extension Response {
+    /// A streamed NDJSON response whose body `produce` writes.
+    static func ndjson(
+        status: HTTPResponse.Status, filter: AgentActionFilter,
+        _ produce: @escaping @Sendable (NDJSONEventWriter) async throws -> Void
+    ) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/x-ndjson", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let events = NDJSONEventWriter(writer, filter: filter)
+                try await produce(events)
+                try await events.finish()
+            }
+        )
+    }
+}

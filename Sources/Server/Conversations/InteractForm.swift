@@ -1,0 +1,127 @@
+import AmigoWire
+import Foundation
+import Hummingbird
+import MultipartKit
+import NIOCore
+import NIOHTTP1
+import HTTPTypes
+
+/// The multipart form of `interact`: what the user sent, and external events to insert before it.
+struct InteractForm: Sendable {
+    var initialMessageType: InitialMessageType
+    /// The text of the user message or external event (empty for `skip`).
+    var recordedMessage: String
+    var externalEventContents: [String]
+    var externalEventTimestamps: [Date]
+
+    /// The largest form `interact` reads (text mode).
+    static let maximumSize = 1024 * 1024
+
+    /// Reads and validates the form: 422 for a malformed form or field, naming the field.
+    static func read(from request: inout Request) async throws -> InteractForm {
+        guard let contentType = request.headers[.contentType],
+              contentType.lowercased().hasPrefix("multipart/form-data"),
+              let boundary = boundary(in: contentType)
+        else {
+            throw APIError.validation(
+                ["header", "content-type"], "String should match pattern '^multipart\\/form-data; boundary=.+$'",
+                type: "string_pattern_mismatch"
+            )
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maximumSize)
+        } catch {
+            throw APIError.payloadTooLarge("The form exceeds \(maximumSize) bytes.")
+        }
+        let parts = try parts(of: body, boundary: boundary)
+        func texts(_ name: String) -> [String] {
+            parts.filter { $0.name == name }.map { String(buffer: $0.body) }
+        }
+
+        var issues: [ValidationIssue] = []
+        var type = InitialMessageType.userMessage
+        if let raw = texts("initial_message_type").first {
+            if let parsed = InitialMessageType(rawValue: raw) {
+                type = parsed
+            } else {
+                issues.append(ValidationIssue(
+                    loc: ["body", "initial_message_type"],
+                    msg: "Input should be 'user-message', 'external-event' or 'skip'", type: "enum"
+                ))
+            }
+        } else {
+            issues.append(ValidationIssue(loc: ["body", "initial_message_type"], msg: "Field required", type: "missing"))
+        }
+        guard let recorded = texts("recorded_message").first else {
+            issues.append(ValidationIssue(loc: ["body", "recorded_message"], msg: "Field required", type: "missing"))
+            throw APIError.validation(issues)
+        }
+        let contents = texts("external_event_message_content")
+        var timestamps: [Date] = []
+        for (index, text) in texts("external_event_message_timestamp").enumerated() {
+            if let date = WireCoding.parseDate(text) {
+                timestamps.append(date)
+            } else {
+                issues.append(ValidationIssue(
+                    loc: ["body", "external_event_message_timestamp", .index(index)],
+                    msg: "Input should be a valid datetime", type: "datetime_from_date_parsing"
+                ))
+            }
+        }
+        for (index, content) in contents.enumerated() where content.isEmpty {
+            issues.append(ValidationIssue(
+                loc: ["body", "external_event_message_content", .index(index)],
+                msg: "String should have at least 1 character", type: "string_too_short"
+            ))
+        }
+        if type == .skip {
+            if !recorded.isEmpty {
+                issues.append(ValidationIssue(
+                    loc: ["body", "recorded_message"], msg: "String should have at most 0 characters", type: "string_too_long"
+                ))
+            }
+            if !contents.isEmpty || !timestamps.isEmpty {
+                issues.append(ValidationIssue(
+                    loc: ["body", "external_event_message_content"],
+                    msg: "External events cannot be sent with a skip", type: "too_long"
+                ))
+            }
+        }
+        if !issues.isEmpty { throw APIError.validation(issues) }
+        return InteractForm(
+            initialMessageType: type, recordedMessage: recorded,
+            externalEventContents: contents, externalEventTimestamps: timestamps
+        )
+    }
+
+    static func boundary(in contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
+            let value = pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            return value.isEmpty ? nil : value
+        }
+        return nil
+    }
+
+    static func parts(of body: ByteBuffer, boundary: String) throws -> [MultipartPart] {
+        let parser = MultipartParser(boundary: boundary)
+        var parts: [MultipartPart] = []
+        var headers = HTTPHeaders()
+        var content = ByteBuffer()
+        parser.onHeader = { name, value in headers.add(name: name, value: value) }
+        parser.onBody = { chunk in content.writeBuffer(&chunk) }
+        parser.onPartComplete = {
+            parts.append(MultipartPart(headers: headers, body: content))
+            headers = HTTPHeaders()
+            content = ByteBuffer()
+        }
+        do {
+            try parser.execute(body)
+        } catch {
+            throw APIError.validation(["body"], "The multipart form could not be parsed: \(error)", type: "value_error")
+        }
+        return parts
+    }
+}

@@ -1,0 +1,312 @@
+import AmigoWire
+import Engine
+import Foundation
+import Hummingbird
+import Storage
+
+extension API {
+    func addConversationRoutes(to router: Router<AppContext>) {
+        let api = self
+
+        router.operation(.post, "/v1/:organization/conversation/", "create-conversation", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            try Self.requireTextResponse(query, required: true)
+            try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
+            let filter = try AgentActionFilter(
+                pattern: query.string("current_agent_action_type"),
+                allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": caller.user.userID])
+            )
+            let body = try await call.body(CreateConversationRequest.self)
+            let conversations = api.conversations
+            let pending = try await conversations.prepareCreate(orgID: call.orgID, caller: caller, request: body)
+            return .ndjson(status: .created, filter: filter) { events in
+                await conversations.runCreate(pending, events: events)
+            }
+        }
+
+        router.operation(.post, "/v1/:organization/conversation/:conversation_id/interact", "interact-with-conversation", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let query = call.query
+            switch query.string("request_format") {
+            case "text": break
+            case "voice":
+                throw APIError.unsupportedMediaType("Voice input is not supported by this server yet; send request_format=text.")
+            case nil:
+                throw APIError.validation(["query", "request_format"], "Field required", type: "missing")
+            case let other?:
+                throw APIError.validation(["query", "request_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
+            }
+            try Self.requireTextResponse(query, required: true)
+            let orgID = call.orgID
+            let owner = try await api.store.read { try await $0.conversations.get(id: conversationID, orgID: orgID)?.userID }
+            guard let owner else { throw APIError.notFound("Conversation `\(conversationID)` does not exist.") }
+            try caller.require("Conversation:InteractWithConversation", on: ["user_id": owner])
+            let filter = try AgentActionFilter(
+                pattern: query.string("current_agent_action_type"),
+                allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": owner])
+            )
+            let form = try await InteractForm.read(from: &call.request)
+            let conversations = api.conversations
+            let pending = try await conversations.prepareInteract(orgID: orgID, conversationID: conversationID, caller: caller, form: form)
+            return .ndjson(status: .ok, filter: filter) { events in
+                await conversations.runInteract(pending, events: events)
+            }
+        }
+
+        router.operation(.get, "/v1/:organization/conversation/", "get-conversations", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            var filter = ConversationFilter(
+                ids: try query.objectIDs("id"), userIDs: query.all("user_id"), serviceIDs: try query.objectIDs("service_id"),
+                isFinished: try query.bool("is_finished"), tags: try Self.tagFilters(query)
+            )
+            let sort = try query.sort(allowed: ["created_at": "created_at"]).map { SortKey(column: $0.column, ascending: $0.ascending) }
+            let page = try query.page(defaultLimit: 150, maxLimit: 150)
+            let me = caller.user.userID
+            // Callers who may only read their own conversations see only those.
+            if !caller.can("Conversation:GetConversation", on: ["user_id": "\u{0}another user"]) {
+                guard caller.can("Conversation:GetConversation", on: ["user_id": me]) else {
+                    return try .json(GetConversationsResponse(conversations: [], hasMore: false, continuationToken: nil))
+                }
+                filter.userIDs = filter.userIDs.isEmpty || filter.userIDs.contains(me) ? [me] : ["\u{0}none"]
+            }
+            let orgID = call.orgID
+            let finalFilter = filter
+            let result = try await api.store.read {
+                try await $0.conversations.list(orgID: orgID, filter: finalFilter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset))
+            }
+            let canSeeVersionSets = caller.can("Service:GetVersionSet")
+            let instances = result.items.map { record in
+                var instance = record.instance
+                if !caller.can("Conversation:GetMessage", on: ["user_id": record.userID]) { instance.finalMessage = "" }
+                if !canSeeVersionSets { instance.versionSetInfo = nil }
+                return instance
+            }
+            return try .json(GetConversationsResponse(conversations: instances, hasMore: result.hasMore, continuationToken: result.nextToken))
+        }
+
+        router.operation(.get, "/v1/:organization/conversation/:conversation_id/messages/", "get-conversation-messages", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let query = call.query
+            var types: [MessageType] = []
+            for (index, raw) in query.all("message_type").enumerated() {
+                guard let type = MessageType(rawValue: raw) else {
+                    throw APIError.validation(
+                        ["query", "message_type", .index(index)],
+                        "Input should be 'user-message', 'agent-message', 'agent-inner-thought' or 'external-event'", type: "enum"
+                    )
+                }
+                if !types.contains(type) { types.append(type) }
+            }
+            if types.isEmpty { types = [.externalEvent, .agentMessage, .userMessage] }
+            let filter = MessageFilter(ids: try query.objectIDs("id"), types: types, interactionIDs: try query.objectIDs("interaction_id"))
+            let sort = try query.sort(allowed: ["interaction_id": "interaction_id", "created_at": "created_at"])
+                .map { SortKey(column: $0.column, ascending: $0.ascending) }
+            let page = try query.page(defaultLimit: 500, maxLimit: 500)
+            let orgID = call.orgID
+            let result = try await api.store.read { repositories -> PageResult<MessageInstance> in
+                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:GetMessage", on: ["user_id": record.userID])
+                return try await repositories.conversations.messages(
+                    conversationID: conversationID, orgID: orgID, filter: filter, sort: sort,
+                    page: PageRequest(limit: page.limit, offset: page.offset)
+                )
+            }
+            return try .json(GetMessagesResponse(messages: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
+        }
+
+        router.operation(.post, "/v1/:organization/conversation/:conversation_id/finish/", "finish-conversation", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            try await api.conversations.finish(orgID: call.orgID, conversationID: conversationID, caller: caller)
+            return .empty(.noContent)
+        }
+
+        router.operation(.get, "/v1/:organization/conversation/:conversation_id/interaction/:interaction_id/insights", "get-interaction-insights", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let interactionID = try call.objectID("interaction_id")
+            let orgID = call.orgID
+            let insights = try await api.store.read { repositories -> InteractionInsights in
+                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:GetInteractionInsights", on: ["user_id": record.userID])
+                guard let interaction = try await repositories.conversations.interaction(id: interactionID, conversationID: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Interaction `\(interactionID)` does not exist in this conversation.")
+                }
+                return interaction.insights
+            }
+            return try .json(insights)
+        }
+
+        router.operation(.post, "/v1/:organization/conversation/:conversation_id/interaction/:interaction_id/recommend_responses", "recommend-responses-for-interaction", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let interactionID = try call.objectID("interaction_id")
+            let body = try await call.optionalBody(RecommendResponsesRequest.self) ?? RecommendResponsesRequest(context: RecommendResponsesRequest.defaultContext)
+            let orgID = call.orgID
+            let (record, history, persona) = try await api.store.read { repositories in
+                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:GetRecommendedResponses", on: ["user_id": record.userID])
+                guard try await repositories.conversations.interaction(id: interactionID, conversationID: conversationID, orgID: orgID) != nil else {
+                    throw APIError.notFound("Interaction `\(interactionID)` does not exist in this conversation.")
+                }
+                if record.isFinished || record.lastInteractionID != interactionID {
+                    throw APIError.badRequest("Responses can only be recommended for the latest interaction of an unfinished conversation.")
+                }
+                let history = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 30)
+                let agent = try await repositories.agents.version(record.versionSetInfo.agentVersionInfo.version, of: record.versionSetInfo.agentVersionInfo.id, orgID: orgID)
+                return (record, history, agent.map(Persona.init))
+            }
+            let context = PromptContext(persona: persona ?? Persona(name: "the agent", role: "assistant"), user: UserProfile(), history: history)
+            let prompt = Prompts.recommendResponses(userContext: body.context, context: context)
+            let responses: RecommendedList = try await api.conversations.structured(prompt, preferences: record.versionSetInfo.llmModelPreferences)
+            return try .json(RecommendResponsesResponse(recommendedResponses: responses.responses))
+        }
+
+        router.operation(.get, "/v1/:organization/conversation/:conversation_id/messages/:message_id/source", "retrieve-message-source", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let messageID = try call.objectID("message_id")
+            _ = try call.query.bool("long_lived")
+            let orgID = call.orgID
+            let message = try await api.store.read { repositories -> MessageInstance? in
+                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:GetMessage", on: ["user_id": record.userID])
+                return try await repositories.conversations.message(id: messageID, conversationID: conversationID, orgID: orgID)
+            }
+            guard let message else { throw APIError.notFound("Message `\(messageID)` does not exist in this conversation.") }
+            if message.format == .text { throw APIError.badRequest("The message is a text message; only voice messages have a source.") }
+            throw APIError.notFound("The audio of message `\(messageID)` is not stored.")
+        }
+
+        router.operation(.post, "/v1/:organization/conversation/conversation_starter", "generate-conversation-starter", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
+            let body = try await call.body(ConversationStarterRequest.self)
+            let orgID = call.orgID
+            let setting = try await api.store.read { repositories in
+                try await ConversationSetting.resolve(serviceID: body.serviceID, versionSetName: body.serviceVersionSetName, orgID: orgID, repositories: repositories)
+            }
+            let prompt = Prompts.conversationStarters(
+                persona: setting.persona, serviceDescription: setting.serviceDescription, facets: body.facets,
+                minCount: body.minCount, maxCount: body.maxCount, instructions: body.generationInstructions
+            )
+            let generated: StarterList = try await api.conversations.structured(prompt, preferences: setting.versionSetInfo.llmModelPreferences)
+            let facets = Set(body.facets)
+            let prompts = generated.prompts.prefix(body.maxCount).map { starter in
+                ConversationStarter(prompt: starter.prompt, facets: starter.facets.filter(facets.contains))
+            }
+            guard prompts.count >= body.minCount else {
+                throw APIError.generic(.badGateway, "The language model wrote \(prompts.count) conversation starters; at least \(body.minCount) were requested.")
+            }
+            return try .json(ConversationStarterResponse(prompts: Array(prompts)))
+        }
+
+        router.operation(.post, "/v1/:organization/conversation/:conversation_id/tags/", "modify-tags-of-conversation", api: api) { call in
+            let caller = try call.caller
+            let conversationID = try call.objectID("conversation_id")
+            let body = try await call.body(ModifyConversationTagsRequest.self)
+            let orgID = call.orgID
+            try await api.store.write { repositories in
+                guard var record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
+                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
+                }
+                try caller.require("Conversation:ModifyConversation", on: ["user_id": record.userID])
+                for (key, value) in body.updates { record.tags[key] = .some(value) }
+                for key in body.deletes { record.tags.removeValue(forKey: key) }
+                if record.tags.count > 20 { throw APIError.badRequest("The conversation cannot contain more than 20 tags.") }
+                try await repositories.conversations.update(record)
+            }
+            return .empty(.noContent)
+        }
+    }
+
+    /// `response_format`: text works; voice answers 400 until the voice capability lands.
+    static func requireTextResponse(_ query: Query, required: Bool) throws {
+        switch query.string("response_format") {
+        case "text": return
+        case "voice": throw APIError.badRequest("Voice responses are not supported by this server yet; use response_format=text.")
+        case nil where required: throw APIError.validation(["query", "response_format"], "Field required", type: "missing")
+        case nil: return
+        case let other?: throw APIError.validation(["query", "response_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
+        }
+    }
+
+    /// `tag=key:value` filters.
+    static func tagFilters(_ query: Query) throws -> [(key: String, value: String)] {
+        try query.all("tag").enumerated().map { index, raw in
+            guard let colon = raw.firstIndex(of: ":") else {
+                throw APIError.validation(["query", "tag", .index(index)], "Tags must be written as key:value", type: "value_error")
+            }
+            return (String(raw[..<colon]), String(raw[raw.index(after: colon)...]))
+        }
+    }
+}
+
+struct GetConversationsResponse: Encodable {
+    var conversations: [ConversationInstance]
+    var hasMore: Bool
+    var continuationToken: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case conversations, hasMore = "has_more", continuationToken = "continuation_token"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(conversations, forKey: .conversations)
+        try container.encode(hasMore, forKey: .hasMore)
+        try container.encode(continuationToken, forKey: .continuationToken)
+    }
+}
+
+struct GetMessagesResponse: Encodable {
+    var messages: [MessageInstance]
+    var hasMore: Bool
+    var continuationToken: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case messages, hasMore = "has_more", continuationToken = "continuation_token"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(messages, forKey: .messages)
+        try container.encode(hasMore, forKey: .hasMore)
+        try container.encode(continuationToken, forKey: .continuationToken)
+    }
+}
+
+struct RecommendedList: Decodable { var responses: [String] }
+struct StarterList: Decodable { var prompts: [ConversationStarter] }
+
+extension Conversations {
+    /// One structured model call outside an interaction (recommendations, starters): 502/503/504 on failure.
+    func structured<T: Decodable>(_ prompt: ModelRequest, preferences: [String: LLMConfig]) async throws -> T {
+        let (model, parameters) = models.route(prompt.kind, preferences: preferences)
+        var prompt = prompt
+        prompt.parameters.merge(parameters) { _, preferred in preferred }
+        do {
+            let text = try await model.complete(prompt).text
+            let body = text.firstIndex(of: "{").flatMap { start in text.lastIndex(of: "}").map { String(text[start...$0]) } } ?? text
+            guard let value = try? JSONDecoder().decode(T.self, from: Data(body.utf8)) else {
+                throw LanguageModelError(.invalidResponse, "the answer does not match the requested schema: \(text.prefix(200))")
+            }
+            return value
+        } catch {
+            let failure = InteractionError(error)
+            throw APIError.generic(.init(code: failure.httpStatus), failure.message)
+        }
+    }
+}
