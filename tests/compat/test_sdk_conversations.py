@@ -432,7 +432,8 @@ def test_modify_tags_then_filter(compadre: Compadre, client: AmigoClient, talk: 
     """POST /v1/{org}/conversation/{id}/tags/ (no SDK method): through the SDK's
     HTTP client, then list conversations by tag."""
     cid = talk.conversation_id
-    topic = unique("topic")
+    # Tag values must match ^[\w\s]+$ (no dashes).
+    topic = unique("topic").replace("-", "_")
 
     def modify(body: dict) -> None:
         resp = client._http.request(
@@ -451,10 +452,10 @@ def test_modify_tags_then_filter(compadre: Compadre, client: AmigoClient, talk: 
     assert tagged(f"topic:{topic}") == [cid]
     assert cid in tagged("topic:*")
     assert cid in tagged("flagged:"), "an empty value matches a tag whose value is null"
-    assert tagged(f"topic:{topic}-other") == []
+    assert tagged(f"topic:{topic}_other") == []
 
-    modify({"updates": {"topic": f"{topic}-2"}, "deletes": ["flagged"]})
-    assert get_conversation(client, cid).tags == {"topic": f"{topic}-2"}
+    modify({"updates": {"topic": f"{topic}_2"}, "deletes": ["flagged"]})
+    assert get_conversation(client, cid).tags == {"topic": f"{topic}_2"}
     assert tagged(f"topic:{topic}") == []
     assert cid not in tagged("flagged:*")
 
