@@ -88,6 +88,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "EngineBenchmark",
+            dependencies: ["AmigoWire", "CompadreTesting", "Engine", "Server", "Storage", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/EngineBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "CompadreTesting",
             dependencies: [

@@ -295,13 +295,7 @@ private struct Run {
     }
 
     func structured<T: Decodable>(_ request: ModelRequest, as type: T.Type) async throws -> T {
-        let text = try await model(for: request).complete(request).text
-        guard let value = try? JSONDecoder().decode(T.self, from: Data(Choice.jsonBody(of: text).utf8)) else {
-            throw LanguageModelError(
-                .invalidResponse, "the model's \(request.kind) answer does not match its schema: \(text.prefix(200))"
-            )
-        }
-        return value
+        try StructuredAnswer.decode(T.self, from: try await model(for: request).complete(request).text, kind: request.kind)
     }
 
     static func limitWords(_ text: String, to limit: Int) -> String {
@@ -338,7 +332,7 @@ extension Choice {
     /// Reads a choice from a model answer: the schema's JSON, or, from models that ignore the schema,
     /// the first number in the text. `nil` when no option in `1...count` can be read.
     static func parse(_ text: String, count: Int) -> Choice? {
-        if let data = jsonBody(of: text).data(using: .utf8),
+        if let data = StructuredAnswer.jsonBody(of: text).data(using: .utf8),
            let choice = try? JSONDecoder().decode(Choice.self, from: data),
            (1...count).contains(choice.choice) {
             return choice
@@ -346,6 +340,20 @@ extension Choice {
         let digits = text.drop { !$0.isNumber }.prefix { $0.isNumber }
         guard let number = Int(digits), (1...count).contains(number) else { return nil }
         return Choice(reason: "", choice: number)
+    }
+
+}
+
+/// Reading a model's answer to a JSON-schema request.
+public enum StructuredAnswer {
+    /// Decodes the JSON object of `text`; `invalidResponse` when it does not fit `T`.
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String, kind: PromptKind) throws -> T {
+        guard let value = try? JSONDecoder().decode(T.self, from: Data(jsonBody(of: text).utf8)) else {
+            throw LanguageModelError(
+                .invalidResponse, "the model's \(kind) answer does not match its schema: \(text.prefix(200))"
+            )
+        }
+        return value
     }
 
     /// The JSON object in a model answer, without a Markdown code fence around it.

@@ -68,7 +68,7 @@ extension API {
             // Callers who may only read their own conversations see only those.
             if !caller.can("Conversation:GetConversation", on: ["user_id": "\u{0}another user"]) {
                 guard caller.can("Conversation:GetConversation", on: ["user_id": me]) else {
-                    return try .json(GetConversationsResponse(conversations: [], hasMore: false, continuationToken: nil))
+                    return try .json(Page<ConversationInstance>(itemsKey: "conversations", items: [], hasMore: false, continuationToken: nil))
                 }
                 filter.userIDs = filter.userIDs.isEmpty || filter.userIDs.contains(me) ? [me] : ["\u{0}none"]
             }
@@ -84,7 +84,7 @@ extension API {
                 if !canSeeVersionSets { instance.versionSetInfo = nil }
                 return instance
             }
-            return try .json(GetConversationsResponse(conversations: instances, hasMore: result.hasMore, continuationToken: result.nextToken))
+            return try .json(Page(itemsKey: "conversations", items: instances, hasMore: result.hasMore, continuationToken: result.nextToken))
         }
 
         router.operation(.get, "/v1/:organization/conversation/:conversation_id/messages/", "get-conversation-messages", api: api) { call in
@@ -117,7 +117,7 @@ extension API {
                     page: PageRequest(limit: page.limit, offset: page.offset)
                 )
             }
-            return try .json(GetMessagesResponse(messages: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
+            return try .json(Page(itemsKey: "messages", items: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
         }
 
         router.operation(.post, "/v1/:organization/conversation/:conversation_id/finish/", "finish-conversation", api: api) { call in
@@ -254,40 +254,6 @@ extension API {
     }
 }
 
-struct GetConversationsResponse: Encodable {
-    var conversations: [ConversationInstance]
-    var hasMore: Bool
-    var continuationToken: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case conversations, hasMore = "has_more", continuationToken = "continuation_token"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(conversations, forKey: .conversations)
-        try container.encode(hasMore, forKey: .hasMore)
-        try container.encode(continuationToken, forKey: .continuationToken)
-    }
-}
-
-struct GetMessagesResponse: Encodable {
-    var messages: [MessageInstance]
-    var hasMore: Bool
-    var continuationToken: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case messages, hasMore = "has_more", continuationToken = "continuation_token"
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(messages, forKey: .messages)
-        try container.encode(hasMore, forKey: .hasMore)
-        try container.encode(continuationToken, forKey: .continuationToken)
-    }
-}
-
 struct RecommendedList: Decodable { var responses: [String] }
 struct StarterList: Decodable { var prompts: [ConversationStarter] }
 
@@ -298,12 +264,7 @@ extension Conversations {
         var prompt = prompt
         prompt.parameters.merge(parameters) { _, preferred in preferred }
         do {
-            let text = try await model.complete(prompt).text
-            let body = text.firstIndex(of: "{").flatMap { start in text.lastIndex(of: "}").map { String(text[start...$0]) } } ?? text
-            guard let value = try? JSONDecoder().decode(T.self, from: Data(body.utf8)) else {
-                throw LanguageModelError(.invalidResponse, "the answer does not match the requested schema: \(text.prefix(200))")
-            }
-            return value
+            return try StructuredAnswer.decode(T.self, from: try await model.complete(prompt).text, kind: prompt.kind)
         } catch {
             let failure = InteractionError(error)
             throw APIError.generic(.init(code: failure.httpStatus), failure.message)

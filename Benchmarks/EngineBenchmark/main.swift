@@ -1,0 +1,128 @@
+// The Engine's own cost of one interaction that crosses three states, with an instant scripted model.
+//
+//   swift run -c release EngineBenchmark [iterations]
+//
+// Two figures:
+// - engine: `InteractionRunner.run` alone (navigation, prompts, events), no storage, no HTTP;
+// - server: the whole `interact` request in process on SQLite: auth, multipart form, locks, the Engine,
+//   NDJSON encoding and the commit transaction.
+// The model answers instantly, so everything measured is Compadre's own work.
+import AmigoWire
+import CompadreTesting
+import Engine
+import Foundation
+import HTTPTypes
+import Logging
+import Server
+import Storage
+
+let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 2000
+
+/// start ─(exit)→ route (decision) → note (annotation) → start: three transitions, then the reply.
+nonisolated(unsafe) let loopGraph: [String: Any] = [
+    "description": "Benchmark loop",
+    "new_user_initial_state": "start", "returning_user_initial_state": "start", "terminal_state": "done",
+    "references": [String: Any](), "global_intra_state_navigation_guidelines": [String](),
+    "global_action_guidelines": ["Be brief"], "global_boundary_constraints": [String](),
+    "states": [
+        ["type": "action", "name": "start", "objective": "Talk", "actions": ["Answer the user"],
+         "intra_state_navigation_guidelines": [String](), "action_guidelines": [String](), "boundary_constraints": [String](),
+         "exit_conditions": [["description": "The user asks to go around", "next_state": "route"],
+                             ["description": "The user is done", "next_state": "done"]],
+         "action_tool_call_specs": [String](), "exit_condition_tool_call_specs": [String](), "skip_active_memory_retrieval": false],
+        ["type": "decision", "name": "route", "objective": "Route", "decision_guidelines": [String](),
+         "exit_conditions": [["description": "Always", "next_state": "note"]], "tool_call_specs": [String](),
+         "audio_fillers": [String](), "audio_filler_triggered_after": 2.0],
+        ["type": "annotation", "name": "note", "inner_thought": "Going around.", "next_state": "start"],
+        ["type": "action", "name": "done", "objective": "End", "actions": ["Say goodbye"],
+         "intra_state_navigation_guidelines": [String](), "action_guidelines": [String](), "boundary_constraints": [String](),
+         "exit_conditions": [[String: Any]](), "action_tool_call_specs": [String](), "exit_condition_tool_call_specs": [String](),
+         "skip_active_memory_retrieval": false],
+    ] as [[String: Any]],
+]
+
+func report(_ name: String, _ samples: [Duration]) {
+    let sorted = samples.sorted()
+    func at(_ q: Double) -> Duration { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+    func ms(_ d: Duration) -> String { String(format: "%.3f ms", Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000) }
+    print("\(name): n=\(sorted.count) median \(ms(at(0.5)))  p90 \(ms(at(0.9)))  p99 \(ms(at(0.99)))  max \(ms(sorted.last!))")
+}
+
+// MARK: - Engine alone
+
+let model = ScriptedModel(defaultReply: ["Sure", ", here", " it is."])
+let definition = try JSONDecoder().decode(ContextGraphDefinition.self, from: JSONSerialization.data(withJSONObject: loopGraph))
+let root = VersionInfo(id: ObjectID.generate(), version: 1)
+let graphs = GraphSet(root: root, graphs: [root: definition])
+let runner = InteractionRunner(models: LanguageModels(default: model))
+let persona = Persona(name: "Ada", role: "assistant", background: "Helps.", behaviors: ["Kind"], communicationPatterns: ["Short"])
+var history: [MessageInstance] = []
+for index in 0..<20 {
+    history.append(MessageInstance(
+        id: ObjectID.generate(), interactionID: ObjectID.generate(), createdAt: Date(), sender: "x",
+        message: "Message number \(index) of the earlier conversation.", format: .text,
+        messageType: index.isMultiple(of: 2) ? .agentMessage : .userMessage
+    ))
+}
+var engineSamples: [Duration] = []
+let clock = ContinuousClock()
+for iteration in 0..<(iterations + 100) {
+    model.script(.selectNextAction, .choice(2), .choice(1))
+    let request = InteractionRequest(
+        conversationID: ObjectID.generate(), interactionID: ObjectID.generate(), graphs: graphs,
+        position: GraphPosition(graph: root, state: "start"),
+        context: PromptContext(persona: persona, user: UserProfile(name: "Grace", additionalContext: ["Likes tea"]), history: history)
+    )
+    let started = clock.now
+    let outcome = try await runner.run(request) { _ in }
+    let elapsed = clock.now - started
+    precondition(outcome.insights.stateTransitionLogs.count == 3)
+    if iteration >= 100 { engineSamples.append(elapsed) }
+}
+report("engine (3 transitions + reply, no storage)", engineSamples)
+
+// MARK: - Whole interact request on SQLite
+
+let path = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-bench-\(UUID().uuidString).sqlite").path
+let database = try await SQLiteDatabase.open(path: path, logger: .init(label: "bench"))
+try await Migrations.apply(to: database, logger: .init(label: "bench"))
+let serverModel = ScriptedModel(defaultReply: ["Sure", ", here", " it is."])
+let server = try await TestServer(database: database, model: serverModel)
+let admin = try await server.bootstrap()
+let org = admin.organizationID
+let serverSamples: [Duration] = try await server.test { client in
+    let token = try await client.signIn(admin)
+    let agent = try await client.call(.post, "/v1/\(org)/organization/agent", token: token, json: ["agent_name": "bench"]).object()["id"] as! String
+    try await client.call(.post, "/v1/\(org)/organization/agent/\(agent)/", token: token, json: [
+        "initials": "AB", "background": "Helps.", "behaviors": ["Kind"], "communication_patterns": ["Short"],
+        "identity": ["name": "Ada", "role": "assistant", "developed_by": "Bench", "default_spoken_language": "eng",
+                     "relationship_to_developer": ["ownership": "owned", "type": "assistant", "conversation_visibility": "visible", "thought_visibility": "hidden"]],
+    ] as [String: Any])
+    let graph = try await client.call(.post, "/v1/\(org)/organization/service_hierarchical_state_machine", token: token, json: ["state_machine_name": "loop"]).object()["id"] as! String
+    try await client.call(.post, "/v1/\(org)/organization/service_hierarchical_state_machine/\(graph)/", token: token, json: loopGraph)
+    let service = try await client.call(.post, "/v1/\(org)/service/", token: token, json: [
+        "name": "bench", "description": "Benchmark", "is_active": true, "agent_id": agent,
+        "service_hierarchical_state_machine_id": graph, "keyterms": [String](), "tags": [String: String](),
+    ] as [String: Any]).object()["id"] as! String
+    var samples: [Duration] = []
+    var conversation = ""
+    for iteration in 0..<(iterations + 100) {
+        if iteration % 200 == 0 {
+            if !conversation.isEmpty { try await client.call(.post, "/v1/\(org)/conversation/\(conversation)/finish/", token: token) }
+            serverModel.script(.selectNextAction, .choice(1))
+            let created = try await client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: token, json: ["service_id": service])
+            conversation = try created.events().first?["conversation_id"] as? String ?? ""
+        }
+        serverModel.script(.selectNextAction, .choice(2), .choice(1))
+        let started = clock.now
+        let answer = try await client.interact(org: org, conversation: conversation, token: token, text: "Go around, please.")
+        let elapsed = clock.now - started
+        let last = try answer.eventTypes().last
+        precondition(last == "interaction-complete", answer.text)
+        if iteration >= 100 { samples.append(elapsed) }
+    }
+    return samples
+}
+report("server interact request (in process, SQLite, commit included)", serverSamples)
+try await database.close()
+try? FileManager.default.removeItem(atPath: path)
