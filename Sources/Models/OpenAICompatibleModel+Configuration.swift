@@ -1,3 +1,4 @@
+import AmigoWire
 import AsyncHTTPClient
 import NIOCore
 
@@ -43,6 +44,9 @@ extension OpenAICompatibleModel {
         public var structuredOutput: StructuredOutputMode
         /// Extra request headers (an organization id, a proxy's routing key).
         public var headers: [String: String]
+        /// Body parameters sent with every request unless the request sets them (for example the
+        /// embedded model's `repeat_penalty`).
+        public var defaultParameters: [String: JSONValue] = [:]
 
         public init(
             baseURL: String,

@@ -71,6 +71,8 @@ public struct OpenAICompatibleModel: LanguageModel {
             let mayFallBack =
                 isStructured && configuration.structuredOutput == .automatic
                 && schemaFormat == .jsonSchema && learntSchemaFormat.value == nil
+            var request = request
+            request.parameters.merge(configuration.defaultParameters) { requested, _ in requested }
             let body = try ChatCompletionBody(request: request, model: configuration.model, schemaFormat: schemaFormat).encoded()
             let progress = AttemptProgress(now: clock.now)
             logger.debug("model request", metadata: [

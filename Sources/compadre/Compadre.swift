@@ -3,6 +3,9 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Models
+import ServiceLifecycle
+import UnixSignals
 import Engine
 import Server
 import Storage
@@ -57,14 +60,34 @@ struct Serve: AsyncParsableCommand {
         let started = ContinuousClock.now
         let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: setup.httpClientConfiguration)
-        let models = setup.makeModels(httpClient: httpClient, logger: logger)
+        var services: [any Service] = []
+        var embedded: (any LanguageModel)?
+        if setup.baseURL == nil {
+            let paths = LanguageModelSetup.embeddedPaths(environment: environment)
+            if FileManager.default.isExecutableFile(atPath: paths.python), FileManager.default.fileExists(atPath: paths.model) {
+                let server = LocalModelServer(
+                    configuration: .llamaCpp(python: paths.python, modelPath: paths.model, port: try freeLoopbackPort()),
+                    httpClient: httpClient, logger: makeLogger("compadre.llm")
+                )
+                services.append(server)
+                embedded = LanguageModelSetup.embeddedModel(server: server, httpClient: httpClient, logger: logger)
+            } else {
+                logger.error("\(LanguageModelSetup.missingEmbeddedModel) (looked for \(paths.python) and \(paths.model))")
+            }
+        }
+        let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
         let (app, store) = try await CompadreServer.makeApplication(configuration: configuration, models: models, logger: logger)
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
+            "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
         ])
+        services.append(app)
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
         do {
-            try await app.runService()
+            try await group.run()
         } catch {
             try? await httpClient.shutdown()
             try? await store.database.close()

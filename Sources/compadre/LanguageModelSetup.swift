@@ -1,3 +1,4 @@
+import AmigoWire
 import AsyncHTTPClient
 import Engine
 import Foundation
@@ -53,9 +54,30 @@ struct LanguageModelSetup {
         }
     }
 
-    /// The configured models over `httpClient`. Without a base URL the default model is
-    /// ``UnconfiguredModel``, which fails every call with a message that says what to set.
-    func makeModels(httpClient: HTTPClient, logger: Logger) -> LanguageModels {
+    /// Where the embedded runtime and model live: `COMPADRE_LLM_PYTHON` / `COMPADRE_LLM_MODEL_PATH`, else
+    /// the cache `scripts/setup-model` fills (`$COMPADRE_HOME`, default `~/.cache/compadre`).
+    static func embeddedPaths(environment: [String: String]) -> (python: String, model: String) {
+        let home = environment["COMPADRE_HOME"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
+        return (
+            environment["COMPADRE_LLM_PYTHON"] ?? home + "/llm-venv/bin/python",
+            environment["COMPADRE_LLM_MODEL_PATH"] ?? home + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
+    }
+
+    /// The embedded model served by `server`: structured decisions as `json_object` with a schema (the
+    /// form llama-cpp-python enforces), a repeat penalty against loops.
+    static func embeddedModel(server: LocalModelServer, httpClient: HTTPClient, logger: Logger) -> any LanguageModel {
+        var configuration = OpenAICompatibleModel.Configuration(
+            baseURL: server.baseURL, model: "SmolLM2-135M-Instruct", requestTimeout: .seconds(180),
+            idleTimeout: .seconds(60), structuredOutput: .jsonObject
+        )
+        configuration.defaultParameters = ["repeat_penalty": 1.1]
+        return OpenAICompatibleModel(configuration: configuration, httpClient: httpClient, logger: logger)
+    }
+
+    /// The configured models over `httpClient`. Without a base URL the default model is `embedded`
+    /// when given, else ``UnconfiguredModel``, which fails every call with a message that says what to do.
+    func makeModels(httpClient: HTTPClient, logger: Logger, embedded: (any LanguageModel)? = nil) -> LanguageModels {
         func model(baseURL: String, apiKey: String?, name: String, mode: OpenAICompatibleModel.StructuredOutputMode) -> any LanguageModel {
             OpenAICompatibleModel(
                 configuration: .init(baseURL: baseURL, apiKey: apiKey, model: name, requestTimeout: timeout, structuredOutput: mode),
@@ -65,16 +87,19 @@ struct LanguageModelSetup {
         let defaultModel: any LanguageModel
         if let baseURL {
             defaultModel = model(baseURL: baseURL, apiKey: apiKey, name: self.model ?? "default", mode: structuredOutput)
+        } else if let embedded {
+            defaultModel = embedded
         } else {
-            defaultModel = UnconfiguredModel(
-                reason: "no language model is configured: set COMPADRE_LLM_BASE_URL (and COMPADRE_LLM_MODEL) to an OpenAI-compatible endpoint"
-            )
+            defaultModel = UnconfiguredModel(reason: Self.missingEmbeddedModel)
         }
         let named = self.named.mapValues { entry in
             model(baseURL: entry.baseURL, apiKey: entry.apiKey, name: entry.model, mode: entry.structuredOutput ?? structuredOutput)
         }
         return LanguageModels(default: defaultModel, named: named)
     }
+
+    static let missingEmbeddedModel =
+        "the embedded model is not installed: run scripts/setup-model, or set COMPADRE_LLM_BASE_URL to an OpenAI-compatible endpoint"
 
     /// The HTTP client configuration the models need (timeouts, no hidden connection retries).
     var httpClientConfiguration: HTTPClient.Configuration {
