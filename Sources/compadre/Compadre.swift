@@ -104,7 +104,8 @@ struct Initialize: AsyncParsableCommand {
         abstract: "Create an organization with its default roles, an administrator and an API key; prints them as JSON."
     )
 
-    @Option(help: "Organization id (lowercase letters, digits, '-', '_').") var org: String
+    @Option(help: "Organization id (lowercase letters, digits, '-', '_'); default `demo` with --demo.") var org: String?
+    @Flag(help: "Also create the demo clinic-intake service and print how to talk to it.") var demo = false
     @OptionGroup var database: DatabaseOptions
     @Option(name: .customLong("admin-email"), help: "E-mail of the administrator user (default admin@amigo.ai).") var adminEmail: String = "admin@amigo.ai"
 
@@ -113,16 +114,39 @@ struct Initialize: AsyncParsableCommand {
         let db = try await DatabaseURL.open(database.url, logger: logger)
         do {
             try await Migrations.apply(to: db, logger: logger)
-            let credentials = try await OrganizationBootstrap.create(orgID: org, adminEmail: adminEmail, store: Store(database: db))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(credentials), as: UTF8.self))
+            if demo {
+                let created = try await DemoOrganization.create(orgID: org ?? "demo", adminEmail: adminEmail, store: Store(database: db))
+                print(String(decoding: try encoder.encode(created), as: UTF8.self))
+                FileHandle.standardError.write(Data(Self.demoInstructions(created).utf8))
+            } else {
+                guard let org else { throw ValidationError("--org is required (or use --demo)") }
+                let credentials = try await OrganizationBootstrap.create(orgID: org, adminEmail: adminEmail, store: Store(database: db))
+                print(String(decoding: try encoder.encode(credentials), as: UTF8.self))
+            }
             try await db.close()
         } catch {
             try? await db.close()
             FileHandle.standardError.write(Data("compadre init: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+extension Initialize {
+    static func demoInstructions(_ created: DemoOrganization.Created) -> String {
+        let c = created.credentials
+        return """
+
+            The demo clinic is ready: organization `\(c.organizationID)`, service `Clinic intake` (\(created.serviceID)).
+            Start the server (if it is not running):   compadre serve
+            Talk to the clinic from this terminal:
+              compadre chat --url http://127.0.0.1:8080 --org \(c.organizationID) --api-key-id \(c.apiKeyID) --api-key \(c.apiKey) --user-id \(c.userID) --service \(created.serviceID)
+            Or with the official Python SDK:
+              AmigoClient(api_key="\(c.apiKey)", api_key_id="\(c.apiKeyID)", user_id="\(c.userID)", organization_id="\(c.organizationID)", base_url="http://127.0.0.1:8080")
+
+            """
     }
 }
 

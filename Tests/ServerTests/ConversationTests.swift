@@ -393,3 +393,32 @@ struct ConversationTests {
         }
     }
 }
+
+@Suite("Demo organization")
+struct DemoOrganizationTests {
+    @Test func theDemoClinicRunsEveryPassthroughStateOnTheWayToBooking() async throws {
+        try await TestDatabase.sqlite.with { database in
+            let model = ScriptedModel()
+            let server = try await TestServer(database: database, model: model)
+            let demo = try await DemoOrganization.create(orgID: uniqueOrgID("demo"), store: server.api.store)
+            try await server.test { client in
+                let org = demo.credentials.organizationID
+                let token = try await client.signIn(demo.credentials)
+                let created = try await client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: token, json: ["service_id": demo.serviceID])
+                #expect(created.status == .created, "\(created.text)")
+                let id = try conversationID(of: created)
+                model.script(.selectNextAction, .choice(2), .choice(1))
+                model.script(.selectNextStateForDecisionState, .choice(2))
+                model.script(.generateReflection, .text(["Book a morning visit."]))
+                let answer = try await client.interact(org: org, conversation: id, token: token, text: "I need to see Dr. Lee next week")
+                let interaction = try #require(try answer.events().last?["interaction_id"] as? String)
+                let insights = try await client.call(.get, "/v1/\(org)/conversation/\(id)/interaction/\(interaction)/insights", token: token).object()
+                #expect(insights["current_state_name"] as? String == "booking")
+                let logs = insights["state_transition_logs"] as? [[String: Any]] ?? []
+                #expect(logs.map { $0["type"] as? String } == ["action", "decision", "recall", "reflection"])
+                let thoughts = try await client.call(.get, "/v1/\(org)/conversation/\(id)/messages/?message_type=agent-inner-thought", token: token).object()
+                #expect((thoughts["messages"] as? [[String: Any]])?.map { $0["message"] as? String } == ["Book a morning visit."])
+            }
+        }
+    }
+}
