@@ -13,6 +13,7 @@ public struct Conversations: Sendable {
     let store: Store
     let runner: InteractionRunner
     let locks = OperationLocks()
+    let pinned = PinnedVersions()
     let logger: Logger
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
@@ -116,7 +117,7 @@ public struct Conversations: Sendable {
                 }
                 try caller.require("Conversation:InteractWithConversation", on: ["user_id": record.userID])
                 if record.isFinished { throw APIError.conflict("The conversation is already finished.") }
-                let setting = try await ConversationSetting.load(record: record, repositories: repositories)
+                let setting = try await ConversationSetting.load(record: record, repositories: repositories, pinned: pinned)
                 let last = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
                 return (record, setting, last?.createdAt)
             }
@@ -353,17 +354,21 @@ struct ConversationSetting: Sendable {
     }
 
     /// The pinned versions of an existing conversation.
-    static func load(record: ConversationRecord, repositories: Repositories) async throws -> ConversationSetting {
+    static func load(record: ConversationRecord, repositories: Repositories, pinned: PinnedVersions) async throws -> ConversationSetting {
         let info = record.versionSetInfo
-        guard let agentVersion = try await repositories.agents.version(
-            info.agentVersionInfo.version, of: info.agentVersionInfo.id, orgID: record.orgID
-        ) else {
-            throw APIError.notFound("The agent version of this conversation no longer exists.")
+        let orgID = record.orgID
+        let persona = try await pinned.persona(orgID: orgID, agent: info.agentVersionInfo) {
+            guard let agentVersion = try await repositories.agents.version(
+                info.agentVersionInfo.version, of: info.agentVersionInfo.id, orgID: orgID
+            ) else {
+                throw APIError.notFound("The agent version of this conversation no longer exists.")
+            }
+            return Persona(agentVersion)
         }
-        let graphs = try await loadGraphs(
-            root: info.serviceHierarchicalStateMachineVersionInfo, orgID: record.orgID, repositories: repositories
-        )
-        return ConversationSetting(versionSetInfo: info, persona: Persona(agentVersion), graphs: graphs, serviceDescription: "")
+        let graphs = try await pinned.graphs(orgID: orgID, root: info.serviceHierarchicalStateMachineVersionInfo) {
+            try await loadGraphs(root: info.serviceHierarchicalStateMachineVersionInfo, orgID: orgID, repositories: repositories)
+        }
+        return ConversationSetting(versionSetInfo: info, persona: persona, graphs: graphs, serviceDescription: "")
     }
 
     static func loadGraphs(root: VersionInfo, orgID: String, repositories: Repositories) async throws -> GraphSet {
