@@ -93,6 +93,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "DecisionEval",
+            dependencies: [
+                "AmigoWire", "Engine", "Models",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DecisionEval",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "EngineBenchmark",
             dependencies: ["AmigoWire", "CompadreTesting", "Engine", "Server", "Storage", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/EngineBenchmark",

@@ -120,6 +120,31 @@ public enum Prompts {
         )
     }
 
+    // MARK: - check-if-active-memory-needed
+
+    /// Whether the next reply needs facts about the user that the conversation itself does not hold.
+    public static func checkActiveMemoryNeeded(context: PromptContext) -> ModelRequest {
+        let question = """
+            Conversation so far:
+            \(transcript(context))
+
+            To answer the user's last message well, do you need facts about this user from earlier
+            conversations (their history, preferences, usual choices) that are not in the conversation above?
+            Answer true or false.
+            """
+        return ModelRequest(
+            kind: .checkIfActiveMemoryNeeded,
+            messages: [.system(identityLine(context.persona)), .user(question)],
+            output: .json(name: "memory_needed", schema: [
+                "type": "object",
+                "properties": ["needed": ["type": "boolean"]],
+                "required": ["needed"],
+                "additionalProperties": false,
+            ]),
+            temperature: 0
+        )
+    }
+
     // MARK: - generate-recall-queries
 
     /// Turn a recall state's `requested_information` into memory queries.
