@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AmigoWire", targets: ["AmigoWire"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "CompadreClient", targets: ["CompadreClient"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "Server", targets: ["Server"]),
     ],
@@ -52,6 +53,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CompadreClient",
+            dependencies: [
+                "AmigoWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Storage",
             dependencies: [
                 "AmigoWire",
@@ -81,6 +91,7 @@ let package = Package(
             name: "compadre",
             dependencies: [
                 "AmigoWire",
+                "CompadreClient",
                 "Engine",
                 "Models",
                 "Server",
@@ -135,6 +146,16 @@ let package = Package(
             dependencies: [
                 "Models", "Engine", "AmigoWire", "CompadreTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CompadreClientTests",
+            dependencies: [
+                "CompadreClient", "AmigoWire",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

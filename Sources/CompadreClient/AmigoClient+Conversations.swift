@@ -1,6 +1,7 @@
 import AmigoWire
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 extension AmigoClient {
     /// Creates a conversation with a service and streams its events: `conversation-created` first,

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 extension AmigoClient {
     /// The organization's services, to pick one to chat with; follows the pages (50 at most).

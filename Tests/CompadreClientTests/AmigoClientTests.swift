@@ -12,13 +12,13 @@ final class MockWallClock: Sendable {
     func advance(by interval: TimeInterval) { date.withLock { $0 = $0.addingTimeInterval(interval) } }
 }
 
-func makeClient(_ server: FakeAmigoServer, clock: MockWallClock = MockWallClock(), apiKey: String = FakeAmigoServer.apiKey) -> AmigoClient {
+func makeClient(_ server: FakeAmigoServer, apiKey: String = FakeAmigoServer.apiKey) -> AmigoClient {
     AmigoClient(
         configuration: .init(
             baseURL: server.baseURL, organizationID: FakeAmigoServer.organizationID, apiKey: apiKey,
             apiKeyID: FakeAmigoServer.apiKeyID, userID: FakeAmigoServer.userID),
         httpClient: .shared,
-        now: { clock.now }
+        now: { server.clock.now }
     )
 }
 
@@ -45,8 +45,8 @@ struct AccessTokenTests {
 
     @Test func aTokenIsReusedUntilFiveMinutesBeforeItExpires() async throws {
         try await FakeAmigoServer.withServer { server in
-            let clock = MockWallClock()
-            let client = makeClient(server, clock: clock)
+            let clock = server.clock
+            let client = makeClient(server)
             _ = try await client.services()
             clock.advance(by: 4 * 60)  // expires in 6 minutes: still good
             _ = try await client.services()

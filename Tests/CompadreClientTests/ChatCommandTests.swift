@@ -33,7 +33,7 @@ struct ChatCommandTests {
 
     @Test func helpNamesEveryCommand() {
         for command in ["/events", "/insights", "/finish", "/help", "/quit"] {
-            #expect(ChatCommand.help.contains(command))
+            #expect(ChatCommand.helpText.contains(command))
         }
     }
 }

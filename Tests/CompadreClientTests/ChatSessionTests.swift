@@ -53,7 +53,7 @@ struct ChatSessionTests {
     @Test func localCommandsAnswerWithoutTheServer() {
         var session = ChatSession(style: TerminalStyle(color: false))
         #expect(session.handle(.quit) == .quit)
-        #expect(session.handle(.help) == .write(ChatCommand.help + "\n"))
+        #expect(session.handle(.help) == .write(ChatCommand.helpText + "\n"))
         #expect(session.handle(.unknown("/x")) == .write("✗ unknown command /x; /help lists them\n"))
         #expect(session.handle(.say("hi")) == .write("✗ there is no conversation yet\n"))
     }

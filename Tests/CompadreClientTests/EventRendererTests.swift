@@ -53,6 +53,19 @@ struct EventRendererTests {
         #expect(output == "Let me check\n· action: tool-call-started\nFound it.\n")
     }
 
+    @Test func dynamicBehaviorSelectionThatSelectedNothingIsHiddenUnlessAsked() {
+        let events: [ConversationEvent] = [
+            .currentAgentAction(.selectDynamicBehaviorVectorGenerated),
+            .currentAgentAction(.selectDynamicBehaviorRelevanceRetrievalCompleted),
+            .currentAgentAction(.selectDynamicBehaviorCompleted(selected: nil, previous: nil)),
+        ]
+        #expect(render(events) == "")
+        var verbose = EventRenderer(style: TerminalStyle(color: false), showsEveryAction: true)
+        #expect(events.map { verbose.render($0) }.joined().split(separator: "\n").count == 3)
+        let selected = ConversationEvent.currentAgentAction(.selectDynamicBehaviorCompleted(selected: Self.graph, previous: nil))
+        #expect(render([selected]) == "· action: select-dynamic-behavior-completed\n")
+    }
+
     @Test func errorsAreRed() {
         #expect(render([.error(httpErrorCode: 503, errorDescription: "model down")], color: true)
             == "\(Self.red)✗ error 503: model down\(Self.reset)\n")

@@ -1,5 +1,6 @@
 import AmigoWire
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -61,14 +62,17 @@ struct FakeAmigoServer: Sendable {
 
     let port: Int
     let state: State
+    /// The clock of the server and of its clients: tokens expire 10 minutes after it says they were issued.
+    let clock: MockWallClock
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts the server, runs `body` and stops the server.
     static func withServer<Result: Sendable>(_ body: (FakeAmigoServer) async throws -> Result) async throws -> Result {
         let state = State()
+        let clock = MockWallClock()
         let router = Router()
-        addRoutes(to: router, state: state)
+        addRoutes(to: router, state: state, clock: clock)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router,
@@ -89,7 +93,7 @@ struct FakeAmigoServer: Sendable {
                 try await group.next()
                 throw FakeServerFailure()
             }
-            return try await body(FakeAmigoServer(port: port, state: state))
+            return try await body(FakeAmigoServer(port: port, state: state, clock: clock))
         }
     }
 
@@ -115,7 +119,7 @@ struct FakeAmigoServer: Sendable {
 
     static let insights = InteractionInsights(currentStateName: "triage", currentStateAction: "ask what hurts", currentStateObjective: "find the problem")
 
-    private static func addRoutes(to router: Router<BasicRequestContext>, state: State) {
+    private static func addRoutes(to router: Router<BasicRequestContext>, state: State, clock: MockWallClock) {
         router.post("/v1/:org/user/signin_with_api_key") { request, _ -> Response in
             try await Task.sleep(for: .milliseconds(100))  // long enough for concurrent callers to pile up
             guard request.headers[values: HTTPField.Name("x-api-key")!] == [apiKey],
@@ -123,7 +127,7 @@ struct FakeAmigoServer: Sendable {
                   request.headers[values: HTTPField.Name("x-user-id")!] == [userID]
             else { return json(#"{"detail":"Invalid API key."}"#, status: .unauthorized) }
             let token = state.issueToken()
-            let expiresAt = WireCoding.formatDate(Date().addingTimeInterval(10 * 60))
+            let expiresAt = WireCoding.formatDate(clock.now.addingTimeInterval(10 * 60))
             return json(#"{"id_token":"\#(token)","expires_at":"\#(expiresAt)"}"#)
         }
 

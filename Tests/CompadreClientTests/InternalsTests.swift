@@ -1,6 +1,7 @@
 import AmigoWire
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import CompadreClient

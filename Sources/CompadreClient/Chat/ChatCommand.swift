@@ -41,7 +41,7 @@ public enum ChatCommand: Sendable, Hashable {
     }
 
     /// What `/help` prints.
-    public static let help = """
+    public static let helpText = """
         Type a message and press return to send it.
           /events <text>  send an external event (e.g. /events the user opened the app)
           /insights       how the agent navigated during the last interaction

@@ -29,15 +29,15 @@ public struct ChatSession: Sendable {
 
     /// - Parameter conversationID: a conversation being resumed; nil when the first events will come
     ///   from creating one.
-    public init(conversationID: String? = nil, style: TerminalStyle) {
+    public init(conversationID: String? = nil, style: TerminalStyle, showsEveryAction: Bool = false) {
         self.conversationID = conversationID
-        self.renderer = EventRenderer(style: style)
+        self.renderer = EventRenderer(style: style, showsEveryAction: showsEveryAction)
     }
 
     public mutating func handle(_ command: ChatCommand) -> Action {
         switch command {
         case .help:
-            return .write(renderer.note(ChatCommand.help))
+            return .write(renderer.note(ChatCommand.helpText))
         case .quit:
             return .quit
         case .unknown(let name):

@@ -6,17 +6,21 @@ import AmigoWire
 /// The agent's reply is written piece by piece as it streams and its line ends at
 /// `interaction-complete`. Agent actions are dimmed, one per line (a state transition as
 /// `→ state transition: greet → triage`, others as `· action: <type>`; message fragments are skipped
-/// as the reply itself shows them); errors are red. Lines of actions or errors that arrive in the
+/// as the reply itself shows them, and so are the steps of dynamic-behavior selection that selected
+/// nothing unless ``showsEveryAction``); errors are red. Lines of actions or errors that arrive in the
 /// middle of the reply start on a line of their own.
 public struct EventRenderer: Sendable {
     public var style: TerminalStyle
+    /// Also show the dynamic-behavior selection steps that every interaction goes through.
+    public var showsEveryAction: Bool
     /// Agent text was written and its line not ended yet.
     private var midLine = false
     /// Whether the current interaction's reply came as `new-message` pieces.
     private var wroteReply = false
 
-    public init(style: TerminalStyle) {
+    public init(style: TerminalStyle, showsEveryAction: Bool = false) {
         self.style = style
+        self.showsEveryAction = showsEveryAction
     }
 
     public mutating func render(_ event: ConversationEvent) -> String {
@@ -48,6 +52,9 @@ public struct EventRenderer: Sendable {
             switch action {
             case .messageFragmentGenerated:
                 return ""
+            case .selectDynamicBehaviorVectorGenerated, .selectDynamicBehaviorRelevanceRetrievalCompleted,
+                 .selectDynamicBehaviorCompleted(selected: nil, _):
+                return showsEveryAction ? line(style.dim("· action: \(action.type)")) : ""
             case .stateTransitioned(let previous, _, let next, _):
                 return line(style.dim("→ state transition: \(previous) → \(next)"))
             default:

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// A `multipart/form-data` body, fields in the order they were added, as the interact endpoint reads it.
