@@ -29,8 +29,11 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
+/// Logs go to standard error; the logging system is set up once per process.
+let loggingBootstrap: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+
 func makeLogger(_ label: String) -> Logger {
-    LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    _ = loggingBootstrap
     var logger = Logger(label: label)
     let level = ProcessInfo.processInfo.environment["COMPADRE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
     logger.logLevel = level ?? .info

@@ -71,7 +71,8 @@ struct LanguageModelSetup {
             baseURL: server.baseURL, model: "SmolLM2-135M-Instruct", requestTimeout: .seconds(180),
             idleTimeout: .seconds(60), structuredOutput: .jsonObject
         )
-        configuration.defaultParameters = ["repeat_penalty": 1.1]
+        // A 135M model loops without a repeat penalty, and likes to write the user's lines too.
+        configuration.defaultParameters = ["repeat_penalty": 1.1, "stop": ["\nUser:", "(The user", "(the user", "\n\n\n"]]
         return OpenAICompatibleModel(configuration: configuration, httpClient: httpClient, logger: logger)
     }
 

@@ -176,3 +176,17 @@ extension StateTransitionLog.Detail {
         }
     }
 }
+
+@Suite struct OpeningTurnTests {
+    @Test func theAgentsOpeningTurnNeverLeavesTheInitialState() async throws {
+        let model = ScriptedModel()
+        // Even a model that would pick the exit condition only sees the actions before anyone spoke.
+        model.script(.selectNextAction, .choice(2))
+        let runner = InteractionRunner(models: LanguageModels(default: model))
+        let outcome = try await runner.run(Fixture.request(saying: nil), into: EventLog())
+        #expect(outcome.position.state == "start")
+        #expect(outcome.insights.currentStateAction == "Ask how to help")
+        let asked = try #require(model.requests(of: .selectNextAction).first)
+        #expect(!asked.messages[1].content.contains("Move on"))
+    }
+}

@@ -257,14 +257,14 @@ class FakeOpenAI:
 
     # ---- lifecycle -------------------------------------------------------
 
-    def start(self) -> "FakeOpenAI":
+    def start(self, port: int = 0) -> "FakeOpenAI":
         assert self._server is None, "already started"
         fake = self
 
         class Handler(_Handler):
             owner = fake
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="fake-openai", daemon=True

@@ -106,11 +106,16 @@ private struct Run {
     // MARK: - Steps
 
     mutating func select(in state: ActionState) async throws -> GraphNavigator.Step {
-        let optionCount = state.actions.count + state.exitConditions.count
+        // Before anyone else has said anything (the agent's opening turn), no exit condition can
+        // have been met: the agent picks one of its actions.
+        let nothingHappened = !context.history.contains { $0.messageType == .userMessage || $0.messageType == .externalEvent }
+        var choices = state
+        if nothingHappened { choices.exitConditions = [] }
+        let optionCount = choices.actions.count + choices.exitConditions.count
         var index = 0
         var reason = ""
         if optionCount > 1 {
-            let prompt = Prompts.selectNextAction(state, context: context)
+            let prompt = Prompts.selectNextAction(choices, context: context)
             (index, reason) = try await choose(prompt, count: optionCount)
         }
         if index < state.actions.count {

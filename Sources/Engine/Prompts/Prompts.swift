@@ -8,6 +8,8 @@ import Foundation
 public enum Prompts {
     /// How many recent conversation messages decision prompts show.
     static let transcriptWindow = 16
+    /// The longest reply the agent writes, in tokens: a conversational turn, not an essay.
+    public static let replyTokenLimit = 300
 
     // MARK: - select-next-action
 
@@ -95,7 +97,7 @@ public enum Prompts {
                 ? "(The conversation starts now. Speak first.)"
                 : "(The user says nothing. Continue.)"))
         }
-        return ModelRequest(kind: .engageUser, messages: messages)
+        return ModelRequest(kind: .engageUser, messages: messages, maxTokens: replyTokenLimit)
     }
 
     // MARK: - generate-reflection

@@ -39,7 +39,7 @@ public final class LocalModelServer: Service, Sendable {
                 executable: python,
                 arguments: [
                     "-m", "llama_cpp.server", "--model", modelPath, "--host", "127.0.0.1", "--port", "{port}",
-                    "--interrupt_requests", "False", "--n_threads", "1",
+                    "--interrupt_requests", "False", "--n_threads", "1", "--n_threads_batch", "1",
                 ],
                 port: port
             )
