@@ -190,3 +190,34 @@ extension StateTransitionLog.Detail {
         #expect(!asked.messages[1].content.contains("Move on"))
     }
 }
+
+@Suite struct InterruptionTests {
+    @Test func anInterruptedReplyKeepsOnlyWhatWasSent() async throws {
+        let model = ScriptedModel()
+        let gate = ScriptedModel.Gate()
+        model.script(.engageUser, .held(gate, ["Hello", " there,", " friend."]))
+        let runner = InteractionRunner(models: LanguageModels(default: model))
+        let interruption = Interruption()
+        let log = EventLog()
+        async let outcome = runner.run(Fixture.request(), interruption: interruption) { event in await log.append(event) }
+        await gate.waitUntilReached()
+        interruption.interrupt()
+        gate.open()
+        let result = try await outcome
+        #expect(result.wasInterrupted)
+        #expect(result.agentMessage.message == "Hello")
+        let pieces = await log.events.compactMap { if case .newMessage(let piece) = $0 { piece.message } else { nil } }
+        #expect(pieces == ["Hello", ""])
+    }
+
+    @Test func anInterruptionBeforeTheReplyMakesNoModelCallForIt() async throws {
+        let model = ScriptedModel()
+        let interruption = Interruption()
+        interruption.interrupt()
+        let runner = InteractionRunner(models: LanguageModels(default: model))
+        let result = try await runner.run(Fixture.request(), interruption: interruption) { _ in }
+        #expect(result.wasInterrupted)
+        #expect(result.agentMessage.message.isEmpty)
+        #expect(model.requests(of: .engageUser).isEmpty)
+    }
+}

@@ -1,5 +1,6 @@
 import AmigoWire
 import Foundation
+import Synchronization
 
 /// Everything the Engine needs to run one interaction. The caller (the Server) loads it from storage.
 public struct InteractionRequest: Sendable {
@@ -33,6 +34,17 @@ public struct InteractionRequest: Sendable {
     }
 }
 
+/// A request to stop the agent's reply where it is: what was already sent is kept, the rest is not
+/// generated. Set from another task (a realtime socket when the user or an event interrupts).
+public final class Interruption: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func interrupt() { flag.store(true, ordering: .releasing) }
+    public var isInterrupted: Bool { flag.load(ordering: .acquiring) }
+}
+
 /// What an interaction produced, to be committed in one transaction. Nothing of it is stored before.
 public struct InteractionOutcome: Sendable {
     public var interactionID: String
@@ -43,6 +55,8 @@ public struct InteractionOutcome: Sendable {
     public var insights: InteractionInsights
     /// The conversation reached its terminal state.
     public var conversationCompleted: Bool
+    /// The reply was interrupted: `agentMessage` holds only what was sent (possibly nothing).
+    public var wasInterrupted: Bool = false
 }
 
 /// Why an interaction failed, with the HTTP status the `error` event carries.

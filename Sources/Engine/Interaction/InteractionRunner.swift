@@ -19,8 +19,10 @@ public struct InteractionRunner: Sendable {
         self.now = now
     }
 
-    public func run(_ request: InteractionRequest, emit: @escaping Emit) async throws -> InteractionOutcome {
-        var run = Run(runner: self, request: request, emit: emit)
+    public func run(
+        _ request: InteractionRequest, interruption: Interruption? = nil, emit: @escaping Emit
+    ) async throws -> InteractionOutcome {
+        var run = Run(runner: self, request: request, emit: emit, interruption: interruption)
         do {
             return try await run.perform()
         } catch let error as InteractionError {
@@ -36,16 +38,18 @@ private struct Run {
     let runner: InteractionRunner
     let request: InteractionRequest
     let emit: InteractionRunner.Emit
+    let interruption: Interruption?
     var context: PromptContext
     var navigator: GraphNavigator
     var transitionLogs: [StateTransitionLog] = []
     var newMessages: [MessageInstance] = []
     var recalled: [WorkingMemory] = []
 
-    init(runner: InteractionRunner, request: InteractionRequest, emit: @escaping InteractionRunner.Emit) {
+    init(runner: InteractionRunner, request: InteractionRequest, emit: @escaping InteractionRunner.Emit, interruption: Interruption?) {
         self.runner = runner
         self.request = request
         self.emit = emit
+        self.interruption = interruption
         self.context = request.context
         self.navigator = GraphNavigator(
             graphs: request.graphs, position: request.position, maxTransitions: runner.maxTransitions
@@ -193,18 +197,26 @@ private struct Run {
         let prompt = Prompts.engageUser(state, action: action, context: context)
         var reply = ""
         var sequence = 0
-        for try await output in model(for: prompt).stream(prompt) {
-            guard case .text(let piece) = output, !piece.isEmpty else { continue }
-            if reply.isEmpty, piece.allSatisfy(\.isWhitespace) { continue }
-            try await act(.messageFragmentGenerated(index: sequence, fragment: piece, isFinal: false))
-            try await emit(.newMessage(NewMessage(
-                message: piece, transcriptAlignment: nil, stop: false, sequenceNumber: sequence, messageID: messageID
-            )))
-            reply += piece
-            sequence += 1
+        var interrupted = interruption?.isInterrupted == true
+        if !interrupted {
+            for try await output in model(for: prompt).stream(prompt) {
+                // Leaving the loop cancels the model's stream: nothing more is generated.
+                if interruption?.isInterrupted == true {
+                    interrupted = true
+                    break
+                }
+                guard case .text(let piece) = output, !piece.isEmpty else { continue }
+                if reply.isEmpty, piece.allSatisfy(\.isWhitespace) { continue }
+                try await act(.messageFragmentGenerated(index: sequence, fragment: piece, isFinal: false))
+                try await emit(.newMessage(NewMessage(
+                    message: piece, transcriptAlignment: nil, stop: false, sequenceNumber: sequence, messageID: messageID
+                )))
+                reply += piece
+                sequence += 1
+            }
         }
         let full = reply.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !full.isEmpty else {
+        guard !full.isEmpty || interrupted else {
             throw LanguageModelError(.invalidResponse, "the model returned an empty reply")
         }
         try await act(.messageFragmentGenerated(index: sequence, fragment: "", isFinal: true))
@@ -233,7 +245,8 @@ private struct Run {
             agentMessage: agentMessage,
             position: position,
             insights: insights,
-            conversationCompleted: navigator.isAtTerminalState
+            conversationCompleted: navigator.isAtTerminalState && !interrupted,
+            wasInterrupted: interrupted
         )
     }
 

@@ -88,14 +88,19 @@ public struct Conversations: Sendable {
     }
 
     /// Streams the new conversation's first interaction; commits the conversation with it.
-    func runCreate(_ pending: PendingCreation, events: NDJSONEventWriter) async {
+    @discardableResult
+    func runCreate(
+        _ pending: PendingCreation, events: some ConversationEventSink, interruption: Interruption? = nil
+    ) async -> InteractionOutcome? {
+        var outcome: InteractionOutcome?
         if (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil {
-            await runInteraction(
+            outcome = await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: true, events: events
+                isNew: true, events: events, interruption: interruption
             )
         }
         await pending.lease.release()
+        return outcome
     }
 
     // MARK: - Interact
@@ -108,7 +113,41 @@ public struct Conversations: Sendable {
         var lease: OperationLease
     }
 
-    func prepareInteract(orgID: String, conversationID: String, caller: Principal, form: InteractForm) async throws -> PendingInteraction {
+    /// What the user (or the user's systems) contributes to one interaction.
+    struct Turn: Sendable {
+        /// External events that happened before the message, oldest first, with when they happened.
+        var events: [(text: String, at: Date)] = []
+        /// The message that starts the interaction; nil for a skip (the agent goes on).
+        var message: (type: MessageType, text: String)?
+        /// Whether event times must be in the past and not before the conversation's last message
+        /// (REST clients send their own times; the socket stamps events itself on receipt).
+        var checksEventTimes = true
+
+        init(events: [(text: String, at: Date)] = [], message: (type: MessageType, text: String)?, checksEventTimes: Bool = true) {
+            self.events = events
+            self.message = message
+            self.checksEventTimes = checksEventTimes
+        }
+
+        /// The turn of a REST interact form.
+        init(form: InteractForm) throws {
+            let contents = form.externalEventContents
+            let timestamps = form.externalEventTimestamps
+            if contents.count != timestamps.count {
+                throw APIError.badRequest(
+                    "external_event_message_content has \(contents.count) entries but external_event_message_timestamp has \(timestamps.count); they must match."
+                )
+            }
+            events = zip(contents, timestamps).map { (text: $0, at: $1) }
+            switch form.initialMessageType {
+            case .skip: message = nil
+            case .userMessage: message = (.userMessage, form.recordedMessage)
+            case .externalEvent: message = (.externalEvent, form.recordedMessage)
+            }
+        }
+    }
+
+    func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
         let lease = try await lock("conversation/\(conversationID)")
         do {
             let (record, setting, lastMessageAt) = try await store.read { repositories in
@@ -123,32 +162,24 @@ public struct Conversations: Sendable {
             }
             let now = Date()
             var input: [MessageInstance] = []
-            let contents = form.externalEventContents
-            let timestamps = form.externalEventTimestamps
-            if contents.count != timestamps.count {
-                throw APIError.badRequest(
-                    "external_event_message_content has \(contents.count) entries but external_event_message_timestamp has \(timestamps.count); they must match."
-                )
-            }
             var previous = lastMessageAt ?? .distantPast
-            for (content, timestamp) in zip(contents, timestamps) {
-                if timestamp > now { throw APIError.badRequest("External event timestamps must be in the past.") }
-                if timestamp < previous {
-                    throw APIError.badRequest(
-                        "External event timestamps must be in chronological order and not earlier than the conversation's last message."
-                    )
+            for event in turn.events {
+                if turn.checksEventTimes {
+                    if event.at > now { throw APIError.badRequest("External event timestamps must be in the past.") }
+                    if event.at < previous {
+                        throw APIError.badRequest(
+                            "External event timestamps must be in chronological order and not earlier than the conversation's last message."
+                        )
+                    }
+                    previous = event.at
                 }
-                previous = timestamp
-                input.append(Self.message(.externalEvent, content, at: timestamp, sender: "external"))
+                input.append(Self.message(.externalEvent, event.text, at: event.at, sender: "external"))
             }
             var userMessage: MessageInstance?
-            switch form.initialMessageType {
-            case .skip:
-                break
-            case .userMessage, .externalEvent:
-                let text = form.recordedMessage.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let (type, raw) = turn.message {
+                let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !text.isEmpty else { throw APIError.badRequest("The user message is empty.") }
-                if form.initialMessageType == .userMessage {
+                if type == .userMessage {
                     let message = Self.message(.userMessage, text, at: now, sender: record.userID)
                     input.append(message)
                     userMessage = message
@@ -163,12 +194,17 @@ public struct Conversations: Sendable {
         }
     }
 
-    func runInteract(_ pending: PendingInteraction, events: NDJSONEventWriter) async {
-        await runInteraction(
+    /// Runs the interaction; returns its outcome (nil when it failed and stored nothing).
+    @discardableResult
+    func runInteract(
+        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
+    ) async -> InteractionOutcome? {
+        let outcome = await runInteraction(
             record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-            isNew: false, events: events
+            isNew: false, events: events, interruption: interruption
         )
         await pending.lease.release()
+        return outcome
     }
 
     // MARK: - One interaction
@@ -176,8 +212,8 @@ public struct Conversations: Sendable {
     /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
     private func runInteraction(
         record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, events: NDJSONEventWriter
-    ) async {
+        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?
+    ) async -> InteractionOutcome? {
         let interactionID = ObjectID.generate()
         let input = input.map { message in
             var message = message
@@ -213,12 +249,13 @@ public struct Conversations: Sendable {
                 memoryFacts: [],
                 modelPreferences: setting.versionSetInfo.llmModelPreferences
             )
-            let outcome = try await runner.run(request) { event in try await events.write(event) }
+            let outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
             try await commit(record: record, input: input, outcome: outcome, isNew: isNew)
             try await events.write(.interactionComplete(InteractionComplete(
                 messageID: outcome.agentMessage.id, interactionID: interactionID,
                 fullMessage: outcome.agentMessage.message, conversationCompleted: outcome.conversationCompleted
             )))
+            return outcome
         } catch {
             let failure = InteractionError(error)
             logger.warning("interaction failed", metadata: [
@@ -227,14 +264,16 @@ public struct Conversations: Sendable {
             ])
             // The client may already be gone; nothing else to do then.
             try? await events.write(.error(httpErrorCode: failure.httpStatus, errorDescription: failure.message))
+            return nil
         }
     }
 
     private func commit(record: ConversationRecord, input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool) async throws {
         var record = record
-        let messages = input + outcome.messages
+        // An interrupted reply is stored as far as it was sent; one interrupted before its first piece not at all.
+        let messages = input + outcome.messages.filter { !($0.messageType == .agentMessage && $0.message.isEmpty) }
         record.numMessages += messages.filter { $0.messageType != .agentInnerThought }.count
-        record.finalMessage = outcome.agentMessage.message
+        if !outcome.agentMessage.message.isEmpty { record.finalMessage = outcome.agentMessage.message }
         record.interactionCount += 1
         record.lastInteractionID = outcome.interactionID
         record.position = try Self.encode(outcome.position)
@@ -380,4 +419,9 @@ struct ConversationSetting: Sendable {
             throw APIError.notFound("\(error)")
         }
     }
+}
+
+/// Where the events of an interaction go: an NDJSON response, or a realtime socket.
+protocol ConversationEventSink: Sendable {
+    func write(_ event: ConversationEvent) async throws
 }

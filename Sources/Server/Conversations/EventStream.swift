@@ -43,7 +43,7 @@ struct AgentActionFilter: @unchecked Sendable {
 /// Writes conversation events to a streamed HTTP response as newline-delimited JSON.
 ///
 /// Used from one task at a time (the interaction's), so the writer needs no lock.
-final class NDJSONEventWriter: @unchecked Sendable {
+final class NDJSONEventWriter: ConversationEventSink, @unchecked Sendable {
     private var writer: any ResponseBodyWriter
     private var filter: AgentActionFilter
     private let encoder = WireCoding.encoder()

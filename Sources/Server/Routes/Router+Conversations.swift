@@ -49,7 +49,9 @@ extension API {
             )
             let form = try await InteractForm.read(from: &call.request)
             let conversations = api.conversations
-            let pending = try await conversations.prepareInteract(orgID: orgID, conversationID: conversationID, caller: caller, form: form)
+            let pending = try await conversations.prepareInteract(
+                orgID: orgID, conversationID: conversationID, caller: caller, turn: try Conversations.Turn(form: form)
+            )
             return .ndjson(status: .ok, filter: filter) { events in
                 await conversations.runInteract(pending, events: events)
             }
