@@ -3,14 +3,17 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Storage
 
 /// The request context of every route.
-public struct AppContext: RequestContext {
+public struct AppContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<AppContext>
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        webSocket = .init()
     }
 }
 
@@ -29,6 +32,7 @@ public struct API: Sendable {
     public let rateLimiter: RateLimiter?
     public let catalog: OperationCatalog
     public let conversations: Conversations
+    public var realtimeLimits = RealtimeLimits()
 
     public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog, conversations: Conversations) {
         self.store = store
@@ -41,8 +45,13 @@ public struct API: Sendable {
     /// The caller of `request` on organization `orgID`, or 401.
     func authenticate(_ request: Request, orgID: String) async throws -> Principal {
         guard let token = Self.bearerToken(request) else { throw APIError.unauthorized() }
+        return try await authenticate(token: token, orgID: orgID, issuingOrg: request.headers[HTTPField.Name("X-ORG-ID")!])
+    }
+
+    /// The caller a token identifies on organization `orgID`, or 401.
+    func authenticate(token: String, orgID: String, issuingOrg: String? = nil) async throws -> Principal {
         guard let claims = await tokens.verify(token) else { throw APIError.unauthorized("Invalid, expired or tampered token.") }
-        if let issuingOrg = request.headers[HTTPField.Name("X-ORG-ID")!], issuingOrg != claims.orgID {
+        if let issuingOrg, issuingOrg != claims.orgID {
             throw APIError.unauthorized("The token was not issued by the organization in X-ORG-ID.")
         }
         // A token only ever acts inside the organization that issued it.

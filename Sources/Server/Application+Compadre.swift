@@ -2,6 +2,7 @@ import AmigoWire
 import Engine
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import Storage
 
@@ -26,6 +27,7 @@ public enum CompadreServer {
         api.addServiceRoutes(to: router)
         api.addRoleRoutes(to: router)
         api.addConversationRoutes(to: router)
+        api.addRealtimeRoutes(to: router)
         return router
     }
 
@@ -58,9 +60,15 @@ public enum CompadreServer {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
-        let api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
+        var api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
+        api.realtimeLimits = configuration.realtimeLimits
+        let router = makeRouter(api: api)
         let app = Application(
-            router: makeRouter(api: api),
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router,
+                configuration: .init(maxFrameSize: configuration.realtimeLimits.maxMessageBytes * 2)
+            ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "compadre"),
             logger: logger
         )

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     /// The most state transitions one interaction may make before it is stopped as a runaway graph.
     /// Default 25.
     public var maxTransitionsPerInteraction: Int = 25
+    /// Limits of the realtime socket: 60 messages a minute, 30 s inactivity, 1 MB messages.
+    public var realtimeLimits = RealtimeLimits()
 
     public init() {}
 }

@@ -72,6 +72,9 @@ public enum Migrations {
             """,
             "CREATE INDEX interactions_conversation ON interactions (conversation_id)",
         ]),
+        Migration(version: 3, name: "leases", statements: [
+            "CREATE TABLE leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+        ]),
     ]
 
     /// The newest schema version this build knows.

@@ -367,7 +367,9 @@ struct OpenAPIDocumentTests {
     @Test func everyRouteIsDescribedAndEveryDescribedOperationIsServed() async throws {
         try await TestDatabase.sqlite.with { database in
             let server = try await TestServer(database: database)
-            let served = Set(server.router.routes.map { "\($0.method) \(Self.normalized("\($0.path)"))" })
+            // The realtime socket is not an OpenAPI operation; ../shared/spec/realtime.md describes it.
+            let webSockets: Set<String> = ["GET /v1/{}/conversation/converse_realtime"]
+            let served = Set(server.router.routes.map { "\($0.method) \(Self.normalized("\($0.path)"))" }).subtracting(webSockets)
             let documented = Set(server.api.catalog.routes.map { "\($0.method) \(Self.normalized($0.path))" })
             #expect(served.subtracting(documented).isEmpty, "undocumented: \(served.subtracting(documented).sorted())")
             #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")

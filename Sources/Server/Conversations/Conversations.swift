@@ -35,6 +35,13 @@ public struct Conversations: Sendable {
         return OperationLease(locks: locks, key: key)
     }
 
+    /// Holds "one realtime connection per user and service"; nil when another connection has it.
+    func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> OperationLease? {
+        let key = "realtime/\(orgID)/\(userID)/\(serviceID)"
+        guard await locks.acquire(key) else { return nil }
+        return OperationLease(locks: locks, key: key)
+    }
+
     // MARK: - Create
 
     /// A conversation about to be created: its first interaction runs when the response streams.

@@ -1,0 +1,433 @@
+import AmigoWire
+import Foundation
+
+/// The rules of one realtime socket (`converse_realtime`) as a state machine without I/O: the caller feeds
+/// it client frames, clock ticks and the outcomes of the work it asked for, and performs the returned
+/// ``Action``s in order. Time is passed in, never read, so tests drive it without sleeping.
+///
+/// The rules, from `spec/realtime.md` where it speaks and decided here where it is silent:
+/// - **Limits** (checked for every frame, in this order): a frame larger than `maxMessageBytes` closes 4000;
+///   the frame that would be the `messagesPerMinute + 1`-th within 60 s (sliding window, all types count,
+///   a frame exactly 60 s old no longer counts) closes 4029; a frame that does not parse closes 4000 with
+///   the parse error as reason. Every frame, valid or not, resets the inactivity timer; `tick` closes 3008
+///   once `inactivityTimeout` has passed without one. The clock counts client silence only, also while the
+///   agent is answering, as the seed says ("30 s without any client message"): clients send
+///   `client.extend-timeout` every ~15 s.
+/// - **Before a conversation**: `client.start-conversation` / `client.continue-conversation` make the caller
+///   create or check one (``Action/startConversation(_:)``, ``Action/continueConversation(conversationID:)``);
+///   any other message gets `server.error` 400 and the socket stays open, except `client.extend-timeout` and
+///   `client.close-connection`, which are always allowed. A second start or continue, while one is pending or
+///   after one succeeded, gets `server.error` 400.
+/// - **While a start is pending** (between the start action and `conversationStarted` /
+///   `conversationContinued`), text messages and a finish request are held as if an interaction were running,
+///   so a client may send its first message right after the start without waiting. If the start is rejected
+///   (`startRejected`) they are dropped; the client learns it from the `server.error`.
+/// - **User text**: while idle it runs an interaction at once with every buffered event; while an
+///   interaction runs it is queued and each queued text runs as its own interaction, in order (never a 409).
+/// - **External events**: buffered with their wall-clock receipt time and handed to the next interaction that
+///   starts, stored before its user message, in order. Events that arrive while an interaction runs go to the
+///   next one. An event also starts an interaction (with no user text) when it carries `start_interaction`
+///   or is the first message of an empty conversation (started with `initial_message_type: skip`).
+/// - **`start_interaction` while an interaction runs**: the running reply is interrupted
+///   (``Action/interruptInteraction``, once per interaction); when it finishes, the next interaction runs at
+///   once. If user texts are queued, that next interaction is the first queued text together with all
+///   buffered events (the urgent event included), so the agent sees the event as context of the user's
+///   pending question instead of answering twice; otherwise it runs with the events alone.
+/// - **`client.finish-conversation`**: while idle the caller finishes the conversation; while an interaction
+///   runs (or texts are queued) the finish waits until every text sent before it has been answered. Text
+///   messages after a finish request get `server.error` 400. `conversationFinished` closes 1000. Events still
+///   buffered at that point have no interaction to belong to and are dropped.
+/// - **`client.close-connection`** closes 1000 without finishing; a running interaction is interrupted first.
+///   More generally, every close while an interaction runs is preceded by ``Action/interruptInteraction``.
+/// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
+/// - **Voice** (`client.new-audio-message`, `client.switch-vad-mode`) gets `server.error` 415 in this
+///   text-only version; the socket stays open.
+/// - After a close action every input returns no action.
+struct RealtimeConnection {
+    typealias Limits = RealtimeLimits
+
+    enum CloseCode: UInt16, Sendable, Hashable {
+        case normal = 1000
+        case unauthorized = 3000
+        case forbidden = 3003
+        case timeout = 3008
+        case badRequest = 4000
+        case notFound = 4004
+        case conflict = 4009
+        case unsupportedMedia = 4015
+        case rateLimited = 4029
+    }
+
+    /// An external event waiting for the next interaction, with the wall-clock time it was received.
+    struct BufferedEvent: Sendable, Hashable {
+        var text: String
+        var receivedAt: Date
+    }
+
+    enum Action: Sendable, Hashable {
+        /// Send one frame.
+        case send(RealtimeServerMessage)
+        /// Close the socket; the reason fits a WebSocket close frame (at most 123 UTF-8 bytes).
+        case close(CloseCode, reason: String)
+        /// Create the conversation (lookups, leases), then call `conversationStarted`, `startRejected` or
+        /// `startFailed`.
+        case startConversation(RealtimeClientMessage.StartConversation)
+        /// Check the conversation, then call `conversationContinued`, `startRejected` or `startFailed`.
+        case continueConversation(conversationID: String)
+        /// Run one interaction: store `events` as external-event messages (in order, with their receipt
+        /// times) before the user message, if any, and stream the reply; then call `interactionFinished`.
+        case runInteraction(userText: String?, events: [BufferedEvent])
+        /// Stop the running reply at once, keeping what was already sent, then call `interactionFinished`.
+        case interruptInteraction
+        /// Finish the conversation as REST finish does, then call `conversationFinished`.
+        case finishConversation
+    }
+
+    private enum State {
+        /// No conversation yet.
+        case awaitingConversation
+        /// The caller is creating or checking the conversation.
+        case opening(Opening)
+        case open(Session)
+        case closed
+    }
+
+    /// Client input waiting for the agent.
+    private struct Backlog {
+        /// User texts not yet answered, in order.
+        var userTexts: [String] = []
+        /// External events for the next interaction, in order.
+        var events: [BufferedEvent] = []
+        /// A `start_interaction` event arrived: an interaction must run even without user text.
+        var eventWantsInteraction = false
+        /// `client.finish-conversation` arrived; runs once the texts before it are answered.
+        var finishRequested = false
+
+        /// Queues a user text, or buffers an external event (noting whether it asked for an interaction).
+        mutating func hold(_ text: String, type: MessageType, startInteraction: Bool, at wallClock: Date) {
+            if type == .externalEvent {
+                events.append(BufferedEvent(text: text, receivedAt: wallClock))
+                if startInteraction { eventWantsInteraction = true }
+            } else {
+                userTexts.append(text)
+            }
+        }
+    }
+
+    private struct Opening {
+        var backlog = Backlog()
+        /// A start without initial message: empty unless the agent speaks first.
+        var mayBeEmpty: Bool
+    }
+
+    private struct Session {
+        var conversationID: String
+        var phase: Phase
+        var backlog: Backlog
+        /// The conversation has no message yet, so an external event starts an interaction.
+        var isEmpty: Bool
+    }
+
+    private enum Phase: Equatable {
+        case idle
+        case interacting(interruptRequested: Bool)
+        case finishing
+    }
+
+    private let limits: Limits
+    private var state: State = .awaitingConversation
+    private var lastMessage: ContinuousClock.Instant
+    private var rateWindow: RateWindow
+
+    init(limits: Limits, now: ContinuousClock.Instant) {
+        self.limits = limits
+        self.lastMessage = now
+        self.rateWindow = RateWindow(limit: limits.messagesPerMinute)
+    }
+
+    /// When `tick` must be called next: the inactivity deadline.
+    var nextDeadline: ContinuousClock.Instant {
+        lastMessage.advanced(by: limits.inactivityTimeout)
+    }
+
+    /// The conversation of this connection, once started or continued.
+    var conversationID: String? {
+        if case .open(let session) = state { session.conversationID } else { nil }
+    }
+
+    var isClosed: Bool {
+        if case .closed = state { true } else { false }
+    }
+
+    static let voiceUnsupported = "voice is not supported by this server yet"
+
+    // MARK: Inputs
+
+    /// One client frame, received at `now` (`wallClock` timestamps buffered external events).
+    mutating func received(frame: some Collection<UInt8>, at now: ContinuousClock.Instant, wallClock: Date) -> [Action] {
+        guard !isClosed else { return [] }
+        lastMessage = now
+        guard frame.count <= limits.maxMessageBytes else {
+            return close(.badRequest, "The message is larger than \(limits.maxMessageBytes) bytes.")
+        }
+        guard rateWindow.admit(now) else {
+            return close(.rateLimited, "More than \(limits.messagesPerMinute) messages in a minute.")
+        }
+        switch RealtimeClientMessage.parse(frame) {
+        case .failure(let error):
+            return close(.badRequest, error.message)
+        case .success(let message):
+            return handle(message, wallClock: wallClock)
+        }
+    }
+
+    /// The caller's timer fired (at or after ``nextDeadline``).
+    mutating func tick(at now: ContinuousClock.Instant) -> [Action] {
+        guard !isClosed, now >= nextDeadline else { return [] }
+        return close(.timeout, "No message for \(limits.inactivityTimeout.components.seconds) seconds.")
+    }
+
+    /// The conversation was created. With `agentSpeaksFirst` the caller is already running the opening
+    /// interaction (and calls `interactionFinished` for it); the returned `server.conversation-created`
+    /// goes out before anything of that interaction.
+    mutating func conversationStarted(id: String, agentSpeaksFirst: Bool) -> [Action] {
+        guard case .opening(let opening) = state else { return [] }
+        var session = Session(
+            conversationID: id, phase: agentSpeaksFirst ? .interacting(interruptRequested: false) : .idle,
+            backlog: opening.backlog, isEmpty: opening.mayBeEmpty && !agentSpeaksFirst
+        )
+        var actions: [Action] = [.send(.conversationCreated(conversationID: id))]
+        if agentSpeaksFirst {
+            if session.backlog.eventWantsInteraction {
+                session.phase = .interacting(interruptRequested: true)
+                actions.append(.interruptInteraction)
+            }
+        } else {
+            actions += Self.drain(&session)
+        }
+        state = .open(session)
+        return actions
+    }
+
+    /// The conversation was found and may be continued; the agent does not speak first.
+    mutating func conversationContinued(id: String) -> [Action] {
+        guard case .opening(let opening) = state else { return [] }
+        var session = Session(conversationID: id, phase: .idle, backlog: opening.backlog, isEmpty: false)
+        let actions: [Action] = [.send(.conversationContinued(conversationID: id))] + Self.drain(&session)
+        state = .open(session)
+        return actions
+    }
+
+    /// Starting or continuing failed in a way that ends the socket (unknown service → 4004, finished
+    /// conversation → 4009, another connection → 4009, …).
+    mutating func startFailed(_ code: CloseCode, reason: String) -> [Action] {
+        guard !isClosed else { return [] }
+        return close(code, reason)
+    }
+
+    /// Starting failed in a way the client can recover from on the same socket (the user already has an
+    /// unfinished conversation for the service → 400): sends `server.error` and waits for another start.
+    /// Messages held while the start was pending are dropped.
+    mutating func startRejected(httpErrorCode: Int, description: String) -> [Action] {
+        guard case .opening = state else { return [] }
+        state = .awaitingConversation
+        return [.send(.error(httpErrorCode: httpErrorCode, errorDescription: description))]
+    }
+
+    /// The running interaction ended (completed, failed or interrupted). Runs what waits next: a queued user
+    /// text, an interaction for a `start_interaction` event, or the requested finish; a conversation the
+    /// interaction completed closes 1000.
+    mutating func interactionFinished(conversationCompleted: Bool) -> [Action] {
+        guard case .open(var session) = state, case .interacting = session.phase else { return [] }
+        if conversationCompleted {
+            state = .closed
+            return [.close(.normal, reason: "The conversation is finished.")]
+        }
+        session.phase = .idle
+        let actions = Self.drain(&session)
+        state = .open(session)
+        return actions
+    }
+
+    /// The caller finished the conversation: close 1000.
+    mutating func conversationFinished() -> [Action] {
+        guard case .open(let session) = state, session.phase == .finishing else { return [] }
+        state = .closed
+        return [.close(.normal, reason: "The conversation is finished.")]
+    }
+
+    // MARK: Rules
+
+    private mutating func handle(_ message: RealtimeClientMessage, wallClock: Date) -> [Action] {
+        switch message {
+        case .extendTimeout:
+            return []
+        case .closeConnection:
+            return close(.normal, "The client closed the connection.")
+        default:
+            break
+        }
+        switch state {
+        case .awaitingConversation:
+            switch message {
+            case .startConversation(let start):
+                state = .opening(Opening(mayBeEmpty: start.initialMessage == nil))
+                return [.startConversation(start)]
+            case .continueConversation(let id):
+                state = .opening(Opening(mayBeEmpty: false))
+                return [.continueConversation(conversationID: id)]
+            default:
+                return [Self.error(400, "Start or continue a conversation first.")]
+            }
+
+        case .opening(var opening):
+            switch message {
+            case .startConversation, .continueConversation:
+                return [Self.error(400, "A conversation is already being started on this connection.")]
+            case .newAudioMessage, .switchVADMode:
+                return [Self.error(415, Self.voiceUnsupported)]
+            case .newTextMessage(let text, let type, let startInteraction):
+                guard !opening.backlog.finishRequested else { return [Self.finishingError] }
+                opening.backlog.hold(text, type: type, startInteraction: startInteraction, at: wallClock)
+                state = .opening(opening)
+                return []
+            case .finishConversation:
+                opening.backlog.finishRequested = true
+                state = .opening(opening)
+                return []
+            case .extendTimeout, .closeConnection:
+                return []
+            }
+
+        case .open(var session):
+            let actions: [Action]
+            switch message {
+            case .startConversation, .continueConversation:
+                return [Self.error(400, "This connection already has a conversation.")]
+            case .newAudioMessage, .switchVADMode:
+                return [Self.error(415, Self.voiceUnsupported)]
+            case .newTextMessage(let text, let type, let startInteraction):
+                guard !session.backlog.finishRequested, session.phase != .finishing else { return [Self.finishingError] }
+                actions = Self.text(text, type: type, startInteraction: startInteraction, at: wallClock, in: &session)
+            case .finishConversation:
+                switch session.phase {
+                case .idle:
+                    session.phase = .finishing
+                    actions = [.finishConversation]
+                case .interacting:
+                    session.backlog.finishRequested = true
+                    actions = []
+                case .finishing:
+                    actions = []
+                }
+            case .extendTimeout, .closeConnection:
+                actions = []
+            }
+            state = .open(session)
+            return actions
+
+        case .closed:
+            return []
+        }
+    }
+
+    private static func text(
+        _ text: String, type: MessageType, startInteraction: Bool, at wallClock: Date, in session: inout Session
+    ) -> [Action] {
+        session.backlog.hold(text, type: type, startInteraction: startInteraction, at: wallClock)
+        switch session.phase {
+        case .idle:
+            return drain(&session)
+        case .interacting(interruptRequested: false) where session.backlog.eventWantsInteraction:
+            session.phase = .interacting(interruptRequested: true)
+            return [.interruptInteraction]
+        case .interacting, .finishing:
+            return []
+        }
+    }
+
+    /// What runs next once nothing is running: a queued user text (with the buffered events), else an
+    /// interaction for events that asked for one, else the requested finish; otherwise the session idles.
+    private static func drain(_ session: inout Session) -> [Action] {
+        var backlog = session.backlog
+        defer { session.backlog = backlog }
+        if !backlog.userTexts.isEmpty {
+            let text = backlog.userTexts.removeFirst()
+            return [run(userText: text, backlog: &backlog, session: &session)]
+        }
+        if backlog.eventWantsInteraction || (session.isEmpty && !backlog.events.isEmpty) {
+            return [run(userText: nil, backlog: &backlog, session: &session)]
+        }
+        if backlog.finishRequested {
+            backlog.finishRequested = false
+            session.phase = .finishing
+            return [.finishConversation]
+        }
+        session.phase = .idle
+        return []
+    }
+
+    private static func run(userText: String?, backlog: inout Backlog, session: inout Session) -> Action {
+        let events = backlog.events
+        backlog.events = []
+        backlog.eventWantsInteraction = false
+        session.isEmpty = false
+        session.phase = .interacting(interruptRequested: false)
+        return .runInteraction(userText: userText, events: events)
+    }
+
+    /// Closes, interrupting a running interaction first unless that was already asked for.
+    private mutating func close(_ code: CloseCode, _ reason: String) -> [Action] {
+        var actions: [Action] = []
+        if case .open(let session) = state, session.phase == .interacting(interruptRequested: false) {
+            actions.append(.interruptInteraction)
+        }
+        state = .closed
+        actions.append(.close(code, reason: Self.closeReason(reason)))
+        return actions
+    }
+
+    /// A WebSocket close reason holds at most 123 bytes of UTF-8; longer ones are cut with an ellipsis.
+    static func closeReason(_ reason: String) -> String {
+        guard reason.utf8.count > 123 else { return reason }
+        var result = ""
+        for character in reason {
+            guard result.utf8.count + character.utf8.count <= 120 else { break }
+            result.append(character)
+        }
+        return result + "…"
+    }
+
+    private static func error(_ code: Int, _ description: String) -> Action {
+        .send(.error(httpErrorCode: code, errorDescription: description))
+    }
+
+    private static let finishingError = error(400, "The conversation is being finished; no more messages are accepted.")
+}
+
+/// Admits at most `limit` arrivals in any 60 seconds (a sliding window): keeps the instants of the
+/// arrivals of the last 60 s, so memory follows the traffic, not the configured limit.
+private struct RateWindow {
+    private static let window: Duration = .seconds(60)
+    private let limit: Int
+    private var arrivals: [ContinuousClock.Instant] = []
+    /// Index of the oldest arrival still in the window.
+    private var head = 0
+
+    init(limit: Int) {
+        self.limit = max(limit, 0)
+    }
+
+    mutating func admit(_ now: ContinuousClock.Instant) -> Bool {
+        while head < arrivals.count, now - arrivals[head] >= Self.window {
+            head += 1
+        }
+        if head > 32, head * 2 > arrivals.count {
+            arrivals.removeFirst(head)
+            head = 0
+        }
+        guard arrivals.count - head < limit else { return false }
+        arrivals.append(now)
+        return true
+    }
+}

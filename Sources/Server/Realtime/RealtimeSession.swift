@@ -1,0 +1,259 @@
+import AmigoWire
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Storage
+
+/// The limits of a realtime socket. Defaults are the protocol's; a deployment may raise them
+/// (continuous PCM streaming sends far more than 60 frames a minute).
+public struct RealtimeLimits: Sendable, Hashable {
+    /// Messages of any type per sliding minute; one more closes the socket with 4029.
+    public var messagesPerMinute = 60
+    /// Client silence that closes the socket with 3008.
+    public var inactivityTimeout: Duration = .seconds(30)
+    /// The largest message; a larger one closes the socket with 4000.
+    public var maxMessageBytes = 1 << 20
+
+    public init(messagesPerMinute: Int = 60, inactivityTimeout: Duration = .seconds(30), maxMessageBytes: Int = 1 << 20) {
+        self.messagesPerMinute = messagesPerMinute
+        self.inactivityTimeout = inactivityTimeout
+        self.maxMessageBytes = maxMessageBytes
+    }
+}
+
+/// One realtime socket: authenticates it, feeds what happens into a ``RealtimeConnection`` and performs
+/// the actions it returns (sending frames, running interactions, closing).
+///
+/// Everything that happens reaches the connection through one mailbox, in order: client frames, timer
+/// ticks and the end of interactions. Interactions run as child tasks so the socket keeps reading while
+/// the agent answers (to interrupt it, or to queue the next message).
+struct RealtimeSession {
+    enum Input: Sendable {
+        case frame(ByteBuffer)
+        case tick
+        case interactionFinished(completed: Bool)
+        case clientGone
+    }
+
+    let api: API
+    let orgID: String
+    let caller: Principal
+    let filter: AgentActionFilter
+    let limits: RealtimeLimits
+    let outbound: WebSocketOutboundWriter
+    let logger: Logger
+
+    /// Runs the session until it closes. `inbound` is read until the client goes away.
+    func run(inbound: WebSocketInboundStream) async {
+        let (mailbox, post) = AsyncStream<Input>.makeStream()
+        var connection = RealtimeConnection(limits: limits, now: .now)
+        let sink = RealtimeEventSink(outbound: outbound, filter: filter)
+        var conversationID: String?
+        var connectionLease: OperationLease?
+        var interruption: Interruption?
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await message in inbound.messages(maxSize: limits.maxMessageBytes * 2) {
+                        switch message {
+                        case .text(let text): post.yield(.frame(ByteBuffer(string: text)))
+                        case .binary(let buffer): post.yield(.frame(buffer))
+                        }
+                    }
+                } catch {}
+                post.yield(.clientGone)
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    post.yield(.tick)
+                }
+            }
+
+            session: for await input in mailbox {
+                var actions: [RealtimeConnection.Action]
+                switch input {
+                case .frame(let buffer):
+                    actions = connection.received(frame: buffer.readableBytesView, at: .now, wallClock: Date())
+                case .tick:
+                    actions = connection.tick(at: .now)
+                case .interactionFinished(let completed):
+                    interruption = nil
+                    actions = connection.interactionFinished(conversationCompleted: completed)
+                case .clientGone:
+                    interruption?.interrupt()
+                    break session
+                }
+                while !actions.isEmpty {
+                    let action = actions.removeFirst()
+                    switch action {
+                    case .send(let message):
+                        await send(message)
+                    case .close(let code, let reason):
+                        interruption?.interrupt()
+                        try? await outbound.close(code.webSocketCode, reason: reason)
+                        break session
+                    case .startConversation(let start):
+                        actions += await startConversation(
+                            start, connection: &connection, conversationID: &conversationID,
+                            lease: &connectionLease, interruption: &interruption, group: &group, post: post, sink: sink
+                        )
+                    case .continueConversation(let id):
+                        actions += await continueConversation(
+                            id, connection: &connection, conversationID: &conversationID, lease: &connectionLease
+                        )
+                    case .runInteraction(let userText, let events):
+                        guard let id = conversationID else { continue }
+                        let turn = Conversations.Turn(
+                            events: events.map { (text: $0.text, at: $0.receivedAt) },
+                            message: userText.map { (type: MessageType.userMessage, text: $0) },
+                            checksEventTimes: false
+                        )
+                        do {
+                            let pending = try await api.conversations.prepareInteract(
+                                orgID: orgID, conversationID: id, caller: caller, turn: turn
+                            )
+                            let stop = Interruption()
+                            interruption = stop
+                            let conversations = api.conversations
+                            group.addTask {
+                                let outcome = await conversations.runInteract(pending, events: sink, interruption: stop)
+                                post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
+                            }
+                        } catch {
+                            let failure = APIError.status(of: error)
+                            await send(.error(httpErrorCode: failure.code, errorDescription: failure.detail))
+                            actions += connection.interactionFinished(conversationCompleted: false)
+                        }
+                    case .interruptInteraction:
+                        interruption?.interrupt()
+                    case .finishConversation:
+                        guard let id = conversationID else { continue }
+                        do {
+                            try await api.conversations.finish(orgID: orgID, conversationID: id, caller: caller)
+                            actions += connection.conversationFinished()
+                        } catch {
+                            let failure = APIError.status(of: error)
+                            await send(.error(httpErrorCode: failure.code, errorDescription: failure.detail))
+                        }
+                    }
+                }
+            }
+            post.finish()
+            group.cancelAll()
+        }
+        await connectionLease?.release()
+    }
+
+    // MARK: - Starting
+
+    private func startConversation(
+        _ start: RealtimeClientMessage.StartConversation, connection: inout RealtimeConnection,
+        conversationID: inout String?, lease: inout OperationLease?, interruption: inout Interruption?,
+        group: inout TaskGroup<Void>, post: AsyncStream<Input>.Continuation, sink: RealtimeEventSink
+    ) async -> [RealtimeConnection.Action] {
+        guard let held = await api.conversations.holdRealtimeConnection(orgID: orgID, userID: caller.user.userID, serviceID: start.serviceID) else {
+            return connection.startFailed(.conflict, reason: "Another connection of this user is open for this service.")
+        }
+        let request = CreateConversationRequest(
+            serviceID: start.serviceID, serviceVersionSetName: start.serviceVersionSetName,
+            initialMessage: start.initialMessage, initialMessageType: start.initialMessageType, tags: start.tags
+        )
+        do {
+            try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
+            let pending = try await api.conversations.prepareCreate(orgID: orgID, caller: caller, request: request)
+            lease = held
+            conversationID = pending.record.id
+            let stop = Interruption()
+            interruption = stop
+            let actions = connection.conversationStarted(id: pending.record.id, agentSpeaksFirst: true)
+            // The created message goes out before the opening turn's events.
+            var rest: [RealtimeConnection.Action] = []
+            for action in actions {
+                if case .send(let message) = action { await send(message) } else { rest.append(action) }
+            }
+            let conversations = api.conversations
+            group.addTask {
+                let outcome = await conversations.runCreate(pending, events: sink, interruption: stop)
+                post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
+            }
+            return rest
+        } catch {
+            await held.release()
+            let failure = APIError.status(of: error)
+            switch failure.code {
+            case 404: return connection.startFailed(.notFound, reason: failure.detail)
+            case 403: return connection.startFailed(.forbidden, reason: failure.detail)
+            default: return connection.startRejected(httpErrorCode: failure.code, description: failure.detail)
+            }
+        }
+    }
+
+    private func continueConversation(
+        _ id: String, connection: inout RealtimeConnection, conversationID: inout String?, lease: inout OperationLease?
+    ) async -> [RealtimeConnection.Action] {
+        let record: ConversationRecord?
+        do {
+            record = try await api.store.read { try await $0.conversations.get(id: id, orgID: orgID) }
+        } catch {
+            return connection.startFailed(.notFound, reason: "The conversation could not be read.")
+        }
+        guard let record, caller.can("Conversation:InteractWithConversation", on: ["user_id": record.userID]),
+              record.userID == caller.user.userID
+        else {
+            return connection.startFailed(.notFound, reason: "Conversation `\(id)` does not exist.")
+        }
+        if record.isFinished { return connection.startFailed(.conflict, reason: "The conversation is already finished.") }
+        guard let held = await api.conversations.holdRealtimeConnection(orgID: orgID, userID: record.userID, serviceID: record.serviceID) else {
+            return connection.startFailed(.conflict, reason: "Another connection of this user is open for this service.")
+        }
+        lease = held
+        conversationID = id
+        return connection.conversationContinued(id: id)
+    }
+
+    private func send(_ message: RealtimeServerMessage) async {
+        guard let data = try? message.encoded() else { return }
+        try? await outbound.writeTextMessage(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Sends an interaction's events as `server.*` frames, filtered like the REST stream.
+final class RealtimeEventSink: ConversationEventSink, @unchecked Sendable {
+    // The filter's cache is touched by one interaction at a time (the connection runs one at a time).
+    private var filter: AgentActionFilter
+    private let outbound: WebSocketOutboundWriter
+
+    init(outbound: WebSocketOutboundWriter, filter: AgentActionFilter) {
+        self.outbound = outbound
+        self.filter = filter
+    }
+
+    func write(_ event: ConversationEvent) async throws {
+        // The session announces the conversation itself.
+        if case .conversationCreated = event { return }
+        guard filter.passes(event) else { return }
+        let data = try RealtimeServerMessage.event(event).encoded()
+        try await outbound.writeTextMessage(String(decoding: data, as: UTF8.self))
+    }
+}
+
+extension RealtimeConnection.CloseCode {
+    var webSocketCode: WebSocketErrorCode {
+        self == .normal ? .normalClosure : .unknown(rawValue)
+    }
+}
+
+extension APIError {
+    /// The status and message of any error, as a client would see it.
+    static func status(of error: any Error) -> (code: Int, detail: String) {
+        if let error = error as? APIError { return (Int(error.status.code), error.detailMessage) }
+        return (500, "Internal error.")
+    }
+}
