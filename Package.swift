@@ -127,6 +127,7 @@ let package = Package(
                 "AmigoWire",
                 "Engine",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 "Server",
                 "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

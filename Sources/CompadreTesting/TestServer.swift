@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Engine
@@ -18,7 +19,7 @@ public struct TestServer: Sendable {
 
     public init(
         database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
-        model: any LanguageModel = ScriptedModel()
+        model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits()
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -27,13 +28,29 @@ public struct TestServer: Sendable {
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
             logger: Logger(label: "compadre-test")
         )
-        api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
+        var api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
+        api.realtimeLimits = realtimeLimits
+        self.api = api
     }
 
     /// Runs `body` with a client of the router (no sockets).
     public func test<Result: Sendable>(_ body: @Sendable (Client) async throws -> Result) async throws -> Result {
         let app = Application(router: CompadreServer.makeRouter(api: api))
         return try await app.test(.router) { client in try await body(Client(client: client)) }
+    }
+
+    /// Runs `body` against a live server on a free loopback port (HTTP and the realtime socket).
+    public func live<Result: Sendable>(_ body: @Sendable (_ port: Int) async throws -> Result) async throws -> Result {
+        let router = self.router
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: 4 << 20)),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0))
+        )
+        return try await app.test(.live) { client in
+            guard let port = client.port else { throw TestFailure("the live test server has no port") }
+            return try await body(port)
+        }
     }
 
     /// Creates an organization with its administrator and API key.
