@@ -48,7 +48,8 @@ public enum CompadreServer {
             rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
             catalog: try OperationCatalog.bundled(),
             conversations: Conversations(
-                store: store, models: models, maxTransitions: configuration.maxTransitionsPerInteraction, logger: logger
+                store: store, models: models, maxTransitions: configuration.maxTransitionsPerInteraction,
+                leaseDuration: configuration.leaseDuration, logger: logger
             )
         )
     }

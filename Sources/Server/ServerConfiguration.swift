@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// The most state transitions one interaction may make before it is stopped as a runaway graph.
     /// Default 25.
     public var maxTransitionsPerInteraction: Int = 25
+    /// How long a lease ("one operation at a time per conversation", "one realtime connection per user
+    /// and service") outlives a process that stopped renewing it, e.g. one that crashed. Default 30 s.
+    public var leaseDuration: Duration = .seconds(30)
     /// Limits of the realtime socket: 60 messages a minute, 30 s inactivity, 1 MB messages.
     public var realtimeLimits = RealtimeLimits()
 

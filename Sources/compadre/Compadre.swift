@@ -59,6 +59,14 @@ struct Serve: AsyncParsableCommand {
         configuration.tokenSecret = environment["COMPADRE_TOKEN_SECRET"]
         if let lifetime = environment["COMPADRE_TOKEN_LIFETIME"].flatMap(Double.init) { configuration.tokenLifetime = lifetime }
         if let limits = environment["COMPADRE_RATE_LIMITS"]?.lowercased() { configuration.rateLimitsEnabled = !["off", "0", "false", "no"].contains(limits) }
+        if let seconds = environment["COMPADRE_LEASE_SECONDS"].flatMap(Double.init), seconds > 0 {
+            configuration.leaseDuration = .milliseconds(Int(seconds * 1000))
+        }
+        if let value = environment["COMPADRE_REALTIME_MESSAGES_PER_MINUTE"].flatMap(Int.init) { configuration.realtimeLimits.messagesPerMinute = value }
+        if let value = environment["COMPADRE_REALTIME_TIMEOUT_SECONDS"].flatMap(Double.init) {
+            configuration.realtimeLimits.inactivityTimeout = .milliseconds(Int(value * 1000))
+        }
+        if let value = environment["COMPADRE_REALTIME_MAX_MESSAGE_BYTES"].flatMap(Int.init) { configuration.realtimeLimits.maxMessageBytes = value }
         let logger = makeLogger("compadre")
         let started = ContinuousClock.now
         let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)

@@ -12,14 +12,16 @@ import Storage
 public struct Conversations: Sendable {
     let store: Store
     let runner: InteractionRunner
-    let locks = OperationLocks()
+    /// Held in the database, so they hold across every process sharing it.
+    let leases: DatabaseLeases
     let pinned = PinnedVersions()
     let logger: Logger
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
 
-    public init(store: Store, models: LanguageModels, maxTransitions: Int = 25, logger: Logger) {
+    public init(store: Store, models: LanguageModels, maxTransitions: Int = 25, leaseDuration: Duration = .seconds(30), logger: Logger) {
         self.store = store
+        self.leases = DatabaseLeases(store: store, duration: leaseDuration)
         self.runner = InteractionRunner(models: models, maxTransitions: maxTransitions)
         self.logger = logger
     }
@@ -28,18 +30,16 @@ public struct Conversations: Sendable {
 
     // MARK: - Locks
 
-    func lock(_ key: String) async throws -> OperationLease {
-        guard await locks.acquire(key) else {
+    func lock(_ key: String) async throws -> Lease {
+        guard let lease = try await leases.acquire(key) else {
             throw APIError.conflict("A related operation is in progress for this conversation.")
         }
-        return OperationLease(locks: locks, key: key)
+        return lease
     }
 
     /// Holds "one realtime connection per user and service"; nil when another connection has it.
-    func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> OperationLease? {
-        let key = "realtime/\(orgID)/\(userID)/\(serviceID)"
-        guard await locks.acquire(key) else { return nil }
-        return OperationLease(locks: locks, key: key)
+    func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> Lease? {
+        try? await leases.acquire("realtime/\(orgID)/\(userID)/\(serviceID)")
     }
 
     // MARK: - Create
@@ -50,7 +50,7 @@ public struct Conversations: Sendable {
         var setting: ConversationSetting
         var input: [MessageInstance]
         var userMessage: MessageInstance?
-        var lease: OperationLease
+        var lease: Lease
     }
 
     func prepareCreate(
@@ -117,7 +117,7 @@ public struct Conversations: Sendable {
         var setting: ConversationSetting
         var input: [MessageInstance]
         var userMessage: MessageInstance?
-        var lease: OperationLease
+        var lease: Lease
     }
 
     /// What the user (or the user's systems) contributes to one interaction.

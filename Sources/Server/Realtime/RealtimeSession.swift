@@ -54,7 +54,7 @@ struct RealtimeSession {
         var connection = RealtimeConnection(limits: limits, now: .now)
         let sink = RealtimeEventSink(outbound: outbound, filter: filter)
         var conversationID: String?
-        var connectionLease: OperationLease?
+        var connectionLease: Lease?
         var interruption: Interruption?
 
         await withTaskGroup(of: Void.self) { group in
@@ -155,7 +155,7 @@ struct RealtimeSession {
 
     private func startConversation(
         _ start: RealtimeClientMessage.StartConversation, connection: inout RealtimeConnection,
-        conversationID: inout String?, lease: inout OperationLease?, interruption: inout Interruption?,
+        conversationID: inout String?, lease: inout Lease?, interruption: inout Interruption?,
         group: inout TaskGroup<Void>, post: AsyncStream<Input>.Continuation, sink: RealtimeEventSink
     ) async -> [RealtimeConnection.Action] {
         guard let held = await api.conversations.holdRealtimeConnection(orgID: orgID, userID: caller.user.userID, serviceID: start.serviceID) else {
@@ -196,7 +196,7 @@ struct RealtimeSession {
     }
 
     private func continueConversation(
-        _ id: String, connection: inout RealtimeConnection, conversationID: inout String?, lease: inout OperationLease?
+        _ id: String, connection: inout RealtimeConnection, conversationID: inout String?, lease: inout Lease?
     ) async -> [RealtimeConnection.Action] {
         let record: ConversationRecord?
         do {
