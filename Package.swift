@@ -116,6 +116,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "RealtimeBenchmark",
+            dependencies: [
+                "AmigoWire", "CompadreTesting", "Engine", "Server", "Storage",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RealtimeBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "EngineBenchmark",
             dependencies: ["AmigoWire", "CompadreTesting", "Engine", "Server", "Storage", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/EngineBenchmark",
