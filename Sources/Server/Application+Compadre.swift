@@ -61,6 +61,10 @@ public enum CompadreServer {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
+        if database.kind == .sqlite {
+            // One process owns an SQLite file: leases still there were left by a process that crashed.
+            try await store.write { try await $0.leases.removeAll() }
+        }
         var api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
         api.realtimeLimits = configuration.realtimeLimits
         let router = makeRouter(api: api)

@@ -107,6 +107,8 @@ _fake_llm: FakeOpenAI | None = None
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["COMPADRE_RATE_LIMITS"] = "off"
+    # Leases of a killed server (durability, scale-out tests) expire in 3 s instead of 30 s.
+    env.setdefault("COMPADRE_LEASE_SECONDS", "3")
     # The language model is the suite's fake, whatever the environment says:
     # the conversation tests script its answers. Without it (helpers used
     # outside a pytest session) a dead loopback endpoint keeps `serve` from
@@ -181,10 +183,18 @@ def init_org(binary: Path, org: str, database_url: str) -> Credentials:
 class CompadreServer:
     """One `compadre serve` process on a fixed database."""
 
-    def __init__(self, binary: Path, database_url: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        binary: Path,
+        database_url: str,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.binary = binary
         self.database_url = database_url
         self.workdir = workdir
+        # Added to `server_env()` for this server only (e.g. COMPADRE_LEASE_SECONDS).
+        self.extra_env = dict(extra_env or {})
         self.port: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._starts = 0
@@ -222,7 +232,7 @@ class CompadreServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=server_env(),
+                env={**server_env(), **self.extra_env},
                 cwd=self.workdir,
                 start_new_session=True,  # own process group: children die with it
             )

@@ -97,6 +97,9 @@ struct RealtimeSession {
                         await send(message)
                     case .close(let code, let reason):
                         interruption?.interrupt()
+                        // Free "one connection per user and service" before the client learns it may reconnect.
+                        await connectionLease?.release()
+                        connectionLease = nil
                         try? await outbound.close(code.webSocketCode, reason: reason)
                         break session
                     case .startConversation(let start):

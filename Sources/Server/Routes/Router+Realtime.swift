@@ -24,23 +24,23 @@ extension API {
             let request = context.request
             let limits = api.realtimeLimits
             guard let orgID = context.requestContext.parameters.get("organization") else {
-                try await outbound.close(.unknown(RealtimeConnection.CloseCode.notFound.rawValue), reason: "Organization not found.")
+                await Self.refuse(inbound, outbound, .notFound, reason: "Organization not found.")
                 return
             }
             let token = Self.bearerSubprotocol(request.headers).map { String($0.dropFirst(Self.bearerSubprotocolPrefix.count)) }
                 ?? Self.bearerToken(request)
             guard let token, let caller = try? await api.authenticate(token: token, orgID: orgID) else {
-                try await outbound.close(.unknown(RealtimeConnection.CloseCode.unauthorized.rawValue), reason: "Invalid authorization credentials.")
+                await Self.refuse(inbound, outbound, .unauthorized, reason: "Invalid authorization credentials.")
                 return
             }
             let query = Query(request)
             switch query.string("response_format") {
             case "text": break
             case "voice":
-                try await outbound.close(.unknown(RealtimeConnection.CloseCode.unsupportedMedia.rawValue), reason: "Voice is not supported by this server yet; use response_format=text.")
+                await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "Voice is not supported by this server yet; use response_format=text.")
                 return
             default:
-                try await outbound.close(.unknown(RealtimeConnection.CloseCode.badRequest.rawValue), reason: "response_format must be text or voice.")
+                await Self.refuse(inbound, outbound, .badRequest, reason: "response_format must be text or voice.")
                 return
             }
             let filter: AgentActionFilter
@@ -50,7 +50,7 @@ extension API {
                     allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": caller.user.userID])
                 )
             } catch {
-                try await outbound.close(.unknown(RealtimeConnection.CloseCode.badRequest.rawValue), reason: "current_agent_action_type is not a valid regular expression.")
+                await Self.refuse(inbound, outbound, .badRequest, reason: "current_agent_action_type is not a valid regular expression.")
                 return
             }
             let session = RealtimeSession(
@@ -59,6 +59,38 @@ extension API {
             )
             await session.run(inbound: inbound)
         })
+    }
+
+    /// Closes a socket that is refused before its session starts (bad token, bad query).
+    ///
+    /// The close is sent once the client has sent its first frame, or after `settle`: a close frame that
+    /// arrives while a client is still finishing its upgrade can be lost (seen with swift-websocket's
+    /// client), leaving both sides waiting. Then it waits a bounded time for the client's close answer.
+    static func refuse(
+        _ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter, _ code: RealtimeConnection.CloseCode,
+        reason: String, settle: Duration = .milliseconds(250)
+    ) async {
+        // One reader for the whole exchange: an inbound stream can be iterated only once.
+        let (firstFrame, signalFirstFrame) = AsyncStream<Void>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await _ in inbound { signalFirstFrame.yield() }
+                } catch {}
+                signalFirstFrame.finish()
+            }
+            await withTaskGroup(of: Void.self) { wait in
+                wait.addTask { for await _ in firstFrame { break } }
+                wait.addTask { try? await Task.sleep(for: settle) }
+                await wait.next()
+                wait.cancelAll()
+            }
+            try? await outbound.close(code.webSocketCode, reason: reason)
+            // The reader ends when the client answers the close; don't wait for a client that never does.
+            group.addTask { try? await Task.sleep(for: .seconds(2)) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// The offered `bearer.authorization.amigo.ai.<JWT>` subprotocol, if any (the header may list several).

@@ -52,4 +52,10 @@ public struct LeaseRepository: Sendable {
             .first()
             .map { try $0.decode(column: "holder", as: String.self) }
     }
+
+    /// Drops every lease. Only for a database no other process uses (an embedded SQLite file at start-up),
+    /// where every lease left behind belongs to a process that is gone.
+    public func removeAll() async throws {
+        try await sql.delete(from: "leases").run()
+    }
 }
