@@ -422,3 +422,33 @@ struct DemoOrganizationTests {
         }
     }
 }
+
+@Suite("Live context")
+struct LiveContextTests {
+    @Test func additionalContextAndExternalEventsReachTheNextPrompt() async throws {
+        try await TestDatabase.sqlite.with { database in
+            let model = ScriptedModel()
+            let server = try await TestServer(database: database, model: model)
+            try await server.test { client in
+                let setup = try await ConversationSetup.make(server, client)
+                let id = try conversationID(of: try await setup.create(client))
+                let updated = try await client.call(
+                    .post, "/v1/\(setup.org)/user/\(setup.admin.userID)", token: setup.token,
+                    json: ["additional_context": ["Has a dentist appointment on Friday"]]
+                )
+                #expect(updated.status == .noContent)
+                let at = WireCoding.formatDate(Date())
+                let answer = try await client.interact(
+                    org: setup.org, conversation: id, token: setup.token, text: "What is on my calendar?",
+                    events: [(content: "Calendar synced", timestamp: at)]
+                )
+                #expect(answer.status == .ok)
+                let prompt = try #require(model.requests(of: .engageUser).last)
+                #expect(prompt.messages[0].content.contains("Has a dentist appointment on Friday"))
+                #expect(prompt.messages.contains { $0.content.contains("Calendar synced") && $0.content.contains("[Event at") })
+                let decision = try #require(model.requests(of: .selectNextAction).last)
+                #expect(decision.messages[0].content.contains("Has a dentist appointment on Friday"))
+            }
+        }
+    }
+}
