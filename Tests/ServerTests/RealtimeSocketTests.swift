@@ -64,6 +64,15 @@ struct RealtimeProbe: Sendable {
             return nil
         }
 
+        /// Starts a conversation and waits for the agent's opening turn; returns its id.
+        func start(service: String) async throws -> String {
+            try await send(["type": "client.start-conversation", "service_id": service])
+            guard let created = try await next("server.conversation-created"),
+                  let id = created["conversation_id"] as? String else { throw TestFailure("no server.conversation-created") }
+            try await next("server.interaction-complete")
+            return id
+        }
+
         /// Reads until the server closes.
         func drain() async throws {
             while try await inbound.next() != nil {}
@@ -109,10 +118,8 @@ struct RealtimeSocketTests {
         try await Self.withSocket { probe, setup, server in
             let ids = Mutex<[String]>([])
             let closed = try await probe.connect { socket in
-                try await socket.send(["type": "client.start-conversation", "service_id": setup.service])
-                let created = try #require(try await socket.next("server.conversation-created"))
-                ids.withLock { $0.append(created["conversation_id"] as! String) }
-                try await socket.next("server.interaction-complete")
+                let id = try await socket.start(service: setup.service)
+                ids.withLock { $0.append(id) }
                 try await socket.send(["type": "client.new-text-message", "text": "Hi there", "message_type": "user-message"])
                 try await socket.next("server.interaction-complete")
                 #expect(socket.types.contains("server.user-message-available"))
@@ -147,10 +154,8 @@ struct RealtimeSocketTests {
         try await Self.withSocket { probe, setup, server in
             let ids = Mutex<[String]>([])
             try await probe.connect { socket in
-                try await socket.send(["type": "client.start-conversation", "service_id": setup.service])
-                let created = try #require(try await socket.next("server.conversation-created"))
-                ids.withLock { $0.append(created["conversation_id"] as! String) }
-                try await socket.next("server.interaction-complete")
+                let id = try await socket.start(service: setup.service)
+                ids.withLock { $0.append(id) }
                 try await socket.send(["type": "client.new-text-message", "text": "Lab results arrived", "message_type": "external-event"])
                 try await socket.send(["type": "client.new-text-message", "text": "Any news?", "message_type": "user-message"])
                 try await socket.next("server.interaction-complete")
@@ -181,10 +186,8 @@ struct RealtimeSocketTests {
         try await Self.withSocket(model: model) { probe, setup, server in
             let ids = Mutex<[String]>([])
             try await probe.connect { socket in
-                try await socket.send(["type": "client.start-conversation", "service_id": setup.service])
-                let created = try #require(try await socket.next("server.conversation-created"))
-                ids.withLock { $0.append(created["conversation_id"] as! String) }
-                try await socket.next("server.interaction-complete")
+                let id = try await socket.start(service: setup.service)
+                ids.withLock { $0.append(id) }
                 try await socket.send(["type": "client.new-text-message", "text": "Explain", "message_type": "user-message"])
                 await gate.waitUntilReached()
                 try await socket.send([
@@ -211,10 +214,8 @@ struct RealtimeSocketTests {
         try await Self.withSocket(model: model) { probe, setup, server in
             let ids = Mutex<[String]>([])
             try await probe.connect { socket in
-                try await socket.send(["type": "client.start-conversation", "service_id": setup.service])
-                let created = try #require(try await socket.next("server.conversation-created"))
-                ids.withLock { $0.append(created["conversation_id"] as! String) }
-                try await socket.next("server.interaction-complete")
+                let id = try await socket.start(service: setup.service)
+                ids.withLock { $0.append(id) }
                 try await socket.send(["type": "client.new-text-message", "text": "Explain", "message_type": "user-message"])
                 await gate.waitUntilReached()
                 try await socket.send(["type": "client.new-text-message", "text": "And more", "message_type": "user-message"])
