@@ -103,7 +103,7 @@ public struct Conversations: Sendable {
         if (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil {
             outcome = await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: true, events: events, interruption: interruption
+                isNew: true, events: events, interruption: interruption, lease: pending.lease
             )
         }
         await pending.lease.release()
@@ -208,7 +208,7 @@ public struct Conversations: Sendable {
     ) async -> InteractionOutcome? {
         let outcome = await runInteraction(
             record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-            isNew: false, events: events, interruption: interruption
+            isNew: false, events: events, interruption: interruption, lease: pending.lease
         )
         await pending.lease.release()
         return outcome
@@ -219,7 +219,8 @@ public struct Conversations: Sendable {
     /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
     private func runInteraction(
         record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?
+        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?,
+        lease: Lease
     ) async -> InteractionOutcome? {
         let interactionID = ObjectID.generate()
         let input = input.map { message in
@@ -257,6 +258,10 @@ public struct Conversations: Sendable {
                 modelPreferences: setting.versionSetInfo.llmModelPreferences
             )
             let outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
+            // Another process may own the conversation now (this one could not renew its lease in time).
+            if lease.isLost {
+                throw InteractionError(httpStatus: 409, message: "The conversation's lock was lost during the interaction; nothing was stored.")
+            }
             try await commit(record: record, input: input, outcome: outcome, isNew: isNew)
             try await events.write(.interactionComplete(InteractionComplete(
                 messageID: outcome.agentMessage.id, interactionID: interactionID,
