@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOWebSocket
 import Storage
+import Synchronization
 
 /// The limits of a realtime socket. Defaults are the protocol's; a deployment may raise them
 /// (continuous PCM streaming sends far more than 60 frames a minute).
@@ -69,10 +70,19 @@ struct RealtimeSession {
                 } catch {}
                 post.yield(.clientGone)
             }
+            // The timer sleeps until the connection's next deadline (the inactivity timeout), not on a
+            // fixed beat: an idle socket costs one wake-up per timeout, not several a second.
+            let deadline = Mutex(connection.nextDeadline)
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(250))
-                    post.yield(.tick)
+                    let due = deadline.withLock { $0 }
+                    if due > .now {
+                        try? await Task.sleep(until: due, clock: .continuous)
+                    } else {
+                        post.yield(.tick)
+                        // Wait for the session to move the deadline (or close) before ticking again.
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
                 }
             }
 
@@ -90,6 +100,7 @@ struct RealtimeSession {
                     interruption?.interrupt()
                     break session
                 }
+                defer { deadline.withLock { $0 = connection.nextDeadline } }
                 while !actions.isEmpty {
                     let action = actions.removeFirst()
                     switch action {
