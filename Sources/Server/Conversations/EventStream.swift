@@ -9,7 +9,8 @@ import NIOCore
 struct AgentActionFilter: @unchecked Sendable {
     // `Regex` is not Sendable; the filter is used by one stream at a time.
     private let regex: Regex<AnyRegexOutput>?
-    private let allowed: Bool
+    /// Whether the caller may see agent actions at all.
+    var allowed: Bool
     private var verdicts: [String: Bool] = [:]
 
     /// Compiles `pattern`; an invalid one is a 422 on the query parameter.

@@ -40,18 +40,15 @@ extension API {
             }
             try Self.requireTextResponse(query, required: true)
             let orgID = call.orgID
-            let owner = try await api.store.read { try await $0.conversations.get(id: conversationID, orgID: orgID)?.userID }
-            guard let owner else { throw APIError.notFound("Conversation `\(conversationID)` does not exist.") }
-            try caller.require("Conversation:InteractWithConversation", on: ["user_id": owner])
-            let filter = try AgentActionFilter(
-                pattern: query.string("current_agent_action_type"),
-                allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": owner])
-            )
+            // The regex is checked before anything else; who may see agent actions once the owner is known.
+            var filter = try AgentActionFilter(pattern: query.string("current_agent_action_type"), allowed: true)
             let form = try await InteractForm.read(from: &call.request)
             let conversations = api.conversations
+            // Loads the conversation once: 404, 403 (InteractWithConversation) and 409 come from here.
             let pending = try await conversations.prepareInteract(
                 orgID: orgID, conversationID: conversationID, caller: caller, turn: try Conversations.Turn(form: form)
             )
+            filter.allowed = caller.can("Conversation:GetInteractionInsights", on: ["user_id": pending.record.userID])
             return .ndjson(status: .ok, filter: filter) { events in
                 await conversations.runInteract(pending, events: events)
             }
