@@ -509,3 +509,23 @@ enum ConversationGolden {
         {"id": "m1", "interaction_id": "i1", "created_at": "2025-01-02T03:04:05.250Z", "sender": "user-1", "message": "I can't sleep", "format": "voice", "message_type": "user-message"}
         """#
 }
+
+@Suite struct WireDateTests {
+    @Test(arguments: [
+        ("2026-11-21T12:46:19.834567+00:00", "2026-11-21T12:46:19.835Z"),
+        ("2026-11-21T12:46:19.834Z", "2026-11-21T12:46:19.834Z"),
+        ("2026-11-21T12:46:19Z", "2026-11-21T12:46:19.000Z"),
+        ("2026-11-21T14:46:19.5+02:00", "2026-11-21T12:46:19.500Z"),
+        ("2026-11-21T07:46:19.9996-0500", "2026-11-21T12:46:20.000Z"),
+        ("2026-11-21T12:46:19.1", "2026-11-21T12:46:19.100Z"),
+    ])
+    func datesKeepTheirTimeToTheMillisecond(input: String, output: String) throws {
+        let date = try #require(WireCoding.parseDate(input))
+        #expect(WireCoding.formatDate(date) == output)
+    }
+
+    @Test(arguments: ["", "2026-13-01T00:00:00Z", "2026-11-21", "2026-11-21T12:46:19.Z", "yesterday", "2026-11-21T12:46:19+0"])
+    func malformedDatesAreRejected(input: String) {
+        #expect(WireCoding.parseDate(input) == nil)
+    }
+}

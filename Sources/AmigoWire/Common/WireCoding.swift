@@ -25,17 +25,90 @@ public enum WireCoding {
         return decoder
     }
 
+    /// `2026-11-21T12:46:19.834Z`: UTC, milliseconds, rounded (not truncated) from the stored instant.
     public static func formatDate(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted)).replacingOccurrences(of: "+0000", with: "Z")
+        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (seconds, milliseconds) = totalMilliseconds.quotientAndRemainder(dividingBy: 1000)
+        let whole = milliseconds < 0 ? seconds - 1 : seconds
+        let fraction = milliseconds < 0 ? milliseconds + 1000 : milliseconds
+        let parts = utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: Double(whole)))
+        func pad(_ value: Int?, _ width: Int) -> String {
+            let text = String(value ?? 0)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(parts.year, 4))-\(pad(parts.month, 2))-\(pad(parts.day, 2))T\(pad(parts.hour, 2)):\(pad(parts.minute, 2)):\(pad(parts.second, 2)).\(pad(Int(fraction), 3))Z"
     }
 
+    /// Parses ISO 8601 date-times as clients send them: `YYYY-MM-DDTHH:MM[:SS[.fraction]]` with `Z`,
+    /// `±HH:MM`, `±HHMM` or no offset (UTC). The fraction keeps its full precision (Python sends
+    /// microseconds), so a time read and written back moves by less than half a millisecond.
     public static func parseDate(_ string: String) -> Date? {
-        if let date = try? Date(string, strategy: .iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted)) {
-            return date
+        let text = Array(string.utf8)
+        var index = 0
+        func number(_ digits: Int) -> Int? {
+            guard index + digits <= text.count else { return nil }
+            var value = 0
+            for _ in 0..<digits {
+                let byte = text[index]
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+                index += 1
+            }
+            return value
         }
-        if let date = try? Date(string, strategy: .iso8601) { return date }
-        return nil
+        func expect(_ characters: UInt8...) -> Bool {
+            guard index < text.count, characters.contains(text[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = number(4), expect(0x2D), let month = number(2), expect(0x2D), let day = number(2),
+              expect(0x54, 0x74, 0x20), let hour = number(2), expect(0x3A), let minute = number(2)
+        else { return nil }
+        var second = 0
+        var fraction = 0.0
+        if expect(0x3A) {
+            guard let value = number(2) else { return nil }
+            second = value
+            if expect(0x2E, 0x2C) {
+                var scale = 0.1
+                var digits = 0
+                while index < text.count, (0x30...0x39).contains(text[index]) {
+                    fraction += Double(text[index] - 0x30) * scale
+                    scale /= 10
+                    digits += 1
+                    index += 1
+                }
+                guard digits > 0 else { return nil }
+            }
+        }
+        var offset = 0
+        if index < text.count {
+            if expect(0x5A, 0x7A) {
+                offset = 0
+            } else if text[index] == 0x2B || text[index] == 0x2D {
+                let sign = text[index] == 0x2D ? -1 : 1
+                index += 1
+                guard let hours = number(2) else { return nil }
+                _ = expect(0x3A)
+                guard let minutes = number(2) else { return nil }
+                offset = sign * (hours * 3600 + minutes * 60)
+            } else {
+                return nil
+            }
+        }
+        guard index == text.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else {
+            return nil
+        }
+        let components = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard let base = utc.date(from: components) else { return nil }
+        return base.addingTimeInterval(fraction - Double(offset))
     }
+
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 }
 
 extension DecodingError {
