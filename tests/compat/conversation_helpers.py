@@ -5,10 +5,12 @@ assertion messages."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import RootModel
 
 from amigo_sdk import AmigoClient
@@ -355,3 +357,46 @@ def assert_script_consumed(fake: FakeOpenAI, during: str) -> None:
         "the agent message is expected to come from a plain-text (no response_format) "
         f"chat completion. Model requests seen:\n{model_calls(fake)}"
     )
+
+
+class BackgroundInteraction:
+    """An interaction streamed in a thread, so a test can act while the agent is still answering.
+
+    `start()` returns once the first `new-message` piece arrived (or fails the test after 60 s);
+    `join()` waits for the stream to end and fails the test if it raised.
+    """
+
+    def __init__(self, client: AmigoClient, conversation_id: str, text: str) -> None:
+        self.client = client
+        self.conversation_id = conversation_id
+        self.text = text
+        self.events: list = []
+        self.failure: list[BaseException] = []
+        self.speaking = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            for event in iter_interact(self.client, self.conversation_id, self.text):
+                self.events.append(event)
+                if isinstance(event, NewMessageEvent):
+                    self.speaking.set()
+        except BaseException as exc:  # reported by the main thread
+            self.failure.append(exc)
+        finally:
+            self.done.set()
+
+    def start(self, context: str = "") -> "BackgroundInteraction":
+        self.thread.start()
+        if not self.speaking.wait(timeout=60):
+            pytest.fail(
+                f"the slow interaction never streamed a new-message "
+                f"(failure: {self.failure!r}):\n{describe(self.events)}\n{context}"
+            )
+        return self
+
+    def join(self) -> None:
+        self.thread.join(timeout=120)
+        assert not self.thread.is_alive(), "the slow interaction did not end"
+        assert not self.failure, f"the slow interaction failed: {self.failure[0]!r}\n{describe(self.events)}"

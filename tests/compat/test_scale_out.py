@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import threading
 import time
 import urllib.parse
 from contextlib import ExitStack
@@ -51,11 +50,11 @@ from conftest import (
     random_org_id,
 )
 from conversation_helpers import (
+    BackgroundInteraction,
     Blueprint,
     check_agent_message,
     describe,
     interact,
-    iter_interact,
     of_type,
     start_conversation,
     stored_messages,
@@ -325,30 +324,8 @@ def test_interact_on_b_while_a_streams_is_409_and_stores_nothing(
 
         # A streams a slow reply (10 pieces, 0.3 s apart) in a thread.
         say(fake_openai, SLOW_REPLY, chunks=10, delay=0.3)
-        slow_events: list = []
-        failure: list[BaseException] = []
-        speaking = threading.Event()
-        done = threading.Event()
-
-        def slow_interaction() -> None:
-            try:
-                for event in iter_interact(on_a, cid, "Count to ten, slowly."):
-                    slow_events.append(event)
-                    if isinstance(event, NewMessageEvent):
-                        speaking.set()
-            except BaseException as exc:  # reported by the main thread
-                failure.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=slow_interaction, daemon=True)
-        thread.start()
+        slow = BackgroundInteraction(on_a, cid, "Count to ten, slowly.").start(replicas.logs())
         try:
-            if not speaking.wait(timeout=60):
-                pytest.fail(
-                    f"the slow interaction on A never streamed a new-message "
-                    f"(failure: {failure!r}):\n{describe(slow_events)}\n{replicas.logs()}"
-                )
             try:
                 second = interact(on_b, cid, "Are you there?")
             except ConflictError as exc:
@@ -358,21 +335,17 @@ def test_interact_on_b_while_a_streams_is_409_and_stores_nothing(
                     "server B accepted an interact while server A was streaming a reply "
                     "for the same conversation: the 'one operation at a time' rule does "
                     f"not hold across processes (A still streaming when B returned: "
-                    f"{not done.is_set()}):\n{describe(second)}"
+                    f"{not slow.done.is_set()}):\n{describe(second)}"
                 )
-            assert not done.is_set(), (
+            assert not slow.done.is_set(), (
                 "A's reply finished before B's interact was rejected: the 409 above "
                 "proves nothing about the race; make the reply slower"
             )
         finally:
-            thread.join(timeout=120)
+            slow.join()
 
-        assert not thread.is_alive(), "the slow interaction on A did not end"
-        assert not failure, (
-            f"the slow interaction on A failed: {failure[0]!r}\n{describe(slow_events)}"
-        )
-        assert check_agent_message(slow_events).full_message == SLOW_REPLY
-        assert len(of_type(slow_events, NewMessageEvent)) >= 2, describe(slow_events)
+        assert check_agent_message(slow.events).full_message == SLOW_REPLY
+        assert len(of_type(slow.events, NewMessageEvent)) >= 2, describe(slow.events)
 
         # B reads the same database: it sees A's interaction, and nothing of its own.
         assert [(t, text) for _, t, text in stored_messages(on_b, cid)] == [

@@ -12,7 +12,6 @@ per test, so what the user sees is known exactly.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
@@ -41,6 +40,7 @@ from amigo_sdk.generated.model import (
 
 from conftest import Compadre
 from conversation_helpers import (
+    BackgroundInteraction,
     INITIAL_OBJECTIVE,
     INITIAL_STATE,
     OBJECT_ID,
@@ -52,7 +52,6 @@ from conversation_helpers import (
     describe,
     get_conversation,
     interact,
-    iter_interact,
     model_calls,
     of_type,
     start_conversation,
@@ -558,34 +557,10 @@ def test_concurrent_interaction_is_409(
 
     # The first interaction streams slowly (10 pieces, 0.3 s apart) in a thread.
     say(fake_openai, SLOW_REPLY, chunks=10, delay=0.3)
-    slow_events: list = []
-    failure: list[BaseException] = []
-    speaking = threading.Event()
-    done = threading.Event()
-
     with compadre.client() as other:
         other._http._ensure_token()  # signed in before the race starts
-
-        def slow_interaction() -> None:
-            try:
-                for event in iter_interact(other, cid, "Count to ten, slowly."):
-                    slow_events.append(event)
-                    if isinstance(event, NewMessageEvent):
-                        speaking.set()
-            except BaseException as exc:  # reported by the main thread
-                failure.append(exc)
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=slow_interaction, daemon=True)
-        thread.start()
+        slow = BackgroundInteraction(other, cid, "Count to ten, slowly.").start()
         try:
-            if not speaking.wait(timeout=60):
-                pytest.fail(
-                    f"the slow interaction never streamed a new-message "
-                    f"(failure: {failure!r}):\n{describe(slow_events)}"
-                )
-
             try:
                 second = interact(client, cid, "Are you there?")
             except ConflictError as exc:
@@ -593,21 +568,19 @@ def test_concurrent_interaction_is_409(
             else:
                 pytest.fail(
                     "a second interact was accepted while another was streaming "
-                    f"(first still streaming when it returned: {not done.is_set()}):\n"
+                    f"(first still streaming when it returned: {not slow.done.is_set()}):\n"
                     f"{describe(second)}"
                 )
 
             with pytest.raises(ConflictError):
                 client.conversations.finish_conversation(cid)
         finally:
-            thread.join(timeout=120)
+            slow.join()
 
-    assert not thread.is_alive(), "the slow interaction did not end"
-    assert not failure, f"the slow interaction failed: {failure[0]!r}\n{describe(slow_events)}"
-    complete = check_agent_message(slow_events)
+    complete = check_agent_message(slow.events)
     assert complete.full_message == SLOW_REPLY
-    assert len(of_type(slow_events, NewMessageEvent)) >= 2, (
-        f"a slowly generated message arrives in several pieces:\n{describe(slow_events)}"
+    assert len(of_type(slow.events, NewMessageEvent)) >= 2, (
+        f"a slowly generated message arrives in several pieces:\n{describe(slow.events)}"
     )
 
     assert [(t, text) for _, t, text in stored_messages(client, cid)] == [
