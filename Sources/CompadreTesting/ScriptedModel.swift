@@ -16,6 +16,8 @@ public final class ScriptedModel: LanguageModel {
         case choice(Int)
         /// A raw answer text (JSON or not).
         case raw(String)
+        /// The model calls these tools (a round of tool calls) instead of answering.
+        case toolCalls([ToolCall])
         /// The request fails with this error before producing anything.
         case failure(LanguageModelError)
         /// Streams these pieces, then fails: a model that breaks mid-answer.
@@ -95,6 +97,9 @@ public final class ScriptedModel: LanguageModel {
             case .raw(let text):
                 continuation.yield(.text(text))
                 continuation.finish()
+            case .toolCalls(let calls):
+                for call in calls { continuation.yield(.toolCall(call)) }
+                continuation.finish()
             case .failure(let error):
                 continuation.finish(throwing: error)
             case .failAfter(let pieces, let error):
@@ -141,5 +146,12 @@ public final class ScriptedModel: LanguageModel {
         case "string": return "scripted"
         default: return .null
         }
+    }
+}
+
+extension ScriptedModel.Answer {
+    /// A round with one call of the tool named `name`, `arguments` being its JSON arguments.
+    public static func call(_ name: String, _ arguments: String = "{}", id: String = "call-1") -> Self {
+        .toolCalls([ToolCall(id: id, name: name, arguments: arguments)])
     }
 }

@@ -6,6 +6,8 @@ import Synchronization
 public struct InteractionRequest: Sendable {
     public var conversationID: String
     public var interactionID: String
+    /// The user the conversation belongs to (tool invocations are recorded under it).
+    public var userID: String
     public var graphs: GraphSet
     /// Where the conversation rests (an action state).
     public var position: GraphPosition
@@ -19,12 +21,13 @@ public struct InteractionRequest: Sendable {
     public var modelPreferences: [String: LLMConfig]
 
     public init(
-        conversationID: String, interactionID: String, graphs: GraphSet, position: GraphPosition,
+        conversationID: String, interactionID: String, userID: String = "", graphs: GraphSet, position: GraphPosition,
         context: PromptContext, userMessage: MessageInstance? = nil, memoryFacts: [String] = [],
         modelPreferences: [String: LLMConfig] = [:]
     ) {
         self.conversationID = conversationID
         self.interactionID = interactionID
+        self.userID = userID
         self.graphs = graphs
         self.position = position
         self.context = context
@@ -84,6 +87,8 @@ public struct InteractionError: Error, Sendable, Hashable, CustomStringConvertib
             case .httpStatus, .invalidResponse: 502
             }
             self.init(httpStatus: status, message: "The language model failed: \(error.message)")
+        case let error as ToolResolutionError:
+            self.init(httpStatus: 500, message: "A tool of the context graph cannot be used: \(error.message)")
         case let error as NavigationFailure:
             self.init(httpStatus: 500, message: error.description)
         case is CancellationError:

@@ -10,19 +10,27 @@ public struct InteractionRunner: Sendable {
     public typealias Emit = @Sendable (ConversationEvent) async throws -> Void
 
     public var models: LanguageModels
+    public var tools: any ToolRunner
     public var maxTransitions: Int
+    /// Rounds of tool calls one LLM call may make; the last round's answer is taken without tools.
+    public var maxToolRounds: Int
     public var now: @Sendable () -> Date
 
-    public init(models: LanguageModels, maxTransitions: Int = 25, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        models: LanguageModels, tools: any ToolRunner = NoToolRunner(), maxTransitions: Int = 25,
+        maxToolRounds: Int = 5, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.models = models
+        self.tools = tools
         self.maxTransitions = maxTransitions
+        self.maxToolRounds = maxToolRounds
         self.now = now
     }
 
     public func run(
         _ request: InteractionRequest, interruption: Interruption? = nil, emit: @escaping Emit
     ) async throws -> InteractionOutcome {
-        var run = Run(runner: self, request: request, emit: emit, interruption: interruption)
+        var run = InteractionRun(runner: self, request: request, emit: emit, interruption: interruption)
         do {
             return try await run.perform()
         } catch let error as InteractionError {
@@ -34,21 +42,26 @@ public struct InteractionRunner: Sendable {
 }
 
 /// The mutable bookkeeping of one interaction.
-private struct Run {
+struct InteractionRun {
     let runner: InteractionRunner
     let request: InteractionRequest
-    let emit: InteractionRunner.Emit
+    /// Every event goes through here: a filler timer may emit while the interaction does.
+    let events: SerialEmitter
     let interruption: Interruption?
     var context: PromptContext
     var navigator: GraphNavigator
     var transitionLogs: [StateTransitionLog] = []
     var newMessages: [MessageInstance] = []
     var recalled: [WorkingMemory] = []
+    /// States processed in this navigation, the first being 1 (tool invocation metadata).
+    var stateIndex = 0
+    var selectNextActionToolCallLogs: [[ToolCallLog]] = []
+    var engageUserToolCallLogs: [[ToolCallLog]] = []
 
     init(runner: InteractionRunner, request: InteractionRequest, emit: @escaping InteractionRunner.Emit, interruption: Interruption?) {
         self.runner = runner
         self.request = request
-        self.emit = emit
+        self.events = SerialEmitter(emit)
         self.interruption = interruption
         self.context = request.context
         self.navigator = GraphNavigator(
@@ -58,7 +71,7 @@ private struct Run {
 
     mutating func perform() async throws -> InteractionOutcome {
         if let message = request.userMessage {
-            try await emit(.userMessageAvailable(messageID: message.id, userMessage: message.message))
+            try await events.send(.userMessageAvailable(messageID: message.id, userMessage: message.message))
         }
         // Dynamic behaviours arrive with their own issue: none is ever selected yet.
         try await act(.selectDynamicBehaviorVectorGenerated)
@@ -75,6 +88,7 @@ private struct Run {
         var step = navigator.start()
         while true {
             try await record(step.transitions)
+            stateIndex += 1
             switch step.action {
             case .select(let state):
                 step = try await select(in: state)
@@ -89,11 +103,8 @@ private struct Run {
                 let thought = innerThought(state.innerThought)
                 pendingDetail = .annotation(innerThoughtMessageID: thought.id)
                 step = navigator.finishPassthrough()
-            case .callTool:
-                throw InteractionError(
-                    httpStatus: 501,
-                    message: "Tool-call states need tools, which this server does not run yet."
-                )
+            case .callTool(let state):
+                step = try await callDesignatedTool(state)
             case .fail(let failure):
                 throw failure
             case .engage(let state, let action):
@@ -118,17 +129,19 @@ private struct Run {
         let optionCount = choices.actions.count + choices.exitConditions.count
         var index = 0
         var reason = ""
+        var toolLogs: [[ToolCallLog]] = []
         if optionCount > 1 {
             let prompt = Prompts.selectNextAction(choices, context: context)
-            (index, reason) = try await choose(prompt, count: optionCount)
+            (index, reason, toolLogs) = try await choose(prompt, count: optionCount, tools: state.exitConditionToolCallSpecs)
         }
+        selectNextActionToolCallLogs += toolLogs
         if index < state.actions.count {
             try await act(.actionSelected(action: state.actions[index]))
             return navigator.chooseAction(at: index)
         }
         let exitIndex = index - state.actions.count
         chosenReasons.append(reason)
-        pendingDetail = .action(exitConditionDescription: state.exitConditions[exitIndex].description, toolCallLogs: [])
+        pendingDetail = .action(exitConditionDescription: state.exitConditions[exitIndex].description, toolCallLogs: toolLogs)
         let step = navigator.chooseExit(at: exitIndex)
         try await announceExit(state.exitConditions[exitIndex], step: step)
         return step
@@ -137,11 +150,19 @@ private struct Run {
     mutating func decide(in state: DecisionState) async throws -> GraphNavigator.Step {
         try await act(.decisionStarted)
         var index = 0
+        var toolLogs: [[ToolCallLog]] = []
         if state.exitConditions.count > 1 {
             let prompt = Prompts.decide(state, context: context)
-            index = try await choose(prompt, count: state.exitConditions.count).index
+            let filler = startFiller(state.audioFillers, after: state.audioFillerTriggeredAfter, for: .decisionStarted)
+            do {
+                (index, _, toolLogs) = try await choose(prompt, count: state.exitConditions.count, tools: state.toolCallSpecs)
+            } catch {
+                await filler.stop()
+                throw error
+            }
+            await filler.stop()
         }
-        pendingDetail = .decision(exitConditionDescription: state.exitConditions[index].description, toolCallLogs: [])
+        pendingDetail = .decision(exitConditionDescription: state.exitConditions[index].description, toolCallLogs: toolLogs)
         let step = navigator.chooseExit(at: index)
         try await announceExit(state.exitConditions[index], step: step)
         return step
@@ -180,7 +201,18 @@ private struct Run {
     mutating func reflect(_ state: ReflectionState) async throws -> GraphNavigator.Step {
         try await act(.reflectionPromptRetrieved(prompt: state.problem))
         let prompt = Prompts.reflect(state, context: context)
-        let text = try await model(for: prompt).complete(prompt).text
+        let filler = startFiller(
+            state.audioFillers, after: state.audioFillerTriggeredAfter, for: .reflectionPromptRetrieved(prompt: state.problem)
+        )
+        let text: String
+        let toolLogs: [[ToolCallLog]]
+        do {
+            (text, toolLogs) = try await completeWithTools(prompt, tools: state.toolCallSpecs)
+        } catch {
+            await filler.stop()
+            throw error
+        }
+        await filler.stop()
         let reflection = Self.limitWords(text, to: state.wordLimit)
         guard !reflection.isEmpty else {
             throw LanguageModelError(.invalidResponse, "the model wrote an empty reflection")
@@ -188,39 +220,54 @@ private struct Run {
         try await act(.reflectionGenerated(reflection: reflection))
         let thought = innerThought(reflection)
         context.reflections.append(reflection)
-        pendingDetail = .reflection(innerThoughtMessageID: thought.id, toolCallLogs: [])
+        pendingDetail = .reflection(innerThoughtMessageID: thought.id, toolCallLogs: toolLogs)
         return navigator.finishPassthrough()
     }
 
     mutating func engage(_ state: ActionState, action: String) async throws -> InteractionOutcome {
         let messageID = ObjectID.generate(now: runner.now())
-        let prompt = Prompts.engageUser(state, action: action, context: context)
+        var prompt = Prompts.engageUser(state, action: action, context: context)
+        let offered = try await resolve(state.actionToolCallSpecs)
+        prompt.tools = offered.map(\.definition)
+        let call = model(for: prompt)
         var reply = ""
         var sequence = 0
         var interrupted = interruption?.isInterrupted == true
-        if !interrupted {
-            for try await output in model(for: prompt).stream(prompt) {
+        var round = 0
+        while !interrupted {
+            var calls: [ToolCall] = []
+            for try await output in call.stream(prompt) {
                 // Leaving the loop cancels the model's stream: nothing more is generated.
                 if interruption?.isInterrupted == true {
                     interrupted = true
                     break
                 }
-                guard case .text(let piece) = output, !piece.isEmpty else { continue }
-                if reply.isEmpty, piece.allSatisfy(\.isWhitespace) { continue }
-                try await act(.messageFragmentGenerated(index: sequence, fragment: piece, isFinal: false))
-                try await emit(.newMessage(NewMessage(
-                    message: piece, transcriptAlignment: nil, stop: false, sequenceNumber: sequence, messageID: messageID
-                )))
-                reply += piece
-                sequence += 1
+                switch output {
+                case .toolCall(let toolCall):
+                    calls.append(toolCall)
+                case .text(let piece):
+                    guard !piece.isEmpty else { continue }
+                    if reply.isEmpty, piece.allSatisfy(\.isWhitespace) { continue }
+                    try await act(.messageFragmentGenerated(index: sequence, fragment: piece, isFinal: false))
+                    try await events.send(.newMessage(NewMessage(
+                        message: piece, transcriptAlignment: nil, stop: false, sequenceNumber: sequence, messageID: messageID
+                    )))
+                    reply += piece
+                    sequence += 1
+                }
             }
+            guard !calls.isEmpty, !interrupted, !prompt.tools.isEmpty else { break }
+            let site = ToolCallSite.engageUser(graph: navigator.position.graph, round: round)
+            engageUserToolCallLogs.append(try await runToolCalls(calls, offered: offered, round: round, site: site, into: &prompt))
+            round += 1
+            if round >= runner.maxToolRounds { prompt.tools = [] }
         }
         let full = reply.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !full.isEmpty || interrupted else {
             throw LanguageModelError(.invalidResponse, "the model returned an empty reply")
         }
         try await act(.messageFragmentGenerated(index: sequence, fragment: "", isFinal: true))
-        try await emit(.newMessage(NewMessage(
+        try await events.send(.newMessage(NewMessage(
             message: "", transcriptAlignment: nil, stop: true, sequenceNumber: sequence, messageID: messageID
         )))
         let agentMessage = MessageInstance(
@@ -236,8 +283,8 @@ private struct Run {
             workingMemory: context.workingMemory,
             reflections: context.reflections,
             triggeredDynamicBehaviorSetVersionInfo: nil,
-            selectNextActionToolCallLogs: [],
-            engageUserToolCallLogs: []
+            selectNextActionToolCallLogs: selectNextActionToolCallLogs,
+            engageUserToolCallLogs: engageUserToolCallLogs
         )
         return InteractionOutcome(
             interactionID: request.interactionID,
@@ -253,7 +300,7 @@ private struct Run {
     // MARK: - Records and events
 
     func act(_ action: AgentAction) async throws {
-        try await emit(.currentAgentAction(action))
+        try await events.send(.currentAgentAction(action))
     }
 
     func announceExit(_ exit: ExitCondition, step: GraphNavigator.Step) async throws {
@@ -301,15 +348,17 @@ private struct Run {
         return ModelCall(model: model, parameters: parameters)
     }
 
-    func choose(_ request: ModelRequest, count: Int) async throws -> (index: Int, reason: String) {
-        let text = try await model(for: request).complete(request).text
+    mutating func choose(
+        _ request: ModelRequest, count: Int, tools: [ToolCallSpec]
+    ) async throws -> (index: Int, reason: String, toolLogs: [[ToolCallLog]]) {
+        let (text, toolLogs) = try await completeWithTools(request, tools: tools)
         guard let choice = Choice.parse(text, count: count) else {
             throw LanguageModelError(
                 .invalidResponse,
                 "the model's \(request.kind) answer is not a choice between 1 and \(count): \(text.prefix(200))"
             )
         }
-        return (choice.choice - 1, choice.reason)
+        return (choice.choice - 1, choice.reason, toolLogs)
     }
 
     func structured<T: Decodable>(_ request: ModelRequest, as type: T.Type) async throws -> T {

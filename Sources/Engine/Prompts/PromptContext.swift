@@ -62,17 +62,22 @@ public struct PromptContext: Sendable {
     public var workingMemory: [WorkingMemory]
     /// Reflections written earlier in this interaction.
     public var reflections: [String]
+    /// Results of tool calls that later LLM calls may see: earlier interactions' persisted results and
+    /// this interaction's, oldest first.
+    public var toolResults: [ToolResultNote]
     public var now: Date
 
     public init(
         persona: Persona, user: UserProfile, history: [MessageInstance],
-        workingMemory: [WorkingMemory] = [], reflections: [String] = [], now: Date = Date()
+        workingMemory: [WorkingMemory] = [], reflections: [String] = [], toolResults: [ToolResultNote] = [],
+        now: Date = Date()
     ) {
         self.persona = persona
         self.user = user
         self.history = history
         self.workingMemory = workingMemory
         self.reflections = reflections
+        self.toolResults = toolResults
         self.now = now
     }
 }

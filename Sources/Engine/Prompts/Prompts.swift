@@ -10,6 +10,8 @@ public enum Prompts {
     static let transcriptWindow = 16
     /// The longest reply the agent writes, in tokens: a conversational turn, not an essay.
     public static let replyTokenLimit = 300
+    /// How many persisted tool results prompts show, newest last.
+    static let toolResultWindow = 10
 
     // MARK: - select-next-action
 
@@ -21,6 +23,7 @@ public enum Prompts {
         system += section("Guidelines for deciding", state.intraStateNavigationGuidelines)
         system += userSection(context)
         system += memorySection(context)
+        system += toolResultsSection(context)
 
         var question = "Conversation so far:\n\(transcript(context))\n\n"
         question += "Options:\n"
@@ -51,6 +54,7 @@ public enum Prompts {
         system += section("Decision guidelines", state.decisionGuidelines)
         system += userSection(context)
         system += memorySection(context)
+        system += toolResultsSection(context)
         var question = "Conversation so far:\n\(transcript(context))\n\nWhich statement is true now?\n"
         for (index, exit) in state.exitConditions.enumerated() {
             question += "\(index + 1). \(exit.description)\n"
@@ -79,6 +83,7 @@ public enum Prompts {
         system += section("Never", state.boundaryConstraints)
         system += userSection(context)
         system += memorySection(context)
+        system += toolResultsSection(context)
         system += section("Your private thoughts (never reveal them)", recentThoughts(context))
         system += "\n\nReply with what you say to the user, and nothing else."
 
@@ -100,6 +105,37 @@ public enum Prompts {
         return ModelRequest(kind: .engageUser, messages: messages, maxTokens: replyTokenLimit)
     }
 
+    // MARK: - generate-tool-params
+
+    /// Write the input of a tool-call state's designated tool, as a JSON object matching its schema.
+    public static func generateToolParams(_ state: ToolCallState, tool: ResolvedTool, context: PromptContext) -> ModelRequest {
+        var system = identityLine(context.persona)
+        system += "\nYou are preparing a call to the tool `\(tool.name)`: \(tool.description)"
+        if !state.designatedTool.additionalInstruction.isEmpty {
+            system += "\n\(state.designatedTool.additionalInstruction)"
+        }
+        system += "\n\nWhat an ideal input achieves: \(state.designatedToolCallObjective)"
+        system += "\nWhy the call is made: \(state.designatedToolCallContext)"
+        system += section("Tips", state.designatedToolCallGuidances)
+        system += section("The input must satisfy", state.designatedToolCallValidations)
+        system += userSection(context)
+        system += memorySection(context)
+        system += toolResultsSection(context)
+        let question = """
+            Conversation so far:
+            \(transcript(context))
+
+            Write the tool's input as one JSON object matching this schema:
+            \(tool.inputSchema.compactJSON)
+            """
+        return ModelRequest(
+            kind: .generateToolParams,
+            messages: [.system(system), .user(question)],
+            output: .json(name: "tool_input", schema: tool.inputSchema),
+            temperature: 0
+        )
+    }
+
     // MARK: - generate-reflection
 
     /// Think about `state.problem` privately, in at most `state.wordLimit` words.
@@ -108,6 +144,7 @@ public enum Prompts {
         system += "\nYou are thinking privately about the conversation before you answer."
         system += userSection(context)
         system += memorySection(context)
+        system += toolResultsSection(context)
         let question = """
             Conversation so far:
             \(transcript(context))
@@ -268,6 +305,12 @@ public enum Prompts {
 
     static func memorySection(_ context: PromptContext) -> String {
         section("What you recalled", context.workingMemory.map { "\($0.context): \($0.content)" })
+    }
+
+    static func toolResultsSection(_ context: PromptContext) -> String {
+        section("Results of tools you called", context.toolResults.suffix(toolResultWindow).map {
+            "\($0.toolName)(\($0.input)): \($0.output)"
+        })
     }
 
     static func recentThoughts(_ context: PromptContext) -> [String] {
