@@ -75,6 +75,32 @@ public enum Migrations {
         Migration(version: 3, name: "leases", statements: [
             "CREATE TABLE leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
         ]),
+        Migration(version: 4, name: "tools", statements: [
+            """
+            CREATE TABLE tools (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, deprecated BOOLEAN NOT NULL,
+                doc TEXT NOT NULL)
+            """,
+            // A name is unique among the organization's tools that are not deprecated.
+            "CREATE UNIQUE INDEX tools_active_name ON tools (org_id, name) WHERE NOT deprecated",
+            """
+            CREATE TABLE tool_envvars (tool_id TEXT NOT NULL, name TEXT NOT NULL, is_secret BOOLEAN NOT NULL,
+                value TEXT NOT NULL, deleted_at DOUBLE PRECISION, PRIMARY KEY (tool_id, name))
+            """,
+            """
+            CREATE TABLE tool_versions (tool_id TEXT NOT NULL, major BIGINT NOT NULL, minor BIGINT NOT NULL,
+                patch BIGINT NOT NULL, org_id TEXT NOT NULL, deprecated BOOLEAN NOT NULL, doc TEXT NOT NULL,
+                PRIMARY KEY (tool_id, major, minor, patch))
+            """,
+            """
+            CREATE TABLE tool_invocations (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, tool_id TEXT NOT NULL,
+                major BIGINT NOT NULL, minor BIGINT NOT NULL, patch BIGINT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+                succeeded BOOLEAN NOT NULL, source_type TEXT NOT NULL, conversation_id TEXT, output TEXT NOT NULL,
+                exception_type TEXT NOT NULL, exception_message TEXT NOT NULL, exception_stack_trace TEXT NOT NULL,
+                doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX tool_invocations_org ON tool_invocations (org_id, created_at)",
+            "CREATE INDEX tool_invocations_conversation ON tool_invocations (org_id, conversation_id)",
+        ]),
     ]
 
     /// The newest schema version this build knows.

@@ -268,4 +268,12 @@ public struct ConversationRepository: Sendable {
             .first()
             .map { try Documents.decode(InteractionRecord.self, from: $0) }
     }
+
+    /// The last `limit` interactions of the conversation, oldest first.
+    public func recentInteractions(conversationID: String, orgID: String, limit: Int) async throws -> [InteractionRecord] {
+        let rows = try await sql.select().column("doc").from("interactions")
+            .where("conversation_id", .equal, conversationID).where("org_id", .equal, orgID)
+            .orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all()
+        return try rows.reversed().map { try Documents.decode(InteractionRecord.self, from: $0) }
+    }
 }

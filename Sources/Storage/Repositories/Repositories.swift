@@ -21,6 +21,7 @@ public struct Repositories: Sendable {
     public var services: ServiceRepository { ServiceRepository(sql: sql) }
     public var conversations: ConversationRepository { ConversationRepository(sql: sql) }
     public var leases: LeaseRepository { LeaseRepository(sql: sql) }
+    public var tools: ToolRepository { ToolRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
