@@ -19,17 +19,20 @@ public struct TestServer: Sendable {
 
     public init(
         database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
-        model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits()
+        model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
+        tools: ToolConfiguration? = nil
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
         configuration.rateLimitsEnabled = false
+        configuration.tools = tools
         let made = try await CompadreServer.makeAPI(
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
             logger: Logger(label: "compadre-test")
         )
         var api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
         api.realtimeLimits = realtimeLimits
+        api.tools = made.tools
         self.api = api
     }
 

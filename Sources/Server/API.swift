@@ -33,6 +33,8 @@ public struct API: Sendable {
     public let catalog: OperationCatalog
     public let conversations: Conversations
     public var realtimeLimits = RealtimeLimits()
+    /// The organizations' tools; `nil` on a server started without them (tool routes answer 503).
+    public var tools: Tools?
 
     public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog, conversations: Conversations) {
         self.store = store

@@ -28,6 +28,8 @@ public enum CompadreServer {
         api.addRoleRoutes(to: router)
         api.addConversationRoutes(to: router)
         api.addRealtimeRoutes(to: router)
+        api.addToolRoutes(to: router)
+        api.addToolRepositoryRoutes(to: router)
         return router
     }
 
@@ -42,16 +44,22 @@ public enum CompadreServer {
             let generated = APIKeySecret.generate() + APIKeySecret.generate()
             secret = try await store.write { try await $0.settings.valueInsertingIfAbsent(generated, for: "token_signing_secret") }
         }
-        return API(
+        var tools: Tools?
+        if let toolConfiguration = configuration.tools {
+            tools = try await Tools(store: store, configuration: toolConfiguration, logger: logger)
+        }
+        var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
             rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
             catalog: try OperationCatalog.bundled(),
             conversations: Conversations(
-                store: store, models: models, maxTransitions: configuration.maxTransitionsPerInteraction,
+                store: store, models: models, tools: tools, maxTransitions: configuration.maxTransitionsPerInteraction,
                 leaseDuration: configuration.leaseDuration, logger: logger
             )
         )
+        api.tools = tools
+        return api
     }
 
     /// Opens the database, applies migrations, and returns the application ready to run.

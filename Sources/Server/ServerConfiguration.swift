@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var leaseDuration: Duration = .seconds(30)
     /// Limits of the realtime socket: 60 messages a minute, 30 s inactivity, 1 MB messages.
     public var realtimeLimits = RealtimeLimits()
+    /// The tool subsystem (repositories, builds, sandboxed runs); `nil` turns tools off (503).
+    public var tools: ToolConfiguration? = ToolConfiguration()
 
     public init() {}
 }

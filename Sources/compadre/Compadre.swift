@@ -8,6 +8,7 @@ import ServiceLifecycle
 import UnixSignals
 import Engine
 import Server
+import ToolRuntime
 import Storage
 
 @main
@@ -41,6 +42,34 @@ func makeLogger(_ label: String) -> Logger {
 }
 
 struct Serve: AsyncParsableCommand {
+    /// The tool subsystem from `COMPADRE_TOOLS_DIR`, `COMPADRE_TOOL_PYTHON`, `COMPADRE_TOOL_TIMEOUT_SECONDS`,
+    /// `COMPADRE_TOOL_MEMORY_MB`, `COMPADRE_TOOL_CPU_SECONDS`, `COMPADRE_TOOL_ISOLATION` (automatic,
+    /// bubblewrap, none) and `COMPADRE_SECRETS_KEY`; `COMPADRE_TOOLS=off` turns tools off.
+    static func toolConfiguration(_ environment: [String: String]) throws -> ToolConfiguration? {
+        if let flag = environment["COMPADRE_TOOLS"]?.lowercased(), ["off", "0", "false", "no"].contains(flag) { return nil }
+        var tools = ToolConfiguration()
+        if let directory = environment["COMPADRE_TOOLS_DIR"], !directory.isEmpty { tools.directory = URL(fileURLWithPath: directory) }
+        if let python = environment["COMPADRE_TOOL_PYTHON"], !python.isEmpty { tools.python = python }
+        if let seconds = environment["COMPADRE_TOOL_TIMEOUT_SECONDS"].flatMap(Double.init), seconds > 0 {
+            tools.limits.timeout = .milliseconds(Int(seconds * 1000))
+        }
+        if let megabytes = environment["COMPADRE_TOOL_MEMORY_MB"].flatMap(Int.init), megabytes > 0 { tools.limits.memoryBytes = megabytes << 20 }
+        if let seconds = environment["COMPADRE_TOOL_CPU_SECONDS"].flatMap(Int.init), seconds > 0 { tools.limits.cpuSeconds = seconds }
+        if let isolation = environment["COMPADRE_TOOL_ISOLATION"] {
+            guard let value = ToolSandbox.Isolation(rawValue: isolation) else {
+                throw ValidationError("COMPADRE_TOOL_ISOLATION must be automatic, bubblewrap or none.")
+            }
+            tools.isolation = value
+        }
+        if let key = environment["COMPADRE_SECRETS_KEY"], !key.isEmpty {
+            guard let secrets = ToolSecrets(base64: key) else {
+                throw ValidationError("COMPADRE_SECRETS_KEY must be the base64 of 32 random bytes (openssl rand -base64 32).")
+            }
+            tools.secrets = secrets
+        }
+        return tools
+    }
+
     static let configuration = CommandConfiguration(abstract: "Run the HTTP server (creates and migrates the database on first start).")
 
     @Option(help: "Address to listen on (env COMPADRE_HOST; default 127.0.0.1).") var host: String?
@@ -67,6 +96,7 @@ struct Serve: AsyncParsableCommand {
             configuration.realtimeLimits.inactivityTimeout = .milliseconds(Int(value * 1000))
         }
         if let value = environment["COMPADRE_REALTIME_MAX_MESSAGE_BYTES"].flatMap(Int.init) { configuration.realtimeLimits.maxMessageBytes = value }
+        configuration.tools = try Self.toolConfiguration(environment)
         let logger = makeLogger("compadre")
         let started = ContinuousClock.now
         let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)

@@ -368,7 +368,7 @@ struct ConversationTests {
         }
     }
 
-    @Test func graphsWithToolCallStatesAreRejectedUntilToolsExist() async throws {
+    @Test func aGraphNamingAnUnknownToolOrABadConstraintIsRefused() async throws {
         try await TestDatabase.sqlite.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
@@ -387,8 +387,16 @@ struct ConversationTests {
                 graph["states"] = states
                 let graphID = try await client.call(.post, "/v1/\(setup.org)/organization/service_hierarchical_state_machine", token: setup.token, json: ["state_machine_name": "tools"]).object()["id"] as! String
                 let answer = try await client.call(.post, "/v1/\(setup.org)/organization/service_hierarchical_state_machine/\(graphID)/", token: setup.token, json: graph)
-                #expect(answer.status == .badRequest, "\(answer.text)")
-                #expect(answer.text.contains("tool-call state"))
+                #expect(answer.status == .notFound, "\(answer.text)")
+                #expect(answer.text.contains("does not exist"))
+
+                var designated = states[1]["designated_tool"] as! [String: Any]
+                designated["version_constraint"] = "~=1"
+                states[1]["designated_tool"] = designated
+                graph["states"] = states
+                let invalid = try await client.call(.post, "/v1/\(setup.org)/organization/service_hierarchical_state_machine/\(graphID)/", token: setup.token, json: graph)
+                #expect(invalid.status == .unprocessableContent, "\(invalid.text)")
+                #expect(invalid.text.contains("~=1"))
             }
         }
     }

@@ -228,6 +228,11 @@ private struct GraphCheck {
         if !ObjectID.isValid(spec.toolID) {
             add(path + ["tool_id"], "\(who): tool_id '\(spec.toolID)' must be 24 lowercase hex characters (^[a-f0-9]{24}$)", type: "string_pattern_mismatch")
         }
+        do {
+            _ = try VersionSpecifier(spec.versionConstraint)
+        } catch {
+            add(path + ["version_constraint"], "\(who): \(error.description)", type: "value_error")
+        }
         text(spec.additionalInstruction, at: path + ["additional_instruction"], "\(who): a tool's additional instruction")
         checkFillers(spec.audioFillers, at: path + ["audio_fillers"], who)
         checkFillerDelay(spec.audioFillerTriggeredAfter, at: path + ["audio_filler_triggered_after"], who)

@@ -101,3 +101,20 @@ public struct GraphPosition: Codable, Sendable, Hashable {
         )
     }
 }
+
+extension GraphSet {
+    /// Whether any state of any graph offers or calls a tool (the caller then loads tool context).
+    public var usesTools: Bool {
+        graphs.values.contains { graph in
+            graph.states.contains { state in
+                switch state {
+                case .action(let action): !action.actionToolCallSpecs.isEmpty || !action.exitConditionToolCallSpecs.isEmpty
+                case .decision(let decision): !decision.toolCallSpecs.isEmpty
+                case .reflection(let reflection): !reflection.toolCallSpecs.isEmpty
+                case .toolCall: true
+                default: false
+                }
+            }
+        }
+    }
+}

@@ -16,13 +16,21 @@ public struct Conversations: Sendable {
     let leases: DatabaseLeases
     let pinned = PinnedVersions()
     let logger: Logger
+    /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
+    let tools: Tools?
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
+    /// How many earlier interactions are searched for persisted tool results.
+    let toolResultInteractions = 20
 
-    public init(store: Store, models: LanguageModels, maxTransitions: Int = 25, leaseDuration: Duration = .seconds(30), logger: Logger) {
+    public init(
+        store: Store, models: LanguageModels, tools: Tools? = nil, maxTransitions: Int = 25,
+        leaseDuration: Duration = .seconds(30), logger: Logger
+    ) {
         self.store = store
         self.leases = DatabaseLeases(store: store, duration: leaseDuration)
         self.runner = InteractionRunner(models: models, maxTransitions: maxTransitions)
+        self.tools = tools
         self.logger = logger
     }
 
@@ -230,12 +238,18 @@ public struct Conversations: Sendable {
         }
         do {
             let orgID = record.orgID
-            let (history, user) = try await store.read { repositories in
+            let usesTools = setting.graphs.usesTools
+            let toolResultInteractions = toolResultInteractions
+            let (history, user, earlier) = try await store.read { repositories in
                 let history = isNew ? [] : try await repositories.conversations.recentMessages(
                     conversationID: record.id, orgID: orgID, limit: historyWindow
                 )
                 let user = try await repositories.users.get(id: record.userID, orgID: orgID)
-                return (history, user)
+                // Persisted tool results of earlier interactions stay visible to later LLM calls.
+                let earlier = isNew || !usesTools ? [] : try await repositories.conversations.recentInteractions(
+                    conversationID: record.id, orgID: orgID, limit: toolResultInteractions
+                )
+                return (history, user, earlier)
             }
             let profile = UserProfile(
                 name: [user?.firstName ?? "", user?.lastName ?? ""].filter { !$0.isEmpty }.joined(separator: " "),
@@ -245,11 +259,13 @@ public struct Conversations: Sendable {
             let request = InteractionRequest(
                 conversationID: record.id,
                 interactionID: interactionID,
+                userID: record.userID,
                 graphs: setting.graphs,
                 position: try Self.decode(GraphPosition.self, record.position),
                 context: PromptContext(
                     persona: setting.persona, user: profile, history: history + input,
-                    workingMemory: record.workingMemory
+                    workingMemory: record.workingMemory,
+                    toolResults: ToolResultNote.persisted(in: earlier.map(\.insights))
                 ),
                 userMessage: userMessage.map { message in
                     input.first { $0.id == message.id } ?? message
@@ -257,6 +273,8 @@ public struct Conversations: Sendable {
                 memoryFacts: [],
                 modelPreferences: setting.versionSetInfo.llmModelPreferences
             )
+            var runner = runner
+            if usesTools, let tools { runner.tools = tools.runner(orgID: orgID) }
             let outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
             // Another process may own the conversation now (this one could not renew its lease in time).
             if lease.isLost {

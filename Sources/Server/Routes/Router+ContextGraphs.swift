@@ -81,13 +81,10 @@ extension API {
                 }
                 let issues = ContextGraphValidator.validate(definition, referencedStates: referencedStates)
                 if !issues.isEmpty { throw APIError.validation(issues) }
-                if let state = definition.states.first(where: { $0.kind == .toolCall }) {
-                    throw APIError.badRequest(
-                        "State `\(state.name)` is a tool-call state; this server does not run tools yet, so graphs with tool-call states cannot be used."
-                    )
-                }
-                if let toolID = definition.toolIDs.sorted().first {
-                    throw APIError.notFound("Tool `\(toolID)` does not exist.")
+                for toolID in definition.toolIDs.sorted() {
+                    guard let tool = try await repositories.tools.get(id: toolID, orgID: orgID), !tool.deprecated else {
+                        throw APIError.notFound("Tool `\(toolID)` does not exist.")
+                    }
                 }
                 if dryRun { return nil }
                 let version = ContextGraphVersion(
