@@ -146,7 +146,7 @@ extension Tools {
         } catch let error as ToolRepositoryError {
             throw ToolPublishError(status: 404, message: error.description)
         }
-        return destination.appendingPathComponent(path)
+        return destination
     }
 
     private func manifest(of project: URL) async throws -> ToolManifest {

@@ -63,9 +63,10 @@ public struct Tools: Sendable {
             let checkout = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-checkout-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: checkout) }
             try await repositories.export(
-                organization: version.orgID, commit: version.toolCommitHash, projectPath: version.projectDirectory, to: checkout
+                organization: version.orgID, commit: version.toolCommitHash,
+                projectPath: version.projectDirectory.trimmingCharacters(in: CharacterSet(charactersIn: "/")), to: checkout
             )
-            return try await builder.build(project: checkout.appendingPathComponent(version.projectDirectory), into: directory)
+            return try await builder.build(project: checkout, into: directory)
         }
     }
 
