@@ -222,11 +222,12 @@ extension API {
             ))
         }
 
-        router.operation(.delete, "/v1/:organization/tool/:tool_id/version/:versions", "deprecate-tool-version", api: api) { call in
+        // The path parameter is `versions` in the API document; the router needs one name per position.
+        router.operation(.delete, "/v1/:organization/tool/:tool_id/version/:version", "deprecate-tool-version", api: api) { call in
             let caller = try call.caller
             try caller.require("Tool:ModifyTool")
             let toolID = try call.objectID("tool_id")
-            let raw = try call.parameter("versions").removingPercentEncoding ?? call.parameter("versions")
+            let raw = try call.parameter("version").removingPercentEncoding ?? call.parameter("version")
             let specifier = try Self.versionSpecifier(raw, location: ["path", "versions"]) ?? .any
             let orgID = call.orgID
             try await api.store.write { repositories in
