@@ -158,7 +158,43 @@ OPERATIONS = [
     ("modify-tags-of-conversation", "Add, change or remove conversation tags", {
         400: "More than 20 tags.",
         404: "No such organization or conversation."}),
+    # Tools
+    ("access-git-interface", "The organization's tool repository over Git smart HTTP", {}),
+    ("get-tool-scaffold-release", "Download the tool project template", {}),
+    ("create-tool", "Create a tool (usable once a version is published)", {
+        400: "The name is longer than 100 characters.",
+        409: "A tool with this name exists."}),
+    ("get-tools", "List tools", {}),
+    ("modify-tool", "Change a tool's description or tags", {
+        404: "No such organization or tool."}),
+    ("deprecate-tool", "Retire a tool so it can no longer be used", {
+        404: "No such organization or tool.",
+        409: "Another operation on this tool is in progress."}),
+    ("modify-tool-envvars", "Add, change or delete a tool's environment variables", {
+        400: "A variable to change does not exist, or one to delete is used by an active version.",
+        404: "No such organization or tool.",
+        409: "A variable with that name exists or was deleted a moment ago."}),
+    ("publish-tool-version", "Build and publish the next version of a tool", {
+        400: "Version rules, missing environment variables, or a failed build.",
+        404: "No such tool, branch or project directory.",
+        409: "Another operation on this tool is in progress."}),
+    ("get-tool-versions", "List a tool's versions", {
+        404: "No such organization or tool."}),
+    ("deprecate-tool-version", "Deprecate the versions matching a constraint", {
+        404: "No such organization or tool."}),
+    ("invoke-tool-version", "Run a tool version on inputs", {
+        400: "An input does not match the tool's input schema.",
+        404: "No such tool or usable version."}),
+    ("test-tool", "Build a branch's tool and run it on inputs", {
+        400: "Variables given both as secret and not, missing variables, a bad input or a failed build.",
+        404: "No such branch or project directory."}),
+    ("get-tool-invocations", "List tool invocations", {
+        400: "`tool_id` and `version` differ in length."}),
+    ("search-tool-invocations", "Search tool invocations by output or error", {}),
 ]
+
+# Reference operationIds used by more than one method (each extra one gets `-<method>`).
+SHARED_OPERATION_IDS = {"access-git-interface"}
 
 # Operations that need no credentials. The reference also marks some operations public
 # (security: []); those keep that marking.
@@ -494,16 +530,18 @@ def main():
         ref_id, summary, overrides = entry[0], entry[1], entry[2]
         our_id = entry[3] if len(entry) > 3 else ref_id
         matches = index.get(ref_id, [])
-        if len(matches) != 1:
+        if not matches or (len(matches) > 1 and ref_id not in SHARED_OPERATION_IDS):
             raise SystemExit(f"{ref_id}: found {len(matches)} operations in the reference")
-        if our_id in seen_ids:
-            raise SystemExit(f"duplicate operationId {our_id}")
-        seen_ids.add(our_id)
-        path, method, ref_op = matches[0]
-        paths.setdefault(path, {})
-        if method in paths[path]:
-            raise SystemExit(f"{method.upper()} {path} listed twice")
-        paths[path][method] = build_operation(ref_op, summary, overrides, our_id, cleaner)
+        for number, (path, method, ref_op) in enumerate(matches):
+            # The reference gives GET and POST of the git interface one id; ids must be unique.
+            op_id = our_id if number == 0 else f"{our_id}-{method}"
+            if op_id in seen_ids:
+                raise SystemExit(f"duplicate operationId {op_id}")
+            seen_ids.add(op_id)
+            paths.setdefault(path, {})
+            if method in paths[path]:
+                raise SystemExit(f"{method.upper()} {path} listed twice")
+            paths[path][method] = build_operation(ref_op, summary, overrides, op_id, cleaner)
 
     # Copy every schema reachable from the operations, cleaning as we go.
     schemas = {}
