@@ -46,6 +46,9 @@ public struct Tools: Sendable {
         sandbox = try await ToolSandbox(configuration: .init(isolation: configuration.isolation, limits: configuration.limits), logger: logger)
         secrets = try configuration.secrets ?? ToolSecrets.loadOrCreate(file: directory.appendingPathComponent("secrets.key"))
         environments = ToolEnvironments(root: directory.appendingPathComponent("environments"))
+        logger.info("tools ready", metadata: [
+            "directory": "\(directory.path)", "isolation": "\(sandbox.isolationInEffect.rawValue)",
+        ])
     }
 
     /// The Engine's view of the organization's tools for one conversation.
