@@ -5,6 +5,9 @@ The binary is taken from $COMPADRE_BIN, else from `swift build --show-bin-path`
 (debug build) of this repository. Every server gets a fresh temporary database
 and a fresh organization created with `compadre init`.
 
+Every server keeps its tools (COMPADRE_TOOLS_DIR: git repositories, built
+tool versions, the secrets key) in `tools/` of its own workdir.
+
 Every server talks to one fake OpenAI-compatible model (`fake_openai.py`),
 started once per test session on a loopback port; tests script its answers
 through the `fake_openai` fixture.
@@ -211,6 +214,11 @@ class CompadreServer:
         lines = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(lines[-n:])
 
+    def tool_env(self) -> dict[str, str]:
+        """Where this server keeps its tools (repositories, built versions, the
+        secrets key): a directory of its own in its workdir, kept across restarts."""
+        return {"COMPADRE_TOOLS_DIR": str(self.workdir / "tools")}
+
     def start(self, port: int | None = None) -> None:
         assert self.proc is None, "already running"
         self.port = port or free_port()
@@ -232,7 +240,7 @@ class CompadreServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**server_env(), **self.extra_env},
+                env={**server_env(), **self.tool_env(), **self.extra_env},
                 cwd=self.workdir,
                 start_new_session=True,  # own process group: children die with it
             )
@@ -325,6 +333,21 @@ class Compadre:
     credentials: Credentials
     org: str
 
+    def access_token(self) -> str:
+        """A fresh JWT from POST /v1/{org}/user/signin_with_api_key, for raw HTTP
+        (and git) calls the SDK does not cover."""
+        request = urllib.request.Request(
+            f"{self.server.base_url}/v1/{self.org}/user/signin_with_api_key",
+            method="POST",
+            headers={
+                "x-api-key": self.credentials.api_key,
+                "x-api-key-id": self.credentials.api_key_id,
+                "x-user-id": self.credentials.user_id,
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return json.loads(resp.read())["id_token"]
+
     def client(self, **overrides: str) -> AmigoClient:
         kwargs = dict(
             api_key=self.credentials.api_key,
@@ -386,11 +409,13 @@ def db_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def _start_compadre(binary: Path, backend: str, workdir: Path) -> Compadre:
+def _start_compadre(
+    binary: Path, backend: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Compadre:
     database_url = database_url_for(backend, workdir)
     org = random_org_id()
     creds = init_org(binary, org, database_url)
-    server = CompadreServer(binary, database_url, workdir)
+    server = CompadreServer(binary, database_url, workdir, extra_env=extra_env)
     server.start()
     return Compadre(server=server, credentials=creds, org=org)
 

@@ -55,6 +55,7 @@ def test_serve_supervises_the_embedded_model(compadre_bin: Path, tmp_path: Path)
         "COMPADRE_LLM_PYTHON": str(HERE / "fake_llama_runtime.py"),
         "COMPADRE_LLM_MODEL_PATH": str(model),
         "COMPADRE_RATE_LIMITS": "off",
+        "COMPADRE_TOOLS_DIR": str(tmp_path / "tools"),  # not ./compadre-tools of the caller
     })
     port = free_port()
     log = tmp_path / "serve.log"

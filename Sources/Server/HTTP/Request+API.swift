@@ -55,8 +55,21 @@ extension Response {
 struct Query {
     let parameters: [(String, String)]
 
+    /// Parses the query as HTML forms (and FastAPI) do: `+` is a space, then `%XX` escapes are decoded.
     init(_ request: Request) {
-        parameters = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        guard let query = request.uri.query, !query.isEmpty else {
+            parameters = []
+            return
+        }
+        parameters = query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (Self.decode(parts[0]), parts.count > 1 ? Self.decode(parts[1]) : "")
+        }
+    }
+
+    static func decode(_ text: Substring) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
     }
 
     func all(_ name: String) -> [String] {
