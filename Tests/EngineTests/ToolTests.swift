@@ -183,7 +183,7 @@ enum ToolFixture {
 
     @Test func aSlowHelperToolBringsExactlyOneFiller() async throws {
         let tools = ScriptedTools()
-        tools.add(.example(id: ToolFixture.weatherID, name: "weather"), output: "Sunny", delay: .milliseconds(600))
+        tools.add(.example(id: ToolFixture.weatherID, name: "weather"), output: "Sunny", delay: .milliseconds(1_500))
         let graphs = ToolFixture.graphs(actionTools: [
             ToolFixture.spec(ToolFixture.weatherID, fillers: ["Let me check.", "One moment."], after: 0.1),
         ])

@@ -89,6 +89,8 @@ import Glibc
         compadre.arguments = ["python3", "-c", Self.fakeCompadre]
         let stdin = Pipe()
         compadre.standardInput = stdin
+        compadre.standardOutput = FileHandle.nullDevice
+        compadre.standardError = FileHandle.nullDevice
         try compadre.run()
         stdin.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: spec))
         try stdin.fileHandleForWriting.close()

@@ -42,6 +42,11 @@ import Glibc
         #expect(result.output == #"{"answer": 42}"#)
     }
 
+    @Test func anAsyncToolIsAwaited() async throws {
+        let result = try await run(["action": "async"], isolation: .none)
+        #expect(result.output == "awaited")
+    }
+
     @Test(arguments: isolations)
     func strayPrintsDoNotReachTheResult(isolation: ToolSandbox.Isolation) async throws {
         let result = try await run(["action": "stray_print"], isolation: isolation)
@@ -50,7 +55,6 @@ import Glibc
 
     @Test(arguments: isolations)
     func theToolSeesOnlyItsVariablesAndAPrivateFolderThatIsRemovedAfterwards(isolation: ToolSandbox.Isolation) async throws {
-        setenv("COMPADRE_DATABASE_PASSWORD", "hunter2", 1)
         let result = try await run(
             ["action": "environment"], isolation: isolation, variables: ["PROBE_GREETING": "hi", "PROBE_TOKEN": "s3cr3t"]
         )

@@ -200,8 +200,10 @@ extension InteractionRun {
     func startFiller(_ fillers: [String], after seconds: Double, for started: AgentAction) -> FillerTimer {
         guard seconds > 0, let filler = fillers.randomElement() else { return FillerTimer(task: nil) }
         let events = self.events
+        // The deadline counts from now, not from when the timer task first runs (it may start late on a busy machine).
+        let deadline = ContinuousClock.now + .seconds(seconds)
         return FillerTimer(task: Task {
-            guard (try? await Task.sleep(for: .seconds(seconds))) != nil else { return }
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
             let startedEvent = (try? JSONDecoder().decode(JSONValue.self, from: WireCoding.encoder().encode(started))) ?? .null
             try? await events.send(.currentAgentAction(.actionTooLong(filler: filler, previouslyStartedEvent: startedEvent)))
         })

@@ -13,9 +13,10 @@ import Logging
 /// Contract:
 /// - the environment directory is replaced whole; `manifest.json` is written last, so an interrupted
 ///   build leaves nothing ``ToolEnvironment/load(from:)`` accepts;
-/// - the build runs the project's build backend on this machine, outside the sandbox, with a reduced
-///   environment (`PATH`, `HOME`, `LANG`, `TMPDIR`, pip's and proxy/certificate settings) so none of
-///   Compadre's own secrets reach it. pip may write `build/` and `*.egg-info` into the project;
+/// - the build runs the project's build backend (its code) outside the sandbox, as Compadre's user: it
+///   gets a reduced environment (`PATH`, `HOME`, `LANG`, `TMPDIR`, pip's and proxy/certificate settings),
+///   so Compadre's secrets in environment variables do not reach it, but it can read what that user can.
+///   pip may write `build/` and `*.egg-info` into the project;
 /// - the whole build is bounded by `timeout`.
 public struct ToolBuilder: Sendable {
     /// The interpreter environments are made from (3.11 or later): a name looked up in `PATH`, or a path.

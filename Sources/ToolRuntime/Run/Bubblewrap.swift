@@ -10,6 +10,10 @@ import Foundation
 /// IPC, UTS and cgroup namespaces (the network is shared, tools call APIs), no capabilities, and a
 /// session of its own. Its variables come through bwrap's own environment, never on the command line,
 /// where other users could read them.
+///
+/// No `--die-with-parent`: bwrap implements it with `PR_SET_PDEATHSIG`, which fires when the *thread*
+/// that spawned bwrap exits, and the threads of Swift's global pool exit when idle, so a tool would be
+/// killed at random. The harness's standard-input lifeline ends the sandbox when Compadre dies instead.
 struct Bubblewrap: Sendable {
     /// The `bwrap` executable, an absolute path.
     var path: String
@@ -24,7 +28,7 @@ struct Bubblewrap: Sendable {
     func arguments(environment: ToolEnvironment, workDirectory: URL, command: [String]) -> [String] {
         var arguments = [
             "--unshare-all", "--unshare-user", "--share-net", "--cap-drop", "ALL",
-            "--die-with-parent", "--new-session",
+            "--new-session",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             "--ro-bind", "/usr", "/usr",
         ]
@@ -49,7 +53,7 @@ struct Bubblewrap: Sendable {
 
     /// Arguments of the probe that tells whether bubblewrap works here (user namespaces allowed, and so on).
     static let probeArguments = [
-        "--unshare-all", "--unshare-user", "--share-net", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+        "--unshare-all", "--unshare-user", "--share-net", "--cap-drop", "ALL", "--new-session",
         "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--", "true",
     ]
 

@@ -22,16 +22,14 @@ enum Harness {
 
     static let script = #"""
         # Compadre's tool harness: runs one call of a tool. Written by Compadre; edits are overwritten.
-        import asyncio
+        # Only what every call needs is imported up front: each import is paid on every call.
         import importlib
-        import inspect
         import json
         import os
         import resource
         import signal
         import sys
         import threading
-        import traceback
 
 
         class ToolContext:
@@ -112,10 +110,12 @@ enum Harness {
                     continue
                 except OSError:
                     break
-            pass
+            os.killpg(0, signal.SIGKILL)
 
 
         def _describe(error, memory_bytes):
+            import traceback
+
             trace = error.__traceback__
             while trace is not None and trace.tb_frame.f_code.co_filename == __file__:
                 trace = trace.tb_next
@@ -147,8 +147,13 @@ enum Harness {
                 request.get("sensitive_user_variables") or {},
             )
             result = function(request.get("input_parameters", {}), context)
-            if inspect.iscoroutine(result):
-                result = asyncio.run(result)
+            if hasattr(result, "__await__"):
+                import asyncio
+
+                async def wait():
+                    return await result
+
+                result = asyncio.run(wait())
             return result if isinstance(result, str) else json.dumps(result)
 
 

@@ -184,8 +184,10 @@ public struct ToolSandbox: Sendable {
             workingDirectory: nil,
             timeout: .seconds(10)
         )
-        guard let observation = try? await process.run(), observation.succeeded else {
-            return .failure(ToolSandboxError(message: "\(path) does not work here (are user namespaces allowed?)"))
+        let observation = try? await process.run()
+        guard let observation, observation.succeeded else {
+            let reason = observation?.standardError.lastLines(1).first ?? "it could not be started"
+            return .failure(ToolSandboxError(message: "\(path) does not work here (user namespaces allowed?): \(reason)"))
         }
         return .success(path)
     }

@@ -93,6 +93,10 @@ enum TestTools {
                 })
             if action == "dict":
                 return {"answer": 42}
+            if action == "async":
+                async def later():
+                    return "awaited"
+                return later()
             if action == "environment":
                 return json.dumps({"environment": dict(os.environ), "cwd": os.getcwd()})
             if action == "read_env":
