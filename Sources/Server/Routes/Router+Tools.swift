@@ -68,9 +68,7 @@ extension API {
             let body = try await call.body(ModifyToolRequest.self)
             let orgID = call.orgID
             try await api.store.write { repositories in
-                guard var tool = try await repositories.tools.get(id: toolID, orgID: orgID), !tool.deprecated else {
-                    throw APIError.notFound("Tool `\(toolID)` does not exist.")
-                }
+                var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
                 if let description = body.description { tool.description = description }
                 if let tags = body.tagList { tool.tags = tags }
                 tool.updatedAt = Date()
@@ -90,9 +88,7 @@ extension API {
             }
             defer { Task { await lease.release() } }
             try await api.store.write { repositories in
-                guard var tool = try await repositories.tools.get(id: toolID, orgID: orgID), !tool.deprecated else {
-                    throw APIError.notFound("Tool `\(toolID)` does not exist.")
-                }
+                var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
                 tool.deprecated = true
                 tool.updatedAt = Date()
                 tool.updatedBy = caller.userInfo
@@ -113,9 +109,7 @@ extension API {
             for insert in body.inserts where insert.isSecret { sealing[insert.name] = try secrets.seal(insert.value) }
             let sealed = sealing
             try await api.store.write { repositories in
-                guard var tool = try await repositories.tools.get(id: toolID, orgID: orgID), !tool.deprecated else {
-                    throw APIError.notFound("Tool `\(toolID)` does not exist.")
-                }
+                var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
                 let now = Date()
                 var envvars = Dictionary(uniqueKeysWithValues: try await repositories.tools.envvars(toolID: toolID).map { ($0.name, $0) })
                 let inUse = try await repositories.tools.versions(toolID: toolID, orgID: orgID)
@@ -355,6 +349,14 @@ extension API {
             }
             return try .json(SearchToolInvocationsResponse(toolInvocations: result.items))
         }
+    }
+
+    /// The tool, or 404 when it does not exist or is deprecated.
+    static func activeTool(_ id: String, orgID: String, in repositories: Repositories) async throws -> ToolInstance {
+        guard let tool = try await repositories.tools.get(id: id, orgID: orgID), !tool.deprecated else {
+            throw APIError.notFound("Tool `\(id)` does not exist.")
+        }
+        return tool
     }
 
     /// The tool subsystem, or 503 when the server was started without one.

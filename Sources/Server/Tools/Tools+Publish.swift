@@ -86,10 +86,7 @@ extension Tools {
             projectDirectory: projectPath, lambdaVersion: versions.count + 1,
             creator: ToolVersionUserInfo(creator)
         )
-        try await store.write { repositories in
-            // Tool variables in use by a version are listed on the tool.
-            try await repositories.tools.insert(record)
-        }
+        try await store.write { try await $0.tools.insert(record) }
         return record
     }
 
