@@ -83,16 +83,14 @@ extension API {
             try caller.require("Tool:DeleteTool")
             let toolID = try call.objectID("tool_id")
             let orgID = call.orgID
-            guard let lease = try await api.conversations.leases.acquire("tool/\(toolID)") else {
-                throw APIError.conflict("Another operation on this tool is in progress.")
-            }
-            defer { Task { await lease.release() } }
-            try await api.store.write { repositories in
-                var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
-                tool.deprecated = true
-                tool.updatedAt = Date()
-                tool.updatedBy = caller.userInfo
-                try await repositories.tools.update(tool)
+            try await api.withToolLease(toolID) {
+                try await api.store.write { repositories in
+                    var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
+                    tool.deprecated = true
+                    tool.updatedAt = Date()
+                    tool.updatedBy = caller.userInfo
+                    try await repositories.tools.update(tool)
+                }
             }
             return .empty(.noContent)
         }
@@ -163,22 +161,17 @@ extension API {
             let toolID = try call.objectID("tool_id")
             let body = try await call.body(PublishToolVersionRequest.self)
             let tools = try api.requireTools()
-            guard let lease = try await api.conversations.leases.acquire("tool/\(toolID)") else {
-                throw APIError.conflict("Another operation on this tool is in progress.")
+            let orgID = call.orgID
+            let version = try await api.withToolLease(toolID) {
+                do {
+                    return try await tools.publish(
+                        toolID: toolID, orgID: orgID, projectPath: body.projectPath, bump: body.bumpType, creator: caller.userInfo
+                    )
+                } catch let error as ToolPublishError {
+                    throw error.apiError
+                }
             }
-            do {
-                let version = try await tools.publish(
-                    toolID: toolID, orgID: call.orgID, projectPath: body.projectPath, bump: body.bumpType, creator: caller.userInfo
-                )
-                await lease.release()
-                return try .json(PublishToolVersionResponse(newVersion: version.version), status: .created)
-            } catch let error as ToolPublishError {
-                await lease.release()
-                throw error.apiError
-            } catch {
-                await lease.release()
-                throw error
-            }
+            return try .json(PublishToolVersionResponse(newVersion: version.version), status: .created)
         }
 
         router.operation(.get, "/v1/:organization/tool/:tool_id/version", "get-tool-versions", api: api) { call in
@@ -348,6 +341,22 @@ extension API {
                 )
             }
             return try .json(SearchToolInvocationsResponse(toolInvocations: result.items))
+        }
+    }
+
+    /// Runs `body` holding the tool's lease (publish and deprecate exclude each other, across replicas);
+    /// 409 when another operation holds it. The lease is released however `body` ends.
+    func withToolLease<Result: Sendable>(_ toolID: String, _ body: () async throws -> Result) async throws -> Result {
+        guard let lease = try await conversations.leases.acquire("tool/\(toolID)") else {
+            throw APIError.conflict("Another operation on this tool is in progress.")
+        }
+        do {
+            let result = try await body()
+            await lease.release()
+            return result
+        } catch {
+            await lease.release()
+            throw error
         }
     }
 
