@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Models", targets: ["Models"]),
         .library(name: "CompadreClient", targets: ["CompadreClient"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Platform", targets: ["Platform"]),
         .library(name: "Server", targets: ["Server"]),
     ],
     dependencies: [
@@ -93,10 +94,25 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Platform",
+            dependencies: [
+                "AmigoWire",
+                "Engine",
+                "Storage",
+                "ToolRuntime",
+                "ToolRepository",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Server",
             dependencies: [
                 "AmigoWire",
                 "Engine",
+                "Platform",
                 "Storage",
                 "ToolRuntime",
                 "ToolRepository",
@@ -117,6 +133,7 @@ let package = Package(
                 "CompadreClient",
                 "Engine",
                 "Models",
+                "Platform",
                 "Server",
                 "Storage",
                 "ToolRuntime",
@@ -140,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "RealtimeBenchmark",
             dependencies: [
-                "AmigoWire", "CompadreTesting", "Engine", "Server", "Storage",
+                "AmigoWire", "CompadreTesting", "Engine", "EngineTesting", "Platform", "Server", "Storage", "StorageTesting",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -149,8 +166,21 @@ let package = Package(
         ),
         .executableTarget(
             name: "EngineBenchmark",
-            dependencies: ["AmigoWire", "CompadreTesting", "Engine", "Server", "Storage", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AmigoWire", "CompadreTesting", "Engine", "EngineTesting", "Platform", "Server", "Storage", "StorageTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/EngineBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EngineTesting",
+            dependencies: ["AmigoWire", "Engine"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StorageTesting",
+            dependencies: ["Storage", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -158,6 +188,9 @@ let package = Package(
             dependencies: [
                 "AmigoWire",
                 "Engine",
+                "EngineTesting",
+                "Platform",
+                "StorageTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 "Server",
@@ -173,7 +206,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "CompadreTesting"],
+            dependencies: ["AmigoWire", "Engine", "EngineTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -211,15 +244,24 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PlatformTests",
+            dependencies: [
+                "AmigoWire", "Engine", "EngineTesting", "Platform", "Storage", "StorageTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "CompadreTesting"],
+            dependencies: ["AmigoWire", "Storage", "StorageTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ServerTests",
             dependencies: [
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                "Server", "Storage", "CompadreTesting",
+                "Server", "Storage", "CompadreTesting", "EngineTesting", "Platform", "StorageTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
             ],

@@ -13,8 +13,10 @@ import Engine
 import Foundation
 import HTTPTypes
 import Logging
+import Platform
 import Server
 import Storage
+import EngineTesting
 
 let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 2000
 

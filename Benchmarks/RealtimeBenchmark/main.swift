@@ -13,12 +13,14 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import Platform
 import Server
 import Storage
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import EngineTesting
 #endif
 
 let connections = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1000

@@ -9,6 +9,9 @@ import NIOCore
 import Engine
 import Server
 import Storage
+import StorageTesting
+import EngineTesting
+import Platform
 
 /// An in-process Compadre over a test database, with helpers to sign in and call the API.
 public struct TestServer: Sendable {

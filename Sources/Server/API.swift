@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import Storage
+import Platform
 
 /// The request context of every route.
 public struct AppContext: RequestContext, WebSocketRequestContext {
@@ -46,24 +47,24 @@ public struct API: Sendable {
 
     /// The caller of `request` on organization `orgID`, or 401.
     func authenticate(_ request: Request, orgID: String) async throws -> Principal {
-        guard let token = Self.bearerToken(request) else { throw APIError.unauthorized() }
+        guard let token = Self.bearerToken(request) else { throw PlatformError.unauthorized() }
         return try await authenticate(token: token, orgID: orgID, issuingOrg: request.headers[HTTPField.Name("X-ORG-ID")!])
     }
 
     /// The caller a token identifies on organization `orgID`, or 401.
     func authenticate(token: String, orgID: String, issuingOrg: String? = nil) async throws -> Principal {
-        guard let claims = await tokens.verify(token) else { throw APIError.unauthorized("Invalid, expired or tampered token.") }
+        guard let claims = await tokens.verify(token) else { throw PlatformError.unauthorized("Invalid, expired or tampered token.") }
         if let issuingOrg, issuingOrg != claims.orgID {
-            throw APIError.unauthorized("The token was not issued by the organization in X-ORG-ID.")
+            throw PlatformError.unauthorized("The token was not issued by the organization in X-ORG-ID.")
         }
         // A token only ever acts inside the organization that issued it.
-        guard claims.orgID == orgID else { throw APIError.unauthorized("The token is not valid for this organization.") }
+        guard claims.orgID == orgID else { throw PlatformError.unauthorized("The token is not valid for this organization.") }
         let found = try await store.read { repositories -> (User, Role)? in
             guard let user = try await repositories.users.get(id: claims.userID, orgID: orgID),
                   let role = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
             return (user, role)
         }
-        guard let (user, role) = found else { throw APIError.unauthorized("The user of this token no longer exists.") }
+        guard let (user, role) = found else { throw PlatformError.unauthorized("The user of this token no longer exists.") }
         return Principal(orgID: orgID, user: user, role: role)
     }
 
@@ -89,17 +90,13 @@ public struct API: Sendable {
         guard let rateLimiter, let limit = catalog.rateLimits[operation] else { return [:] }
         let decision = rateLimiter.check(subject: subject, operation: operation, limit: limit)
         if !decision.allowed {
-            throw APIError.rateLimited(limit: limit, resetIn: decision.retryAfter, resetAt: decision.resetAt)
+            throw PlatformError.rateLimited(limit: limit, retryAfter: decision.retryAfter, resetAt: decision.resetAt)
         }
         return [
             HTTPField.Name("X-RateLimit-Limit")!: "\(decision.limit)",
             HTTPField.Name("X-RateLimit-Remaining")!: "\(decision.remaining)",
             HTTPField.Name("X-RateLimit-Reset")!: "\(decision.resetAt)",
         ]
-    }
-
-    static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 }
 
@@ -113,13 +110,13 @@ struct Call: Sendable {
     /// The signed-in caller (routes registered with `.authenticated` always have one).
     var caller: Principal {
         get throws {
-            guard let principal else { throw APIError.unauthorized() }
+            guard let principal else { throw PlatformError.unauthorized() }
             return principal
         }
     }
 
     func parameter(_ name: String) throws -> String {
-        guard let value = context.parameters.get(name) else { throw APIError.validation(["path", .key(name)], "Field required", type: "missing") }
+        guard let value = context.parameters.get(name) else { throw PlatformError.validation(["path", .key(name)], "Field required", type: "missing") }
         return value
     }
 
@@ -127,7 +124,7 @@ struct Call: Sendable {
     func objectID(_ name: String) throws -> String {
         let value = try parameter(name)
         guard ObjectID.isValid(value) else {
-            throw APIError.validation(["path", .key(name)], "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch")
+            throw PlatformError.validation(["path", .key(name)], "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch")
         }
         return value
     }
@@ -144,7 +141,7 @@ struct Call: Sendable {
         do {
             buffer = try await request.collectBody(upTo: maximumJSONBodySize)
         } catch {
-            throw APIError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
+            throw PlatformError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
         }
         guard buffer.readableBytes > 0 else { return nil }
         request.body = .init(buffer: buffer)
@@ -159,7 +156,7 @@ extension Router where Context == AppContext {
         _ handler: @escaping @Sendable (inout Call) async throws -> Response
     ) {
         on(RouterPath(path), method: method) { request, context -> Response in
-            guard let orgID = context.parameters.get("organization") else { throw APIError.notFound("Organization not found.") }
+            guard let orgID = context.parameters.get("organization") else { throw PlatformError.notFound("Organization not found.") }
             var principal: Principal?
             switch access {
             case .authenticated:

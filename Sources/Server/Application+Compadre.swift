@@ -4,16 +4,18 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import ServiceLifecycle
 import Storage
+import Platform
 
 /// Builds Compadre's HTTP application over an opened database.
 public enum CompadreServer {
     /// The router with every route of the API, for in-process tests and for `serve`.
     public static func makeRouter(api: API) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
-        router.add(middleware: ErrorBodyMiddleware())
+        router.add(middleware: ErrorMiddleware())
         router.get("/healthz") { _, _ -> Response in
-            guard await api.store.database.isReachable() else { throw APIError.unavailable("The database is unreachable.") }
+            guard await api.store.database.isReachable() else { throw PlatformError.unavailable("The database is unreachable.") }
             return try .json(["status": "ok"])
         }
         let document = api.catalog.document
@@ -55,17 +57,18 @@ public enum CompadreServer {
             catalog: try OperationCatalog.bundled(),
             conversations: Conversations(
                 store: store, models: models, tools: tools, maxTransitions: configuration.maxTransitionsPerInteraction,
-                leaseDuration: configuration.leaseDuration, logger: logger
+                leases: LeaseKeeper(store: store, duration: configuration.leaseDuration), logger: logger
             )
         )
         api.tools = tools
         return api
     }
 
-    /// Opens the database, applies migrations, and returns the application ready to run.
-    public static func makeApplication(
+    /// Opens the database, applies migrations, and returns the services that serve it, in the order of
+    /// the service group: the lease keeper, the HTTP server, the graceful drain (shut down first).
+    public static func makeServices(
         configuration: ServerConfiguration, models: LanguageModels, logger: Logger
-    ) async throws -> (some ApplicationProtocol, Store) {
+    ) async throws -> (services: [any ServiceLifecycle.Service], store: Store) {
         let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
@@ -85,6 +88,7 @@ public enum CompadreServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "compadre"),
             logger: logger
         )
-        return (app, store)
+        let drain = GracefulDrain(workload: api.conversations.workload, grace: configuration.shutdownGracePeriod, logger: logger)
+        return ([api.conversations.leases, app, drain], store)
     }
 }

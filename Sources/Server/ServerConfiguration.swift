@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// How a `compadre serve` process runs. Defaults are documented per field; the CLI fills it from
 /// flags, then `COMPADRE_…` environment variables, then defaults.
@@ -21,6 +22,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a lease ("one operation at a time per conversation", "one realtime connection per user
     /// and service") outlives a process that stopped renewing it, e.g. one that crashed. Default 30 s.
     public var leaseDuration: Duration = .seconds(30)
+    /// How long a shutdown (SIGTERM) lets running interactions and realtime turns finish before it cuts
+    /// them (a cut interaction stores nothing). Default 10 s.
+    public var shutdownGracePeriod: Duration = .seconds(10)
     /// Limits of the realtime socket: 60 messages a minute, 30 s inactivity, 1 MB messages.
     public var realtimeLimits = RealtimeLimits()
     /// The tool subsystem (repositories, builds, sandboxed runs); `nil` turns tools off (503).

@@ -10,6 +10,7 @@ import Engine
 import Server
 import ToolRuntime
 import Storage
+import Platform
 
 @main
 struct Compadre: AsyncParsableCommand {
@@ -96,6 +97,9 @@ struct Serve: AsyncParsableCommand {
             configuration.realtimeLimits.inactivityTimeout = .milliseconds(Int(value * 1000))
         }
         if let value = environment["COMPADRE_REALTIME_MAX_MESSAGE_BYTES"].flatMap(Int.init) { configuration.realtimeLimits.maxMessageBytes = value }
+        if let seconds = environment["COMPADRE_SHUTDOWN_GRACE_SECONDS"].flatMap(Double.init), seconds >= 0 {
+            configuration.shutdownGracePeriod = .milliseconds(Int(seconds * 1000))
+        }
         configuration.tools = try Self.toolConfiguration(environment)
         let logger = makeLogger("compadre")
         let started = ContinuousClock.now
@@ -117,16 +121,19 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
-        let (app, store) = try await CompadreServer.makeApplication(configuration: configuration, models: models, logger: logger)
+        let (server, store) = try await CompadreServer.makeServices(configuration: configuration, models: models, logger: logger)
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
             "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
         ])
-        services.append(app)
-        let group = ServiceGroup(configuration: .init(
+        services += server
+        var groupConfiguration = ServiceGroupConfiguration(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        )
+        // A backstop past the drain's own grace period: whatever still runs then is cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod + .seconds(15)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

@@ -1,7 +1,7 @@
 import AmigoWire
-import CompadreTesting
 import Engine
 import Testing
+import EngineTesting
 
 @Suite struct InteractionRunnerTests {
     let model = ScriptedModel()
@@ -115,7 +115,7 @@ import Testing
         let error = await #expect(throws: InteractionError.self) {
             try await runner.run(Fixture.request(graphs: Fixture.runaway), into: EventLog())
         }
-        #expect(error?.httpStatus == 500)
+        #expect(error?.kind == .navigationFailed)
         #expect(error?.message.contains("more than 12") == true)
     }
 
@@ -125,7 +125,7 @@ import Testing
         let error = await #expect(throws: InteractionError.self) {
             try await runner.run(Fixture.request(), into: log)
         }
-        #expect(error?.httpStatus == 502)
+        #expect(error?.kind == .modelFailed)
         let pieces = await log.events.compactMap { if case .newMessage(let piece) = $0 { piece.message } else { nil } }
         #expect(pieces == ["Hel"])
     }
@@ -135,7 +135,7 @@ import Testing
         let error = await #expect(throws: InteractionError.self) {
             try await runner.run(Fixture.request(), into: EventLog())
         }
-        #expect(error?.httpStatus == 502)
+        #expect(error?.kind == .modelFailed)
     }
 
     @Test func versionSetPreferencesRouteAPromptKindToANamedModel() async throws {

@@ -1,8 +1,8 @@
 import AmigoWire
-import CompadreTesting
 import Engine
 import Foundation
 import Testing
+import EngineTesting
 
 /// A weather desk: the agent may look the weather up while answering (helper tool), and a tool-call
 /// state fetches the forecast before the agent reports it.
@@ -289,7 +289,7 @@ enum ToolFixture {
         let error = await #expect(throws: InteractionError.self) {
             try await runner.run(request(graphs), into: EventLog())
         }
-        #expect(error?.httpStatus == 500)
+        #expect(error?.kind == .toolUnusable)
     }
 
     @Test func anOverlongPersistedResultIsReplacedByAnError() async throws {

@@ -7,6 +7,9 @@ import Hummingbird
 import Server
 import Storage
 import Testing
+import EngineTesting
+import StorageTesting
+import Platform
 
 /// An organization with a service, signed in as its administrator.
 struct ConversationSetup {

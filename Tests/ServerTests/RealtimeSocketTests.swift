@@ -7,9 +7,12 @@ import HummingbirdWSClient
 import Logging
 import NIOCore
 import NIOWebSocket
+import Platform
 import Server
 import Synchronization
 import Testing
+import EngineTesting
+import StorageTesting
 
 /// A realtime client for tests: sends frames, collects the server's, and reports how the socket closed.
 struct RealtimeProbe: Sendable {

@@ -3,11 +3,13 @@ import CompadreTesting
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Platform
 import Server
 import SQLKit
 import Storage
 import Synchronization
 import Testing
+import StorageTesting
 
 /// A small valid context graph: an initial action state, a decision, and a goodbye.
 nonisolated(unsafe) let validGraph: [String: Any] = [

@@ -7,6 +7,8 @@ import SQLKit
 import Storage
 import Testing
 import ToolRuntime
+import StorageTesting
+import Platform
 
 /// The tool lifecycle endpoints in-process: records, environment variables, version rules.
 /// (Publishing, the git repository and running tools end to end are in tests/compat/test_tools.py.)

@@ -1,7 +1,7 @@
-import CompadreTesting
 import Foundation
 import Storage
 import Testing
+import StorageTesting
 
 /// The lease repository on every engine (SQLite always; PostgreSQL when configured). Time is passed in,
 /// so expiry is driven by the tests without sleeping.

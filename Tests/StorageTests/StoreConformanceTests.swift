@@ -1,9 +1,9 @@
 import AmigoWire
-import CompadreTesting
 import Foundation
 import Logging
 import Storage
 import Testing
+import StorageTesting
 
 /// One suite every storage engine must pass (SQLite always; PostgreSQL when COMPADRE_TEST_POSTGRES_URL is set).
 @Suite("Store conformance")

@@ -1,8 +1,8 @@
 import AmigoWire
-import CompadreTesting
 import Foundation
 import Storage
 import Testing
+import StorageTesting
 
 /// The tool repository on every engine (SQLite always; PostgreSQL when configured).
 @Suite("Tool store conformance")

@@ -62,39 +62,54 @@ public struct InteractionOutcome: Sendable {
     public var wasInterrupted: Bool = false
 }
 
-/// Why an interaction failed, with the HTTP status the `error` event carries.
+/// Why an interaction failed: its cause and a message for the caller. Nothing of a failed
+/// interaction is stored; the application decides how the failure reaches the client.
 public struct InteractionError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var httpStatus: Int
+    public enum Kind: Sendable, Hashable {
+        /// The model answered with an error status or an answer that cannot be used.
+        case modelFailed
+        case modelUnreachable
+        case modelTimedOut
+        case modelRateLimited
+        /// A tool of the context graph cannot be resolved or used.
+        case toolUnusable
+        /// The graph cannot go on (a runaway graph, a missing state).
+        case navigationFailed
+        case cancelled
+        case `internal`
+    }
+
+    public var kind: Kind
     public var message: String
 
-    public init(httpStatus: Int, message: String) {
-        self.httpStatus = httpStatus
+    public init(_ kind: Kind, message: String) {
+        self.kind = kind
         self.message = message
     }
 
     public var description: String { message }
 
-    /// The canonical mapping of any error to what a client sees.
+    /// The cause of any error thrown while an interaction runs.
     public init(_ error: any Error) {
         switch error {
         case let error as InteractionError:
             self = error
         case let error as LanguageModelError:
-            let status = switch error.kind {
-            case .unreachable: 503
-            case .timeout: 504
-            case .rateLimited: 429
-            case .httpStatus, .invalidResponse: 502
+            let kind: Kind = switch error.kind {
+            case .unreachable: .modelUnreachable
+            case .timeout: .modelTimedOut
+            case .rateLimited: .modelRateLimited
+            case .httpStatus, .invalidResponse: .modelFailed
             }
-            self.init(httpStatus: status, message: "The language model failed: \(error.message)")
+            self.init(kind, message: "The language model failed: \(error.message)")
         case let error as ToolResolutionError:
-            self.init(httpStatus: 500, message: "A tool of the context graph cannot be used: \(error.message)")
+            self.init(.toolUnusable, message: "A tool of the context graph cannot be used: \(error.message)")
         case let error as NavigationFailure:
-            self.init(httpStatus: 500, message: error.description)
+            self.init(.navigationFailed, message: error.description)
         case is CancellationError:
-            self.init(httpStatus: 499, message: "The interaction was cancelled.")
+            self.init(.cancelled, message: "The interaction was cancelled.")
         default:
-            self.init(httpStatus: 500, message: "Internal error: \(error)")
+            self.init(.internal, message: "Internal error: \(error)")
         }
     }
 }

@@ -344,8 +344,7 @@ struct InteractionRun {
     // MARK: - Model calls
 
     func model(for request: ModelRequest) -> ModelCall {
-        let (model, parameters) = runner.models.route(request.kind, preferences: self.request.modelPreferences)
-        return ModelCall(model: model, parameters: parameters)
+        runner.models.call(request.kind, preferences: self.request.modelPreferences)
     }
 
     mutating func choose(
@@ -362,7 +361,7 @@ struct InteractionRun {
     }
 
     func structured<T: Decodable>(_ request: ModelRequest, as type: T.Type) async throws -> T {
-        try StructuredAnswer.decode(T.self, from: try await model(for: request).complete(request).text, kind: request.kind)
+        try await model(for: request).structured(request, as: T.self)
     }
 
     static func limitWords(_ text: String, to limit: Int) -> String {
@@ -371,17 +370,28 @@ struct InteractionRun {
     }
 }
 
-/// A routed model with the parameters its version-set preference adds to every request.
-struct ModelCall {
-    var model: any LanguageModel
-    var parameters: [String: JSONValue]
+/// A routed model with the parameters its version-set preference adds to every request: the one way
+/// every model call is made, inside an interaction and outside it (recommendations, starters).
+public struct ModelCall: Sendable {
+    public var model: any LanguageModel
+    public var parameters: [String: JSONValue]
 
-    func complete(_ request: ModelRequest) async throws -> ModelResponse {
+    public init(model: any LanguageModel, parameters: [String: JSONValue] = [:]) {
+        self.model = model
+        self.parameters = parameters
+    }
+
+    public func complete(_ request: ModelRequest) async throws -> ModelResponse {
         try await model.complete(prepared(request))
     }
 
-    func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
+    public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
         model.stream(prepared(request))
+    }
+
+    /// The answer to a JSON-schema request decoded as `T`; `invalidResponse` when it does not fit.
+    public func structured<T: Decodable>(_ request: ModelRequest, as type: T.Type) async throws -> T {
+        try StructuredAnswer.decode(T.self, from: try await complete(request).text, kind: request.kind)
     }
 
     private func prepared(_ request: ModelRequest) -> ModelRequest {

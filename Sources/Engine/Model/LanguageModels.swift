@@ -24,6 +24,12 @@ public struct LanguageModels: Sendable {
         }
         return (defaultModel, [:])
     }
+
+    /// The call to make for `kind` under `preferences`: the routed model with the preference's parameters.
+    public func call(_ kind: PromptKind, preferences: [String: LLMConfig]) -> ModelCall {
+        let (model, parameters) = route(kind, preferences: preferences)
+        return ModelCall(model: model, parameters: parameters)
+    }
 }
 
 /// The model of a server that has none configured: every call fails at once with `reason`, so

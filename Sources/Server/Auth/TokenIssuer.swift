@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import JWTKit
+import Platform
 
 /// The claims of a Compadre access token: who the user is and which organization issued it.
 struct AccessTokenClaims: JWTPayload {

@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import NIOCore
+import Platform
 
 /// Which `current-agent-action` events a client receives: those whose type matches the
 /// `current_agent_action_type` regex (searched, as Python's `re.search`), and none at all for callers
@@ -23,7 +24,7 @@ struct AgentActionFilter: @unchecked Sendable {
         do {
             regex = try Regex(pattern)
         } catch {
-            throw APIError.validation(
+            throw PlatformError.validation(
                 ["query", "current_agent_action_type"], "Invalid regular expression: \(error)", type: "value_error"
             )
         }
@@ -59,6 +60,10 @@ final class NDJSONEventWriter: ConversationEventSink, @unchecked Sendable {
         var data = try encoder.encode(event)
         data.append(UInt8(ascii: "\n"))
         try await writer.write(ByteBuffer(bytes: data))
+    }
+
+    func fail(_ error: PlatformError) async throws {
+        try await write(WireError(error).event)
     }
 
     func finish() async throws {

@@ -4,6 +4,7 @@ import Hummingbird
 import MultipartKit
 import NIOCore
 import NIOHTTP1
+import Platform
 import HTTPTypes
 
 /// The multipart form of `interact`: what the user sent, and external events to insert before it.
@@ -23,7 +24,7 @@ struct InteractForm: Sendable {
               contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = boundary(in: contentType)
         else {
-            throw APIError.validation(
+            throw PlatformError.validation(
                 ["header", "content-type"], "String should match pattern '^multipart\\/form-data; boundary=.+$'",
                 type: "string_pattern_mismatch"
             )
@@ -32,7 +33,7 @@ struct InteractForm: Sendable {
         do {
             body = try await request.collectBody(upTo: maximumSize)
         } catch {
-            throw APIError.payloadTooLarge("The form exceeds \(maximumSize) bytes.")
+            throw PlatformError.payloadTooLarge("The form exceeds \(maximumSize) bytes.")
         }
         let parts = try parts(of: body, boundary: boundary)
         func texts(_ name: String) -> [String] {
@@ -55,7 +56,7 @@ struct InteractForm: Sendable {
         }
         guard let recorded = texts("recorded_message").first else {
             issues.append(ValidationIssue(loc: ["body", "recorded_message"], msg: "Field required", type: "missing"))
-            throw APIError.validation(issues)
+            throw PlatformError.validation(issues)
         }
         let contents = texts("external_event_message_content")
         var timestamps: [Date] = []
@@ -88,7 +89,7 @@ struct InteractForm: Sendable {
                 ))
             }
         }
-        if !issues.isEmpty { throw APIError.validation(issues) }
+        if !issues.isEmpty { throw PlatformError.validation(issues) }
         return InteractForm(
             initialMessageType: type, recordedMessage: recorded,
             externalEventContents: contents, externalEventTimestamps: timestamps
@@ -120,8 +121,27 @@ struct InteractForm: Sendable {
         do {
             try parser.execute(body)
         } catch {
-            throw APIError.validation(["body"], "The multipart form could not be parsed: \(error)", type: "value_error")
+            throw PlatformError.validation(["body"], "The multipart form could not be parsed: \(error)", type: "value_error")
         }
         return parts
+    }
+}
+
+extension Conversations.Turn {
+    /// The turn of a REST interact form.
+    init(form: InteractForm) throws {
+        let contents = form.externalEventContents
+        let timestamps = form.externalEventTimestamps
+        if contents.count != timestamps.count {
+            throw PlatformError.badRequest(
+                "external_event_message_content has \(contents.count) entries but external_event_message_timestamp has \(timestamps.count); they must match."
+            )
+        }
+        let message: (type: MessageType, text: String)? = switch form.initialMessageType {
+        case .skip: nil
+        case .userMessage: (.userMessage, form.recordedMessage)
+        case .externalEvent: (.externalEvent, form.recordedMessage)
+        }
+        self.init(events: zip(contents, timestamps).map { (text: $0, at: $1) }, message: message)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// What the bundled OpenAPI document says about each operation that the server needs at run time:
 /// its per-minute rate limit. The document is the single source of these numbers.

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Platform
 
 /// Per-user, per-operation request budgets over fixed one-minute windows, as the API documents them
 /// ("N requests per minute for this endpoint"). Counts live in this process.

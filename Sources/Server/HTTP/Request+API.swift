@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Platform
 
 /// The largest JSON body a management endpoint accepts.
 let maximumJSONBodySize = 2 * 1024 * 1024
@@ -14,20 +15,20 @@ extension Request {
         do {
             buffer = try await collectBody(upTo: maximumJSONBodySize)
         } catch {
-            throw APIError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
+            throw PlatformError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
         }
         guard buffer.readableBytes > 0 else {
-            throw APIError.validation(["body"], "Field required", type: "missing")
+            throw PlatformError.validation(["body"], "Field required", type: "missing")
         }
         let value: Body
         do {
             value = try WireJSON.decoder.decode(Body.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
-            throw APIError.validation([error.validationIssue()])
+            throw PlatformError.validation([error.validationIssue()])
         }
         var collector = ValidationCollector()
         value.validate(into: &collector)
-        if !collector.isEmpty { throw APIError.validation(collector.issues) }
+        if !collector.isEmpty { throw PlatformError.validation(collector.issues) }
         return value
     }
 }
@@ -83,10 +84,10 @@ struct Query {
     func int(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = string(name) else { return value }
         guard let number = Int(text) else {
-            throw APIError.validation(["query", .key(name)], "Input should be a valid integer, unable to parse string as an integer", type: "int_parsing")
+            throw PlatformError.validation(["query", .key(name)], "Input should be a valid integer, unable to parse string as an integer", type: "int_parsing")
         }
         guard range.contains(number) else {
-            throw APIError.validation(["query", .key(name)], "Input should be between \(range.lowerBound) and \(range.upperBound)", type: "less_than_equal")
+            throw PlatformError.validation(["query", .key(name)], "Input should be between \(range.lowerBound) and \(range.upperBound)", type: "less_than_equal")
         }
         return number
     }
@@ -96,7 +97,7 @@ struct Query {
         switch text.lowercased() {
         case "true", "1", "yes", "on": return true
         case "false", "0", "no", "off": return false
-        default: throw APIError.validation(["query", .key(name)], "Input should be a valid boolean, unable to interpret input", type: "bool_parsing")
+        default: throw PlatformError.validation(["query", .key(name)], "Input should be a valid boolean, unable to interpret input", type: "bool_parsing")
         }
     }
 
@@ -107,7 +108,7 @@ struct Query {
         for (index, value) in values.enumerated() where !ObjectID.isValid(value) {
             issues.append(ValidationIssue(loc: ["query", .key(name), .index(index)], msg: "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch"))
         }
-        if !issues.isEmpty { throw APIError.validation(issues) }
+        if !issues.isEmpty { throw PlatformError.validation(issues) }
         return Array(NSOrderedSet(array: values)) as? [String] ?? values
     }
 
@@ -127,7 +128,7 @@ struct Query {
             if field.first == "+" { field = field.dropFirst() } else if field.first == "-" { ascending = false; field = field.dropFirst() }
             guard let column = allowed[String(field)] else {
                 let names = allowed.keys.sorted().map { "`\($0)`" }.joined(separator: ", ")
-                throw APIError.validation(["query", "sort_by", .index(index)], "Unsupported sort field '\(field)'; supported fields are \(names)", type: "value_error")
+                throw PlatformError.validation(["query", "sort_by", .index(index)], "Unsupported sort field '\(field)'; supported fields are \(names)", type: "value_error")
             }
             keys.append((column, ascending))
         }

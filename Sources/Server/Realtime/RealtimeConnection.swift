@@ -1,5 +1,6 @@
 import AmigoWire
 import Foundation
+import Platform
 
 /// The rules of one realtime socket (`converse_realtime`) as a state machine without I/O: the caller feeds
 /// it client frames, clock ticks and the outcomes of the work it asked for, and performs the returned
@@ -42,12 +43,16 @@ import Foundation
 /// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
 /// - **Voice** (`client.new-audio-message`, `client.switch-vad-mode`) gets `server.error` 415 in this
 ///   text-only version; the socket stays open.
+/// - **Shutdown** (the server drains): an interaction that runs may finish (the drain cancels it when
+///   its grace period is over); then, or at once when none runs, the socket closes 1001 (going away).
+///   Queued texts and a requested finish are dropped: the client sends them again to another server.
 /// - After a close action every input returns no action.
 struct RealtimeConnection {
     typealias Limits = RealtimeLimits
 
     enum CloseCode: UInt16, Sendable, Hashable {
         case normal = 1000
+        case goingAway = 1001
         case unauthorized = 3000
         case forbidden = 3003
         case timeout = 3008
@@ -136,6 +141,8 @@ struct RealtimeConnection {
 
     private let limits: Limits
     private var state: State = .awaitingConversation
+    /// The server is shutting down: close once the running interaction has finished.
+    private var isShuttingDown = false
     private var lastMessage: ContinuousClock.Instant
     private var rateWindow: RateWindow
 
@@ -243,11 +250,28 @@ struct RealtimeConnection {
             state = .closed
             return [.close(.normal, reason: "The conversation is finished.")]
         }
+        if isShuttingDown {
+            state = .closed
+            return [.close(.goingAway, reason: Self.shuttingDown)]
+        }
         session.phase = .idle
         let actions = Self.drain(&session)
         state = .open(session)
         return actions
     }
+
+    /// The server is shutting down: close 1001 now, or once the running interaction has finished.
+    mutating func shutdown() -> [Action] {
+        guard !isClosed else { return [] }
+        if case .open(let session) = state, case .interacting = session.phase {
+            isShuttingDown = true
+            return []
+        }
+        state = .closed
+        return [.close(.goingAway, reason: Self.shuttingDown)]
+    }
+
+    static let shuttingDown = "The server is shutting down."
 
     /// The caller finished the conversation: close 1000.
     mutating func conversationFinished() -> [Action] {

@@ -7,6 +7,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import Platform
 import Storage
 import Synchronization
 
@@ -39,6 +40,8 @@ struct RealtimeSession {
         case tick
         case interactionFinished(completed: Bool)
         case clientGone
+        /// The server is shutting down.
+        case shutdown
     }
 
     let api: API
@@ -57,6 +60,10 @@ struct RealtimeSession {
         var conversationID: String?
         var connectionLease: Lease?
         var interruption: Interruption?
+        // The session is part of the server's workload: a shutdown closes it once its turn is over.
+        let ticket = try? api.conversations.workload.admit(windDown: { post.yield(.shutdown) }, cancel: { post.yield(.shutdown) })
+        defer { ticket?.end() }
+        if ticket == nil { post.yield(.shutdown) }
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -99,6 +106,8 @@ struct RealtimeSession {
                 case .clientGone:
                     interruption?.interrupt()
                     break session
+                case .shutdown:
+                    actions = connection.shutdown()
                 }
                 defer { deadline.withLock { $0 = connection.nextDeadline } }
                 while !actions.isEmpty {
@@ -141,8 +150,7 @@ struct RealtimeSession {
                                 post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
                             }
                         } catch {
-                            let failure = APIError.status(of: error)
-                            await send(.error(httpErrorCode: failure.code, errorDescription: failure.detail))
+                            await send(.event(WireError(error).event))
                             actions += connection.interactionFinished(conversationCompleted: false)
                         }
                     case .interruptInteraction:
@@ -153,8 +161,7 @@ struct RealtimeSession {
                             try await api.conversations.finish(orgID: orgID, conversationID: id, caller: caller)
                             actions += connection.conversationFinished()
                         } catch {
-                            let failure = APIError.status(of: error)
-                            await send(.error(httpErrorCode: failure.code, errorDescription: failure.detail))
+                            await send(.event(WireError(error).event))
                         }
                     }
                 }
@@ -200,12 +207,9 @@ struct RealtimeSession {
             return rest
         } catch {
             await held.release()
-            let failure = APIError.status(of: error)
-            switch failure.code {
-            case 404: return connection.startFailed(.notFound, reason: failure.detail)
-            case 403: return connection.startFailed(.forbidden, reason: failure.detail)
-            default: return connection.startRejected(httpErrorCode: failure.code, description: failure.detail)
-            }
+            let failure = WireError(error)
+            if let code = failure.closeCode { return connection.startFailed(code, reason: failure.message) }
+            return connection.startRejected(httpErrorCode: failure.status.code, description: failure.message)
         }
     }
 
@@ -256,18 +260,18 @@ final class RealtimeEventSink: ConversationEventSink, @unchecked Sendable {
         let data = try RealtimeServerMessage.event(event).encoded()
         try await outbound.writeTextMessage(String(decoding: data, as: UTF8.self))
     }
+
+    func fail(_ error: PlatformError) async throws {
+        try await write(WireError(error).event)
+    }
 }
 
 extension RealtimeConnection.CloseCode {
     var webSocketCode: WebSocketErrorCode {
-        self == .normal ? .normalClosure : .unknown(rawValue)
-    }
-}
-
-extension APIError {
-    /// The status and message of any error, as a client would see it.
-    static func status(of error: any Error) -> (code: Int, detail: String) {
-        if let error = error as? APIError { return (Int(error.status.code), error.detailMessage) }
-        return (500, "Internal error.")
+        switch self {
+        case .normal: .normalClosure
+        case .goingAway: .goingAway
+        default: .unknown(rawValue)
+        }
     }
 }

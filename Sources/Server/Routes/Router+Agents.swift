@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import Storage
+import Platform
 
 extension API {
     func addAgentRoutes(to router: Router<AppContext>) {
@@ -14,7 +15,7 @@ extension API {
             let name = body.agentName.trimmingCharacters(in: .whitespacesAndNewlines)
             let id = try await api.store.write { repositories -> String in
                 if try await repositories.agents.find(name: name, orgID: orgID) != nil {
-                    throw APIError.conflict("An agent named `\(name)` already exists.")
+                    throw PlatformError.conflict("An agent named `\(name)` already exists.")
                 }
                 let agent = VersionedResourceInstance(id: ObjectID.generate(), name: name, deprecated: false, latestVersion: nil)
                 try await repositories.agents.insert(agent, orgID: orgID)
@@ -46,18 +47,18 @@ extension API {
             let orgID = call.orgID
             let created = try await api.store.write { repositories -> AgentVersion in
                 guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
-                    throw APIError.notFound("Agent `\(agentID)` does not exist.")
+                    throw PlatformError.notFound("Agent `\(agentID)` does not exist.")
                 }
                 let next = (agent.latestVersion ?? 0) + 1
                 if let requestedVersion, requestedVersion != next {
-                    throw APIError.conflict("Version \(requestedVersion) is not the next version of this agent (expected \(next)).")
+                    throw PlatformError.conflict("Version \(requestedVersion) is not the next version of this agent (expected \(next)).")
                 }
                 let previous = try await agent.latestVersion.asyncMap { try await repositories.agents.version($0, of: agentID, orgID: orgID) } ?? nil
                 guard let version = AgentVersion(
                     id: ObjectID.generate(), agentID: agentID, version: next, request: body, previous: previous,
                     creator: caller.userInfo, createdAt: Date()
                 ) else {
-                    throw APIError.badRequest("The first version of an agent needs every field; missing: \(body.missingFieldsForFirstVersion.joined(separator: ", ")).")
+                    throw PlatformError.badRequest("The first version of an agent needs every field; missing: \(body.missingFieldsForFirstVersion.joined(separator: ", ")).")
                 }
                 try await repositories.agents.insertVersion(version, number: next, of: agentID, orgID: orgID)
                 return version
@@ -72,7 +73,7 @@ extension API {
             let orgID = call.orgID
             let result = try await api.store.read { repositories -> PageResult<AgentVersion> in
                 guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
-                    throw APIError.notFound("Agent `\(agentID)` does not exist.")
+                    throw PlatformError.notFound("Agent `\(agentID)` does not exist.")
                 }
                 return try await repositories.agents.versions(
                     of: agentID, orgID: orgID, range: selector.range(latest: agent.latestVersion), ascending: ascending, page: page
@@ -87,11 +88,11 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
-                    throw APIError.notFound("Agent `\(agentID)` does not exist.")
+                    throw PlatformError.notFound("Agent `\(agentID)` does not exist.")
                 }
-                if agent.deprecated { throw APIError.conflict("Agent `\(agentID)` is already deleted.") }
+                if agent.deprecated { throw PlatformError.conflict("Agent `\(agentID)` is already deleted.") }
                 if try await repositories.services.activeServiceUses(column: "agent_id", id: agentID, orgID: orgID) {
-                    throw APIError.badRequest("An active service uses agent `\(agentID)`; deactivate it first.")
+                    throw PlatformError.badRequest("An active service uses agent `\(agentID)`; deactivate it first.")
                 }
                 try await repositories.agents.setDeprecated(id: agentID, orgID: orgID)
             }
@@ -104,7 +105,7 @@ extension API {
         var selector: VersionSelector?
         if let text = query.string("version") {
             guard let parsed = VersionSelector(text) else {
-                throw APIError.validation(["query", "version"], "Version must be a number, `latest`, or an inclusive range `N-M`", type: "value_error")
+                throw PlatformError.validation(["query", "version"], "Version must be a number, `latest`, or an inclusive range `N-M`", type: "value_error")
             }
             selector = parsed
         }

@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import Storage
+import Platform
 
 extension ContextGraphDefinition {
     /// Every tool a graph version names, in any state.
@@ -32,7 +33,7 @@ extension API {
             let name = body.stateMachineName.trimmingCharacters(in: .whitespacesAndNewlines)
             let id = try await api.store.write { repositories -> String in
                 if try await repositories.contextGraphs.find(name: name, orgID: orgID) != nil {
-                    throw APIError.conflict("A context graph named `\(name)` already exists.")
+                    throw PlatformError.conflict("A context graph named `\(name)` already exists.")
                 }
                 let graph = VersionedResourceInstance(id: ObjectID.generate(), name: name, deprecated: false, latestVersion: nil)
                 try await repositories.contextGraphs.insert(graph, orgID: orgID)
@@ -65,25 +66,25 @@ extension API {
             let orgID = call.orgID
             let created = try await api.store.write { repositories -> ContextGraphVersion? in
                 guard let graph = try await repositories.contextGraphs.get(id: graphID, orgID: orgID) else {
-                    throw APIError.notFound("Context graph `\(graphID)` does not exist.")
+                    throw PlatformError.notFound("Context graph `\(graphID)` does not exist.")
                 }
                 let next = (graph.latestVersion ?? 0) + 1
                 if let requestedVersion, requestedVersion != next {
-                    throw APIError.conflict("Version \(requestedVersion) is not the next version of this context graph (expected \(next)).")
+                    throw PlatformError.conflict("Version \(requestedVersion) is not the next version of this context graph (expected \(next)).")
                 }
                 var referencedStates: [String: Set<String>] = [:]
                 for (name, target) in definition.references.sorted(by: { $0.key < $1.key }) where ObjectID.isValid(target.graphID) {
                     guard let referenced = try await repositories.contextGraphs.get(id: target.graphID, orgID: orgID), !referenced.deprecated,
                           let version = try await repositories.contextGraphs.version(target.version, of: target.graphID, orgID: orgID) else {
-                        throw APIError.badRequest("Reference `\(name)` names context graph `\(target.graphID)` version \(target.version), which does not exist or is deprecated.")
+                        throw PlatformError.badRequest("Reference `\(name)` names context graph `\(target.graphID)` version \(target.version), which does not exist or is deprecated.")
                     }
                     referencedStates[name] = Set(version.definition.states.map(\.name))
                 }
                 let issues = ContextGraphValidator.validate(definition, referencedStates: referencedStates)
-                if !issues.isEmpty { throw APIError.validation(issues) }
+                if !issues.isEmpty { throw PlatformError.validation(issues) }
                 for toolID in definition.toolIDs.sorted() {
                     guard let tool = try await repositories.tools.get(id: toolID, orgID: orgID), !tool.deprecated else {
-                        throw APIError.notFound("Tool `\(toolID)` does not exist.")
+                        throw PlatformError.notFound("Tool `\(toolID)` does not exist.")
                     }
                 }
                 if dryRun { return nil }
@@ -105,7 +106,7 @@ extension API {
             let orgID = call.orgID
             let result = try await api.store.read { repositories -> PageResult<ContextGraphVersion> in
                 guard let graph = try await repositories.contextGraphs.get(id: graphID, orgID: orgID) else {
-                    throw APIError.notFound("Context graph `\(graphID)` does not exist.")
+                    throw PlatformError.notFound("Context graph `\(graphID)` does not exist.")
                 }
                 return try await repositories.contextGraphs.versions(
                     of: graphID, orgID: orgID, range: selector.range(latest: graph.latestVersion), ascending: ascending, page: page
@@ -120,11 +121,11 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard let graph = try await repositories.contextGraphs.get(id: graphID, orgID: orgID) else {
-                    throw APIError.notFound("Context graph `\(graphID)` does not exist.")
+                    throw PlatformError.notFound("Context graph `\(graphID)` does not exist.")
                 }
-                if graph.deprecated { throw APIError.conflict("Context graph `\(graphID)` is already deleted.") }
+                if graph.deprecated { throw PlatformError.conflict("Context graph `\(graphID)` is already deleted.") }
                 if try await repositories.services.activeServiceUses(column: "context_graph_id", id: graphID, orgID: orgID) {
-                    throw APIError.badRequest("An active service uses context graph `\(graphID)`; deactivate it first.")
+                    throw PlatformError.badRequest("An active service uses context graph `\(graphID)`; deactivate it first.")
                 }
                 try await repositories.contextGraphs.setDeprecated(id: graphID, orgID: orgID)
             }

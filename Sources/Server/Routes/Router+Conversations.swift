@@ -2,6 +2,7 @@ import AmigoWire
 import Engine
 import Foundation
 import Hummingbird
+import Platform
 import Storage
 
 extension API {
@@ -32,11 +33,11 @@ extension API {
             switch query.string("request_format") {
             case "text": break
             case "voice":
-                throw APIError.unsupportedMediaType("Voice input is not supported by this server yet; send request_format=text.")
+                throw PlatformError.unsupportedMediaType("Voice input is not supported by this server yet; send request_format=text.")
             case nil:
-                throw APIError.validation(["query", "request_format"], "Field required", type: "missing")
+                throw PlatformError.validation(["query", "request_format"], "Field required", type: "missing")
             case let other?:
-                throw APIError.validation(["query", "request_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
+                throw PlatformError.validation(["query", "request_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
             }
             try Self.requireTextResponse(query, required: true)
             let orgID = call.orgID
@@ -93,7 +94,7 @@ extension API {
             var types: [MessageType] = []
             for (index, raw) in query.all("message_type").enumerated() {
                 guard let type = MessageType(rawValue: raw) else {
-                    throw APIError.validation(
+                    throw PlatformError.validation(
                         ["query", "message_type", .index(index)],
                         "Input should be 'user-message', 'agent-message', 'agent-inner-thought' or 'external-event'", type: "enum"
                     )
@@ -107,10 +108,7 @@ extension API {
             let page = try query.page(defaultLimit: 500, maxLimit: 500)
             let orgID = call.orgID
             let result = try await api.store.read { repositories -> PageResult<MessageInstance> in
-                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:GetMessage", on: ["user_id": record.userID])
+                _ = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetMessage")
                 return try await repositories.conversations.messages(
                     conversationID: conversationID, orgID: orgID, filter: filter, sort: sort,
                     page: PageRequest(limit: page.limit, offset: page.offset)
@@ -132,12 +130,9 @@ extension API {
             let interactionID = try call.objectID("interaction_id")
             let orgID = call.orgID
             let insights = try await api.store.read { repositories -> InteractionInsights in
-                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:GetInteractionInsights", on: ["user_id": record.userID])
+                _ = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetInteractionInsights")
                 guard let interaction = try await repositories.conversations.interaction(id: interactionID, conversationID: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Interaction `\(interactionID)` does not exist in this conversation.")
+                    throw PlatformError.notFound("Interaction `\(interactionID)` does not exist in this conversation.")
                 }
                 return interaction.insights
             }
@@ -149,26 +144,10 @@ extension API {
             let conversationID = try call.objectID("conversation_id")
             let interactionID = try call.objectID("interaction_id")
             let body = try await call.optionalBody(RecommendResponsesRequest.self) ?? RecommendResponsesRequest(context: RecommendResponsesRequest.defaultContext)
-            let orgID = call.orgID
-            let (record, history, persona) = try await api.store.read { repositories in
-                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:GetRecommendedResponses", on: ["user_id": record.userID])
-                guard try await repositories.conversations.interaction(id: interactionID, conversationID: conversationID, orgID: orgID) != nil else {
-                    throw APIError.notFound("Interaction `\(interactionID)` does not exist in this conversation.")
-                }
-                if record.isFinished || record.lastInteractionID != interactionID {
-                    throw APIError.badRequest("Responses can only be recommended for the latest interaction of an unfinished conversation.")
-                }
-                let history = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 30)
-                let agent = try await repositories.agents.version(record.versionSetInfo.agentVersionInfo.version, of: record.versionSetInfo.agentVersionInfo.id, orgID: orgID)
-                return (record, history, agent.map(Persona.init))
-            }
-            let context = PromptContext(persona: persona ?? Persona(name: "the agent", role: "assistant"), user: UserProfile(), history: history)
-            let prompt = Prompts.recommendResponses(userContext: body.context, context: context)
-            let responses: RecommendedList = try await api.conversations.structured(prompt, preferences: record.versionSetInfo.llmModelPreferences)
-            return try .json(RecommendResponsesResponse(recommendedResponses: responses.responses))
+            let responses = try await api.conversations.recommendResponses(
+                conversationID: conversationID, interactionID: interactionID, orgID: call.orgID, caller: caller, context: body.context
+            )
+            return try .json(RecommendResponsesResponse(recommendedResponses: responses))
         }
 
         router.operation(.get, "/v1/:organization/conversation/:conversation_id/messages/:message_id/source", "retrieve-message-source", api: api) { call in
@@ -178,38 +157,19 @@ extension API {
             _ = try call.query.bool("long_lived")
             let orgID = call.orgID
             let message = try await api.store.read { repositories -> MessageInstance? in
-                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:GetMessage", on: ["user_id": record.userID])
+                _ = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetMessage")
                 return try await repositories.conversations.message(id: messageID, conversationID: conversationID, orgID: orgID)
             }
-            guard let message else { throw APIError.notFound("Message `\(messageID)` does not exist in this conversation.") }
-            if message.format == .text { throw APIError.badRequest("The message is a text message; only voice messages have a source.") }
-            throw APIError.notFound("The audio of message `\(messageID)` is not stored.")
+            guard let message else { throw PlatformError.notFound("Message `\(messageID)` does not exist in this conversation.") }
+            if message.format == .text { throw PlatformError.badRequest("The message is a text message; only voice messages have a source.") }
+            throw PlatformError.notFound("The audio of message `\(messageID)` is not stored.")
         }
 
         router.operation(.post, "/v1/:organization/conversation/conversation_starter", "generate-conversation-starter", api: api) { call in
             let caller = try call.caller
-            try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
             let body = try await call.body(ConversationStarterRequest.self)
-            let orgID = call.orgID
-            let setting = try await api.store.read { repositories in
-                try await ConversationSetting.resolve(serviceID: body.serviceID, versionSetName: body.serviceVersionSetName, orgID: orgID, repositories: repositories)
-            }
-            let prompt = Prompts.conversationStarters(
-                persona: setting.persona, serviceDescription: setting.serviceDescription, facets: body.facets,
-                minCount: body.minCount, maxCount: body.maxCount, instructions: body.generationInstructions
-            )
-            let generated: StarterList = try await api.conversations.structured(prompt, preferences: setting.versionSetInfo.llmModelPreferences)
-            let facets = Set(body.facets)
-            let prompts = generated.prompts.prefix(body.maxCount).map { starter in
-                ConversationStarter(prompt: starter.prompt, facets: starter.facets.filter(facets.contains))
-            }
-            guard prompts.count >= body.minCount else {
-                throw APIError.generic(.badGateway, "The language model wrote \(prompts.count) conversation starters; at least \(body.minCount) were requested.")
-            }
-            return try .json(ConversationStarterResponse(prompts: Array(prompts)))
+            let prompts = try await api.conversations.starters(body, orgID: call.orgID, caller: caller)
+            return try .json(ConversationStarterResponse(prompts: prompts))
         }
 
         router.operation(.post, "/v1/:organization/conversation/:conversation_id/tags/", "modify-tags-of-conversation", api: api) { call in
@@ -218,13 +178,10 @@ extension API {
             let body = try await call.body(ModifyConversationTagsRequest.self)
             let orgID = call.orgID
             try await api.store.write { repositories in
-                guard var record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:ModifyConversation", on: ["user_id": record.userID])
+                var record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:ModifyConversation")
                 for (key, value) in body.updates { record.tags[key] = .some(value) }
                 for key in body.deletes { record.tags.removeValue(forKey: key) }
-                if record.tags.count > 20 { throw APIError.badRequest("The conversation cannot contain more than 20 tags.") }
+                if record.tags.count > 20 { throw PlatformError.badRequest("The conversation cannot contain more than 20 tags.") }
                 try await repositories.conversations.update(record)
             }
             return .empty(.noContent)
@@ -235,10 +192,10 @@ extension API {
     static func requireTextResponse(_ query: Query, required: Bool) throws {
         switch query.string("response_format") {
         case "text": return
-        case "voice": throw APIError.badRequest("Voice responses are not supported by this server yet; use response_format=text.")
-        case nil where required: throw APIError.validation(["query", "response_format"], "Field required", type: "missing")
+        case "voice": throw PlatformError.badRequest("Voice responses are not supported by this server yet; use response_format=text.")
+        case nil where required: throw PlatformError.validation(["query", "response_format"], "Field required", type: "missing")
         case nil: return
-        case let other?: throw APIError.validation(["query", "response_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
+        case let other?: throw PlatformError.validation(["query", "response_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
         }
     }
 
@@ -246,27 +203,9 @@ extension API {
     static func tagFilters(_ query: Query) throws -> [(key: String, value: String)] {
         try query.all("tag").enumerated().map { index, raw in
             guard let colon = raw.firstIndex(of: ":") else {
-                throw APIError.validation(["query", "tag", .index(index)], "Tags must be written as key:value", type: "value_error")
+                throw PlatformError.validation(["query", "tag", .index(index)], "Tags must be written as key:value", type: "value_error")
             }
             return (String(raw[..<colon]), String(raw[raw.index(after: colon)...]))
-        }
-    }
-}
-
-struct RecommendedList: Decodable { var responses: [String] }
-struct StarterList: Decodable { var prompts: [ConversationStarter] }
-
-extension Conversations {
-    /// One structured model call outside an interaction (recommendations, starters): 502/503/504 on failure.
-    func structured<T: Decodable>(_ prompt: ModelRequest, preferences: [String: LLMConfig]) async throws -> T {
-        let (model, parameters) = models.route(prompt.kind, preferences: preferences)
-        var prompt = prompt
-        prompt.parameters.merge(parameters) { _, preferred in preferred }
-        do {
-            return try StructuredAnswer.decode(T.self, from: try await model.complete(prompt).text, kind: prompt.kind)
-        } catch {
-            let failure = InteractionError(error)
-            throw APIError.generic(.init(code: failure.httpStatus), failure.message)
         }
     }
 }

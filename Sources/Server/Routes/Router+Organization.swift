@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Storage
+import Platform
 
 extension API {
     func addOrganizationRoutes(to router: Router<AppContext>) {
@@ -10,7 +11,7 @@ extension API {
         router.operation(.get, "/v1/:organization/organization/", "get-organization", access: .optional, api: api) { call in
             let orgID = call.orgID
             guard var organization = try await api.store.read({ try await $0.organizations.get(orgID) }) else {
-                throw APIError.notFound("Organization `\(call.orgID)` does not exist.")
+                throw PlatformError.notFound("Organization `\(call.orgID)` does not exist.")
             }
             if !(call.principal?.can("Organization:GetOrganizationDetails") ?? false) { organization.defaultUserPreferences = nil }
             return try .json(OrganizationView(organization))
@@ -22,7 +23,7 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard var organization = try await repositories.organizations.get(orgID) else {
-                    throw APIError.notFound("Organization `\(orgID)` does not exist.")
+                    throw PlatformError.notFound("Organization `\(orgID)` does not exist.")
                 }
                 if let title = body.title { organization.title = title.trimmingCharacters(in: .whitespacesAndNewlines) }
                 if let value = body.mainDescription { organization.mainDescription = value.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -44,18 +45,18 @@ extension API {
             let now = Date()
             let instance = try await api.store.write { repositories -> APIKeyInstance in
                 guard let role = try await repositories.roles.get(name: body.roleName, orgID: orgID) else {
-                    throw APIError.notFound("Role `\(body.roleName)` does not exist.")
+                    throw PlatformError.notFound("Role `\(body.roleName)` does not exist.")
                 }
                 try caller.requireCovers(role)
                 if try await repositories.apiKeys.count(orgID: orgID) >= 20 {
-                    throw APIError.badRequest("The organization already has the maximum of 20 API keys.")
+                    throw PlatformError.badRequest("The organization already has the maximum of 20 API keys.")
                 }
                 let instance = APIKeyInstance(
                     id: ObjectID.generate(), name: body.name?.trimmingCharacters(in: .whitespacesAndNewlines), orgID: orgID,
                     createdAt: now, updatedAt: now, keyID: UUID().uuidString.lowercased(),
                     expiresAt: now.addingTimeInterval(body.durationSeconds ?? 0), creator: caller.userInfo, roleID: role.id
                 )
-                try await repositories.apiKeys.insert(StoredAPIKey(instance: instance, secretHash: API.sha256Hex(secret)))
+                try await repositories.apiKeys.insert(StoredAPIKey(instance: instance, secretHash: APIKeySecret.hash(secret)))
                 return instance
             }
             return try .json(CreateAPIKeyResponse(apiKeyID: instance.keyID, apiKey: secret, expiresAt: instance.expiresAt), status: .created)
@@ -73,7 +74,7 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard try await repositories.apiKeys.get(keyID: keyID, orgID: orgID) != nil else {
-                    throw APIError.notFound("API key `\(keyID)` does not exist.")
+                    throw PlatformError.notFound("API key `\(keyID)` does not exist.")
                 }
                 try await repositories.apiKeys.delete(keyID: keyID, orgID: orgID)
             }
@@ -89,24 +90,24 @@ extension API {
                 return value
             }
             let (secret, keyID, userID) = (header("x-api-key"), header("x-api-key-id"), header("x-user-id"))
-            guard issues.isEmpty, let secret, let keyID, let userID else { throw APIError.validation(issues) }
+            guard issues.isEmpty, let secret, let keyID, let userID else { throw PlatformError.validation(issues) }
             let orgID = call.orgID
             let signedIn = try await api.store.read { repositories -> (User, Role, Role)? in
                 guard try await repositories.organizations.get(orgID) != nil else {
-                    throw APIError.notFound("Organization `\(orgID)` does not exist.")
+                    throw PlatformError.notFound("Organization `\(orgID)` does not exist.")
                 }
                 guard let key = try await repositories.apiKeys.get(keyID: keyID, orgID: orgID),
-                      key.secretHash == API.sha256Hex(secret), key.instance.expiresAt > Date(),
+                      key.secretHash == APIKeySecret.hash(secret), key.instance.expiresAt > Date(),
                       let keyRole = try await repositories.roles.get(id: key.instance.roleID, orgID: orgID),
                       let user = try await repositories.users.get(id: userID, orgID: orgID),
                       let userRole = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
                 return (user, userRole, keyRole)
             }
             guard let (user, userRole, keyRole) = signedIn else {
-                throw APIError.unauthorized("API key not found, is incorrect or expired, or the requested user is not found.")
+                throw PlatformError.unauthorized("API key not found, is incorrect or expired, or the requested user is not found.")
             }
             guard keyRole.covers(userRole) else {
-                throw APIError.unauthorized("This API key's role cannot sign in a user with the role `\(userRole.name)`.")
+                throw PlatformError.unauthorized("This API key's role cannot sign in a user with the role `\(userRole.name)`.")
             }
             let (token, expiresAt) = try await api.tokens.issue(userID: user.userID, orgID: orgID)
             return try .json(SignInResponse(idToken: token, expiresAt: expiresAt))
@@ -134,15 +135,5 @@ struct OrganizationView: Encodable {
         try c.encode(organization.onboardingInstructions, forKey: .onboardingInstructions)
         try c.encode(organization.defaultUserPreferences, forKey: .defaultUserPreferences)
         try c.encode(organization.tenantID, forKey: .tenantID)
-    }
-}
-
-/// API key secrets: 32 random bytes, URL-safe base64, stored only as a SHA-256 hash.
-enum APIKeySecret {
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 }

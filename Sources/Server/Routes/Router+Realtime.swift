@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import NIOWebSocket
+import Platform
 
 extension API {
     /// The browser-friendly bearer subprotocol: `bearer.authorization.amigo.ai.<JWT>`.

@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import Storage
+import Platform
 
 extension API {
     func addRoleRoutes(to router: Router<AppContext>) {
@@ -19,7 +20,7 @@ extension API {
             )
             try await api.store.write { repositories in
                 if try await repositories.roles.get(name: role.name, orgID: orgID) != nil {
-                    throw APIError.conflict("A role named `\(role.name)` already exists.")
+                    throw PlatformError.conflict("A role named `\(role.name)` already exists.")
                 }
                 try await repositories.roles.insert(role, orgID: orgID)
             }
@@ -51,7 +52,7 @@ extension API {
             let orgID = call.orgID
             let roleID = try await api.store.write { repositories -> String in
                 guard var role = try await repositories.roles.get(name: name, orgID: orgID) else {
-                    throw APIError.notFound("Role `\(name)` does not exist.")
+                    throw PlatformError.notFound("Role `\(name)` does not exist.")
                 }
                 if let description = body.description { role.description = description.trimmingCharacters(in: .whitespacesAndNewlines) }
                 if body.permissionGrants != nil || body.frontendView != nil {
@@ -73,11 +74,11 @@ extension API {
             let orgID = call.orgID
             let roleID = try await api.store.write { repositories -> String in
                 guard let role = try await repositories.roles.get(name: name, orgID: orgID) else {
-                    throw APIError.notFound("Role `\(name)` does not exist.")
+                    throw PlatformError.notFound("Role `\(name)` does not exist.")
                 }
                 try caller.requireCovers(role)
                 guard var user = try await repositories.users.get(id: body.userID, orgID: orgID) else {
-                    throw APIError.notFound("User `\(body.userID)` does not exist.")
+                    throw PlatformError.notFound("User `\(body.userID)` does not exist.")
                 }
                 if let current = try await repositories.roles.get(id: user.roleID, orgID: orgID) { try caller.requireCovers(current) }
                 user.roleID = role.id

@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import Storage
+import Platform
 
 extension API {
     func addServiceRoutes(to router: Router<AppContext>) {
@@ -19,7 +20,7 @@ extension API {
                 try await Self.checkVersionSet(release, name: "release", agentID: body.agentID, contextGraphID: body.contextGraphID, in: repositories, orgID: orgID)
                 let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
                 if body.isActive, try await repositories.services.activeServiceExists(name: name, orgID: orgID) {
-                    throw APIError.conflict("An active service named `\(name)` already exists.")
+                    throw PlatformError.conflict("An active service named `\(name)` already exists.")
                 }
                 let service = Service(
                     id: ObjectID.generate(), name: name, versionSets: ["edge": .edge, "release": release],
@@ -64,7 +65,7 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
-                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                    throw PlatformError.notFound("Service `\(serviceID)` does not exist.")
                 }
                 if let name = body.name { service.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
                 if let description = body.description { service.description = description.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -77,7 +78,7 @@ extension API {
                     try await Self.checkServiceParts(agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID, forActivation: service.isActive)
                 }
                 if service.isActive, try await repositories.services.activeServiceExists(name: service.name, orgID: orgID, excluding: service.id) {
-                    throw APIError.conflict("An active service named `\(service.name)` already exists.")
+                    throw PlatformError.conflict("An active service named `\(service.name)` already exists.")
                 }
                 service.updatedBy = caller.userInfo
                 try await repositories.services.update(service, orgID: orgID)
@@ -90,16 +91,16 @@ extension API {
             let serviceID = try call.objectID("service_id")
             let name = try call.parameter("version_set_name")
             guard FieldRule.isVersionSetName(name) else {
-                throw APIError.validation(["path", "version_set_name"], "String should match pattern '^[A-Za-z0-9_-]+$' and have at most 40 characters", type: "string_pattern_mismatch")
+                throw PlatformError.validation(["path", "version_set_name"], "String should match pattern '^[A-Za-z0-9_-]+$' and have at most 40 characters", type: "string_pattern_mismatch")
             }
             let body = try await call.body(UpsertVersionSetRequest.self)
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
-                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                    throw PlatformError.notFound("Service `\(serviceID)` does not exist.")
                 }
                 try caller.require(service.versionSets[name] == nil ? "Service:CreateVersionSet" : "Service:UpdateVersionSet")
-                if name == "edge" { throw APIError.badRequest("The `edge` version set always uses the latest versions and cannot be changed.") }
+                if name == "edge" { throw PlatformError.badRequest("The `edge` version set always uses the latest versions and cannot be changed.") }
                 try await Self.checkVersionSet(body.versionSet, name: name, agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID)
                 service.versionSets[name] = body.versionSet
                 service.updatedBy = caller.userInfo
@@ -116,10 +117,10 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard var service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
-                    throw APIError.notFound("Service `\(serviceID)` does not exist.")
+                    throw PlatformError.notFound("Service `\(serviceID)` does not exist.")
                 }
-                if name == "edge" || name == "release" { throw APIError.badRequest("The `\(name)` version set cannot be deleted.") }
-                guard service.versionSets[name] != nil else { throw APIError.notFound("Version set `\(name)` does not exist.") }
+                if name == "edge" || name == "release" { throw PlatformError.badRequest("The `\(name)` version set cannot be deleted.") }
+                guard service.versionSets[name] != nil else { throw PlatformError.notFound("Version set `\(name)` does not exist.") }
                 service.versionSets[name] = nil
                 service.updatedBy = caller.userInfo
                 try await repositories.services.update(service, orgID: orgID)
@@ -132,24 +133,24 @@ extension API {
     /// service, not be deprecated (400).
     static func checkServiceParts(agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String, forActivation: Bool = true) async throws {
         guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
-            throw APIError.notFound("Agent `\(agentID)` does not exist.")
+            throw PlatformError.notFound("Agent `\(agentID)` does not exist.")
         }
         guard let graph = try await repositories.contextGraphs.get(id: contextGraphID, orgID: orgID) else {
-            throw APIError.notFound("Context graph `\(contextGraphID)` does not exist.")
+            throw PlatformError.notFound("Context graph `\(contextGraphID)` does not exist.")
         }
-        if agent.latestVersion == nil { throw APIError.badRequest("Agent `\(agentID)` has no versions yet.") }
-        if graph.latestVersion == nil { throw APIError.badRequest("Context graph `\(contextGraphID)` has no versions yet.") }
-        if forActivation && agent.deprecated { throw APIError.badRequest("Agent `\(agentID)` is deleted.") }
-        if forActivation && graph.deprecated { throw APIError.badRequest("Context graph `\(contextGraphID)` is deleted.") }
+        if agent.latestVersion == nil { throw PlatformError.badRequest("Agent `\(agentID)` has no versions yet.") }
+        if graph.latestVersion == nil { throw PlatformError.badRequest("Context graph `\(contextGraphID)` has no versions yet.") }
+        if forActivation && agent.deprecated { throw PlatformError.badRequest("Agent `\(agentID)` is deleted.") }
+        if forActivation && graph.deprecated { throw PlatformError.badRequest("Context graph `\(contextGraphID)` is deleted.") }
     }
 
     /// Pinned versions of a version set must exist for the service's agent and graph (400).
     static func checkVersionSet(_ set: VersionSet, name: String, agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String) async throws {
         if let number = set.agentVersionNumber, try await repositories.agents.version(number, of: agentID, orgID: orgID) == nil {
-            throw APIError.badRequest("Version set `\(name)`: agent `\(agentID)` has no version \(number).")
+            throw PlatformError.badRequest("Version set `\(name)`: agent `\(agentID)` has no version \(number).")
         }
         if let number = set.contextGraphVersionNumber, try await repositories.contextGraphs.version(number, of: contextGraphID, orgID: orgID) == nil {
-            throw APIError.badRequest("Version set `\(name)`: context graph `\(contextGraphID)` has no version \(number).")
+            throw PlatformError.badRequest("Version set `\(name)`: context graph `\(contextGraphID)` has no version \(number).")
         }
     }
 }

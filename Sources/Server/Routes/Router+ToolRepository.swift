@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import ToolRepository
 import ToolRuntime
+import Platform
 
 extension API {
     /// The organization's tool repository over Git's smart HTTP protocol, and the project scaffold.
@@ -35,11 +36,11 @@ extension API {
     }
 
     private func serveGit(_ request: Request, context: AppContext) async throws -> Response {
-        guard let orgID = context.parameters.get("organization") else { throw APIError.notFound("Organization not found.") }
+        guard let orgID = context.parameters.get("organization") else { throw PlatformError.notFound("Organization not found.") }
         let principal: Principal
         do {
             principal = try await authenticate(request, orgID: orgID)
-        } catch let error as APIError where error.status == .unauthorized {
+        } catch let error as PlatformError where error.kind == .unauthorized {
             return Response(
                 status: .unauthorized,
                 headers: [.wwwAuthenticate: "Basic realm=\"Compadre tool repository\"", .contentType: "text/plain"],
@@ -61,7 +62,7 @@ extension API {
         do {
             response = try await tools.repositories.serve(organization: orgID, request: gitRequest, remoteUser: principal.user.userID)
         } catch let error as ToolRepositoryError {
-            throw APIError.notFound(error.description)
+            throw PlatformError.notFound(error.description)
         }
         var fields = HTTPFields()
         for header in response.headers {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Storage
 import ToolRuntime
+import Platform
 
 extension API {
     func addToolRoutes(to router: Router<AppContext>) {
@@ -13,7 +14,7 @@ extension API {
             try caller.require("Tool:CreateTool")
             let body = try await call.body(CreateToolRequest.self)
             if body.name.count > Self.maxToolNameLength {
-                throw APIError.badRequest("The tool name is longer than \(Self.maxToolNameLength) characters.")
+                throw PlatformError.badRequest("The tool name is longer than \(Self.maxToolNameLength) characters.")
             }
             let orgID = call.orgID
             let tool = ToolInstance(
@@ -22,7 +23,7 @@ extension API {
             )
             try await api.store.write { repositories in
                 if try await repositories.tools.active(named: body.name, orgID: orgID) != nil {
-                    throw APIError.conflict("A tool named `\(body.name)` already exists.")
+                    throw PlatformError.conflict("A tool named `\(body.name)` already exists.")
                 }
                 try await repositories.tools.insert(tool)
             }
@@ -115,10 +116,10 @@ extension API {
                 for insert in body.inserts {
                     if let existing = envvars[insert.name] {
                         if existing.deletedAt == nil {
-                            throw APIError.conflict("The environment variable `\(insert.name)` already exists.")
+                            throw PlatformError.conflict("The environment variable `\(insert.name)` already exists.")
                         }
                         if let deleted = existing.deletedAt, now.timeIntervalSince(deleted) < Self.envvarReuseDelay {
-                            throw APIError.conflict("The environment variable `\(insert.name)` was deleted recently; insert it again in a minute.")
+                            throw PlatformError.conflict("The environment variable `\(insert.name)` was deleted recently; insert it again in a minute.")
                         }
                     }
                     envvars[insert.name] = ToolEnvvarRecord(
@@ -127,17 +128,17 @@ extension API {
                 }
                 for update in body.updates {
                     guard var existing = envvars[update.name], existing.deletedAt == nil else {
-                        throw APIError.badRequest("The environment variable `\(update.name)` does not exist.")
+                        throw PlatformError.badRequest("The environment variable `\(update.name)` does not exist.")
                     }
                     existing.value = existing.isSecret ? try secrets.seal(update.value) : update.value
                     envvars[update.name] = existing
                 }
                 for delete in body.deletes {
                     guard var existing = envvars[delete.name], existing.deletedAt == nil else {
-                        throw APIError.badRequest("The environment variable `\(delete.name)` does not exist.")
+                        throw PlatformError.badRequest("The environment variable `\(delete.name)` does not exist.")
                     }
                     if inUse.contains(delete.name) {
-                        throw APIError.badRequest("The environment variable `\(delete.name)` is used by a version that is not deprecated.")
+                        throw PlatformError.badRequest("The environment variable `\(delete.name)` is used by a version that is not deprecated.")
                     }
                     existing.deletedAt = now
                     existing.value = ""
@@ -163,13 +164,9 @@ extension API {
             let tools = try api.requireTools()
             let orgID = call.orgID
             let version = try await api.withToolLease(toolID) {
-                do {
-                    return try await tools.publish(
-                        toolID: toolID, orgID: orgID, projectPath: body.projectPath, bump: body.bumpType, creator: caller.userInfo
-                    )
-                } catch let error as ToolPublishError {
-                    throw error.apiError
-                }
+                try await tools.publish(
+                    toolID: toolID, orgID: orgID, projectPath: body.projectPath, bump: body.bumpType, creator: caller.userInfo
+                )
             }
             return try .json(PublishToolVersionResponse(newVersion: version.version), status: .created)
         }
@@ -190,7 +187,7 @@ extension API {
             let (tool, all) = try await api.store.read { repositories in
                 (try await repositories.tools.get(id: toolID, orgID: orgID), try await repositories.tools.versions(toolID: toolID, orgID: orgID))
             }
-            guard tool != nil else { throw APIError.notFound("Tool `\(toolID)` does not exist.") }
+            guard tool != nil else { throw PlatformError.notFound("Tool `\(toolID)` does not exist.") }
             var versions = all.filter { version in
                 (deprecated.map { $0 == version.deprecated } ?? true) && (specifier?.matches(version.version) ?? true)
                     && (creators.isEmpty || creators.contains("\(version.creator.userOrgID),\(version.creator.userID)"))
@@ -219,7 +216,7 @@ extension API {
             let orgID = call.orgID
             try await api.store.write { repositories in
                 guard try await repositories.tools.get(id: toolID, orgID: orgID) != nil else {
-                    throw APIError.notFound("Tool `\(toolID)` does not exist.")
+                    throw PlatformError.notFound("Tool `\(toolID)` does not exist.")
                 }
                 for var version in try await repositories.tools.versions(toolID: toolID, orgID: orgID)
                 where !version.deprecated && specifier.matches(version.version) {
@@ -238,7 +235,7 @@ extension API {
             let toolID = try call.objectID("tool_id")
             let text = try call.parameter("version")
             guard let wanted = ToolVersion(text) else {
-                throw APIError.validation(["path", "version"], "Version must be MAJOR.MINOR.PATCH", type: "value_error")
+                throw PlatformError.validation(["path", "version"], "Version must be MAJOR.MINOR.PATCH", type: "value_error")
             }
             let body = try await call.body(InvokeToolVersionRequest.self)
             let tools = try api.requireTools()
@@ -247,11 +244,11 @@ extension API {
                 (try await repositories.tools.get(id: toolID, orgID: orgID), try await repositories.tools.versions(toolID: toolID, orgID: orgID))
             }
             guard let tool, !tool.deprecated, let version = versions.first(where: { $0.version == wanted && !$0.deprecated }) else {
-                throw APIError.notFound("Tool `\(toolID)` has no usable version \(text).")
+                throw PlatformError.notFound("Tool `\(toolID)` has no usable version \(text).")
             }
             for (index, input) in body.inputs.enumerated() {
                 if let problem = InputSchemaCheck.problem(with: input.inputParameters, schema: version.inputSchema) {
-                    throw APIError.badRequest("Input \(index): \(problem)")
+                    throw PlatformError.badRequest("Input \(index): \(problem)")
                 }
             }
             var results: [InvocationResult] = []
@@ -264,15 +261,11 @@ extension API {
             try caller.require("Tool:AccessRepo")
             let body = try await call.body(TestToolRequest.self)
             let tools = try api.requireTools()
-            do {
-                let results = try await tools.test(
-                    orgID: call.orgID, branch: body.commitBranch, projectPath: body.projectPath, inputs: body.inputs,
-                    variables: body.requiredEnvvars, secretVariables: body.requiredSecretEnvvars
-                )
-                return try .json(TestToolResponse(invocationResults: results))
-            } catch let error as ToolPublishError {
-                throw error.apiError
-            }
+            let results = try await tools.test(
+                orgID: call.orgID, branch: body.commitBranch, projectPath: body.projectPath, inputs: body.inputs,
+                variables: body.requiredEnvvars, secretVariables: body.requiredSecretEnvvars
+            )
+            return try .json(TestToolResponse(invocationResults: results))
         }
 
         router.operation(.get, "/v1/:organization/tool/invocation", "get-tool-invocations", api: api) { call in
@@ -281,7 +274,7 @@ extension API {
             let toolIDs = try query.objectIDs("tool_id")
             let versions = query.all("version")
             if !versions.isEmpty, versions.count != toolIDs.count {
-                throw APIError.badRequest("`tool_id` and `version` must have the same number of values.")
+                throw PlatformError.badRequest("`tool_id` and `version` must have the same number of values.")
             }
             var constraints: [String: [VersionSpecifier]] = [:]
             for (index, text) in versions.enumerated() {
@@ -315,7 +308,7 @@ extension API {
             let caller = try call.caller
             let query = call.query
             guard let text = query.string("query") else {
-                throw APIError.validation(["query", "query"], "Field required", type: "missing")
+                throw PlatformError.validation(["query", "query"], "Field required", type: "missing")
             }
             let fields: [String: String] = [
                 "invocation_status.exception_message": "exception_message", "invocation_status.exception_type": "exception_type",
@@ -324,7 +317,7 @@ extension API {
             var columns: [String] = []
             for (index, field) in query.all("query_against").enumerated() {
                 guard let column = fields[field] else {
-                    throw APIError.validation(["query", "query_against", .index(index)], "Input should be one of \(fields.keys.sorted())", type: "enum")
+                    throw PlatformError.validation(["query", "query_against", .index(index)], "Input should be one of \(fields.keys.sorted())", type: "enum")
                 }
                 columns.append(column)
             }
@@ -345,32 +338,22 @@ extension API {
     }
 
     /// Runs `body` holding the tool's lease (publish and deprecate exclude each other, across replicas);
-    /// 409 when another operation holds it. The lease is released however `body` ends.
+    /// 409 when another operation holds it.
     func withToolLease<Result: Sendable>(_ toolID: String, _ body: () async throws -> Result) async throws -> Result {
-        guard let lease = try await conversations.leases.acquire("tool/\(toolID)") else {
-            throw APIError.conflict("Another operation on this tool is in progress.")
-        }
-        do {
-            let result = try await body()
-            await lease.release()
-            return result
-        } catch {
-            await lease.release()
-            throw error
-        }
+        try await Lease.with("tool/\(toolID)", in: conversations.leases, orConflict: "Another operation on this tool is in progress.", body)
     }
 
     /// The tool, or 404 when it does not exist or is deprecated.
     static func activeTool(_ id: String, orgID: String, in repositories: Repositories) async throws -> ToolInstance {
         guard let tool = try await repositories.tools.get(id: id, orgID: orgID), !tool.deprecated else {
-            throw APIError.notFound("Tool `\(id)` does not exist.")
+            throw PlatformError.notFound("Tool `\(id)` does not exist.")
         }
         return tool
     }
 
     /// The tool subsystem, or 503 when the server was started without one.
     func requireTools() throws -> Tools {
-        guard let tools else { throw APIError.unavailable("Tools are not configured on this server.") }
+        guard let tools else { throw PlatformError.unavailable("Tools are not configured on this server.") }
         return tools
     }
 
@@ -393,7 +376,7 @@ extension API {
     static func tagFilters(_ raw: [String]) throws -> [TagFilter] {
         try raw.enumerated().map { index, text in
             guard let colon = text.firstIndex(of: ":") else {
-                throw APIError.validation(["query", "tag", .index(index)], "Tags must be written `key:value`", type: "value_error")
+                throw PlatformError.validation(["query", "tag", .index(index)], "Tags must be written `key:value`", type: "value_error")
             }
             return TagFilter(key: String(text[..<colon]), value: String(text[text.index(after: colon)...]))
         }
@@ -404,7 +387,7 @@ extension API {
         do {
             return try VersionSpecifier(text)
         } catch {
-            throw APIError.validation(location, error.description, type: "value_error")
+            throw PlatformError.validation(location, error.description, type: "value_error")
         }
     }
 
@@ -423,7 +406,7 @@ extension API {
         var kinds: [InvocationSource.Kind] = []
         for (index, raw) in query.all("invocation_source_type").enumerated() {
             guard let kind = InvocationSource.Kind(rawValue: raw) else {
-                throw APIError.validation(
+                throw PlatformError.validation(
                     ["query", "invocation_source_type", .index(index)],
                     "Input should be 'regular-conversation' or 'simulation-conversation'", type: "enum"
                 )

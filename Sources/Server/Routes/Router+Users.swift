@@ -2,6 +2,7 @@ import AmigoWire
 import Foundation
 import Hummingbird
 import Storage
+import Platform
 
 extension Principal {
     /// The user ids this caller may see with `permission`: nil when every user is visible,
@@ -28,11 +29,11 @@ extension API {
             let orgID = call.orgID
             let userID = try await api.store.write { repositories -> String in
                 guard let role = try await repositories.roles.get(name: body.roleName, orgID: orgID) else {
-                    throw APIError.notFound("Role `\(body.roleName)` does not exist.")
+                    throw PlatformError.notFound("Role `\(body.roleName)` does not exist.")
                 }
                 try caller.requireCovers(role)
                 if try await repositories.users.find(email: body.email, orgID: orgID) != nil {
-                    throw APIError.conflict("A user with the email `\(body.email)` already exists in this organization.")
+                    throw PlatformError.conflict("A user with the email `\(body.email)` already exists in this organization.")
                 }
                 let organization = try await repositories.organizations.get(orgID)
                 var user = User(
@@ -72,7 +73,7 @@ extension API {
         router.operation(.get, "/v1/:organization/user/search/", "search-users", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            guard let text = query.string("query") else { throw APIError.validation(["query", "query"], "Field required", type: "missing") }
+            guard let text = query.string("query") else { throw PlatformError.validation(["query", "query"], "Field required", type: "missing") }
             var ids = query.all("user_id")
             if let visible = caller.visibleUserIDs("User:GetUserInfo") {
                 ids = ids.isEmpty ? visible : ids.filter(visible.contains)
@@ -93,7 +94,7 @@ extension API {
             let body = try await call.body(UpdateUserInfoRequest.self)
             let orgID = call.orgID
             try await api.store.write { repositories in
-                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
                 body.apply(to: &user)
                 try await repositories.users.update(user)
             }
@@ -105,7 +106,7 @@ extension API {
             try call.caller.require("User:DeleteUser", on: ["user_id": userID])
             let orgID = call.orgID
             try await api.store.write { repositories in
-                guard try await repositories.users.get(id: userID, orgID: orgID) != nil else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                guard try await repositories.users.get(id: userID, orgID: orgID) != nil else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
                 try await repositories.users.delete(id: userID, orgID: orgID)
             }
             return .empty(.noContent)
@@ -116,7 +117,7 @@ extension API {
             try call.caller.require("User:GetUserModel", on: ["user_id": userID])
             let orgID = call.orgID
             guard let user = try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) else {
-                throw APIError.notFound("User `\(userID)` does not exist.")
+                throw PlatformError.notFound("User `\(userID)` does not exist.")
             }
             return try .json(GetUserModelResponse(userModels: [], additionalContext: user.additionalContext))
         }
@@ -131,7 +132,7 @@ extension API {
             _ = try query.sort(allowed: ["conversation_id": "conversation_id", "created_at": "created_at"])
             let orgID = call.orgID
             guard try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) != nil else {
-                throw APIError.notFound("User `\(userID)` does not exist.")
+                throw PlatformError.notFound("User `\(userID)` does not exist.")
             }
             // Memories are extracted after conversations finish; until a conversation has been analysed there are none.
             return try .json(GetMemoriesResponse(memories: [], hasMore: false, continuationToken: nil))
@@ -143,9 +144,9 @@ extension API {
             let body = try await call.body(ModifyUserVariablesRequest.self)
             let orgID = call.orgID
             try await api.store.write { repositories in
-                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw APIError.notFound("User `\(userID)` does not exist.") }
+                guard var user = try await repositories.users.get(id: userID, orgID: orgID) else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
                 let missing = body.deletes.map(\.name).filter { user.nonsensitiveVariables[$0] == nil && user.sensitiveVariables[$0] == nil }
-                if !missing.isEmpty { throw APIError.badRequest("Variables to delete do not exist: \(missing.joined(separator: ", ")).") }
+                if !missing.isEmpty { throw PlatformError.badRequest("Variables to delete do not exist: \(missing.joined(separator: ", ")).") }
                 for delete in body.deletes {
                     user.nonsensitiveVariables[delete.name] = nil
                     user.sensitiveVariables[delete.name] = nil
@@ -159,8 +160,8 @@ extension API {
                         user.nonsensitiveVariables[upsert.name] = upsert.value
                     }
                 }
-                if user.nonsensitiveVariables.count > 20 { throw APIError.badRequest("A user can have at most 20 nonsensitive variables.") }
-                if user.sensitiveVariables.count > 20 { throw APIError.badRequest("A user can have at most 20 sensitive variables.") }
+                if user.nonsensitiveVariables.count > 20 { throw PlatformError.badRequest("A user can have at most 20 nonsensitive variables.") }
+                if user.sensitiveVariables.count > 20 { throw PlatformError.badRequest("A user can have at most 20 sensitive variables.") }
                 try await repositories.users.update(user)
             }
             return .empty(.noContent)

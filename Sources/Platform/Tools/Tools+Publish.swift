@@ -4,27 +4,13 @@ import Storage
 import ToolRepository
 import ToolRuntime
 
-/// Why publishing or testing a tool failed, in the API's status codes.
-struct ToolPublishError: Error {
-    var status: Int
-    var message: String
-
-    var apiError: APIError {
-        switch status {
-        case 404: .notFound(message)
-        case 409: .conflict(message)
-        default: .badRequest(message)
-        }
-    }
-}
-
 extension Tools {
     /// How many versions of a tool may be active (not deprecated) at once.
     static let maxActiveVersions = 3
 
     /// Publishes the tip of `main` at `projectPath` as the next version: checks the rules, builds the
     /// environment, and records the version. Nothing is recorded unless the build succeeded.
-    func publish(
+    public func publish(
         toolID: String, orgID: String, projectPath: String, bump: ToolVersion.Bump, creator: UserInfo
     ) async throws -> ToolVersionInstance {
         let (tool, versions, envvars) = try await store.read { repositories in
@@ -32,25 +18,22 @@ extension Tools {
              try await repositories.tools.versions(toolID: toolID, orgID: orgID),
              try await repositories.tools.envvars(toolID: toolID))
         }
-        guard let tool, !tool.deprecated else { throw ToolPublishError(status: 404, message: "Tool `\(toolID)` does not exist.") }
+        guard let tool, !tool.deprecated else { throw PlatformError.notFound("Tool `\(toolID)` does not exist.") }
         let latest = versions.map(\.version).max() ?? .zero
         if versions.isEmpty, bump != .major {
-            throw ToolPublishError(status: 400, message: "The first version of a tool must be published with `bump_type: major`.")
+            throw PlatformError.badRequest("The first version of a tool must be published with `bump_type: major`.")
         }
         if versions.filter({ !$0.deprecated }).count >= Self.maxActiveVersions {
-            throw ToolPublishError(
-                status: 400,
-                message: "Tool `\(tool.name)` already has \(Self.maxActiveVersions) active versions; deprecate one first."
+            throw PlatformError.badRequest("Tool `\(tool.name)` already has \(Self.maxActiveVersions) active versions; deprecate one first."
             )
         }
         _ = try await repositories.prepare(organization: orgID)
         guard let commit = try await repositories.commit(organization: orgID, branch: "main") else {
-            throw ToolPublishError(status: 404, message: "The tool repository has no `main` branch.")
+            throw PlatformError.notFound("The tool repository has no `main` branch.")
         }
         if let last = versions.max(by: { $0.createdAt < $1.createdAt }),
            !(try await repositories.isAncestor(organization: orgID, last.toolCommitHash, of: commit)) {
-            throw ToolPublishError(
-                status: 400, message: "The tip of `main` (\(commit.prefix(12))) is older than the commit of the last published version."
+            throw PlatformError.badRequest("The tip of `main` (\(commit.prefix(12))) is older than the commit of the last published version."
             )
         }
         let version = latest.bumped(bump)
@@ -63,9 +46,7 @@ extension Tools {
         let missing = manifest.requiredEnvvars.filter { name in !active.contains { $0.name == name && !$0.isSecret } }
             + manifest.requiredSecretEnvvars.filter { name in !active.contains { $0.name == name && $0.isSecret } }
         if !missing.isEmpty {
-            throw ToolPublishError(
-                status: 400,
-                message: "The tool needs environment variables it does not have (add them first): \(missing.joined(separator: ", "))."
+            throw PlatformError.badRequest("The tool needs environment variables it does not have (add them first): \(missing.joined(separator: ", "))."
             )
         }
         let directory = environments.directory(orgID: orgID, toolID: toolID, version: version)
@@ -75,7 +56,7 @@ extension Tools {
             environment = try await builder.build(project: project, into: directory)
         } catch let error as ToolBuildError {
             try? FileManager.default.removeItem(at: directory)
-            throw ToolPublishError(status: 400, message: "The tool failed to build: \(error.description)")
+            throw PlatformError.badRequest("The tool failed to build: \(error.description)")
         }
         await environments.remember(environment)
         let schema = (try? JSONDecoder().decode([String: JSONValue].self, from: manifest.inputSchema)) ?? [:]
@@ -92,19 +73,18 @@ extension Tools {
 
     /// Runs `inputs` against the tip of `branch` at `projectPath`, built in a throwaway environment,
     /// with the given variables (the `test` endpoint). Nothing is recorded.
-    func test(
+    public func test(
         orgID: String, branch: String, projectPath: String, inputs: [ToolInvocationInput],
         variables: [String: String], secretVariables: [String: String]
     ) async throws -> [InvocationResult] {
         let both = Set(variables.keys).intersection(secretVariables.keys)
         if !both.isEmpty {
-            throw ToolPublishError(
-                status: 400, message: "Variables cannot be both secret and not: \(both.sorted().joined(separator: ", "))."
+            throw PlatformError.badRequest("Variables cannot be both secret and not: \(both.sorted().joined(separator: ", "))."
             )
         }
         _ = try await repositories.prepare(organization: orgID)
         guard let commit = try await repositories.commit(organization: orgID, branch: branch) else {
-            throw ToolPublishError(status: 404, message: "The tool repository has no branch `\(branch)`.")
+            throw PlatformError.notFound("The tool repository has no branch `\(branch)`.")
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -113,19 +93,19 @@ extension Tools {
         let missing = manifest.requiredEnvvars.filter { variables[$0] == nil }
             + manifest.requiredSecretEnvvars.filter { secretVariables[$0] == nil }
         if !missing.isEmpty {
-            throw ToolPublishError(status: 400, message: "The tool needs environment variables that were not given: \(missing.joined(separator: ", ")).")
+            throw PlatformError.badRequest("The tool needs environment variables that were not given: \(missing.joined(separator: ", ")).")
         }
         let schema = (try? JSONDecoder().decode([String: JSONValue].self, from: manifest.inputSchema)) ?? [:]
         for (index, input) in inputs.enumerated() {
             if let problem = InputSchemaCheck.problem(with: input.inputParameters, schema: schema) {
-                throw ToolPublishError(status: 400, message: "Input \(index): \(problem)")
+                throw PlatformError.badRequest("Input \(index): \(problem)")
             }
         }
         let environment: ToolEnvironment
         do {
             environment = try await builder.build(project: project, into: scratch.appendingPathComponent("environment"))
         } catch let error as ToolBuildError {
-            throw ToolPublishError(status: 400, message: "The tool failed to build: \(error.description)")
+            throw PlatformError.badRequest("The tool failed to build: \(error.description)")
         }
         let all = variables.merging(secretVariables) { plain, _ in plain }
         var results: [InvocationResult] = []
@@ -141,7 +121,7 @@ extension Tools {
         do {
             try await repositories.export(organization: orgID, commit: commit, projectPath: path, to: destination)
         } catch let error as ToolRepositoryError {
-            throw ToolPublishError(status: 404, message: error.description)
+            throw PlatformError.notFound(error.description)
         }
         return destination
     }
@@ -150,15 +130,15 @@ extension Tools {
         do {
             return try await ToolManifest.read(project: project, python: configuration.python)
         } catch let error as ToolBuildError {
-            throw ToolPublishError(status: 400, message: error.description)
+            throw PlatformError.badRequest(error.description)
         }
     }
 }
 
 /// The checks of a JSON Schema that an input must pass before a tool runs: required properties and the
 /// top-level types of the properties it declares. (The tool itself validates anything deeper.)
-enum InputSchemaCheck {
-    static func problem(with input: [String: JSONValue], schema: [String: JSONValue]) -> String? {
+public enum InputSchemaCheck {
+    public static func problem(with input: [String: JSONValue], schema: [String: JSONValue]) -> String? {
         if case .array(let required)? = schema["required"] {
             for case .string(let key) in required where input[key] == nil {
                 return "the input lacks the required parameter `\(key)`."

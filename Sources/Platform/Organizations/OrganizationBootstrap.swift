@@ -55,7 +55,7 @@ public enum OrganizationBootstrap {
                 keyID: UUID().uuidString.lowercased(), expiresAt: now.addingTimeInterval(90 * 86_400),
                 creator: UserInfo(orgID: orgID, userID: admin.userID), roleID: superRole.id
             )
-            try await repositories.apiKeys.insert(StoredAPIKey(instance: key, secretHash: API.sha256Hex(secret)))
+            try await repositories.apiKeys.insert(StoredAPIKey(instance: key, secretHash: APIKeySecret.hash(secret)))
             return Credentials(organizationID: orgID, userID: admin.userID, apiKeyID: key.keyID, apiKey: secret)
         }
     }

@@ -54,6 +54,12 @@ public struct Principal: Sendable {
     public var user: User
     public var role: Role
 
+    public init(orgID: String, user: User, role: Role) {
+        self.orgID = orgID
+        self.user = user
+        self.role = role
+    }
+
     public var userInfo: UserInfo { UserInfo(orgID: orgID, userID: user.userID) }
 
     /// Whether the role grants `permission` on a resource with `attributes` (e.g. `["user_id": "…"]`).
@@ -68,17 +74,17 @@ public struct Principal: Sendable {
 
     /// Throws 403 unless the role grants `permission` on the resource.
     public func require(_ permission: String, on attributes: [String: String] = [:]) throws {
-        if !can(permission, on: attributes) { throw APIError.forbidden("Missing required permission `\(permission)`.") }
+        if !can(permission, on: attributes) { throw PlatformError.forbidden("Missing required permission `\(permission)`.") }
     }
 
     /// Throws 403 unless this principal's role is at least as privileged as `other`.
     public func requireCovers(_ other: Role) throws {
-        if !role.covers(other) { throw APIError.forbidden("The role `\(other.name)` has privileges the caller lacks.") }
+        if !role.covers(other) { throw PlatformError.forbidden("The role `\(other.name)` has privileges the caller lacks.") }
     }
 }
 
 extension PermissionGrant {
-    func grants(_ permission: String) -> Bool {
+    public func grants(_ permission: String) -> Bool {
         if permissionName == "*" || permissionName == permission { return true }
         if permissionName.hasSuffix(":*") { return permission.hasPrefix(permissionName.dropLast()) }
         return permissionName.replacingOccurrences(of: ".", with: ":") == permission
@@ -93,7 +99,7 @@ extension PermissionGrant {
 
 extension Role {
     /// Whether this role allows at least everything `other` allows ("greater or equal privileges").
-    func covers(_ other: Role) -> Bool {
+    public func covers(_ other: Role) -> Bool {
         other.permissionGrants.allSatisfy { needed in permissionGrants.contains { $0.covers(needed) } }
     }
 }

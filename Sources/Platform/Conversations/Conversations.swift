@@ -7,13 +7,16 @@ import Storage
 /// Runs conversations: checks and loads what an operation needs, runs the Engine, and commits each
 /// interaction in one transaction before `interaction-complete` is sent.
 ///
-/// Every operation is split in two: `prepare…` does everything that can fail with an HTTP status
-/// (404, 400, 409) before the response starts; the returned value's `run` streams the interaction.
+/// Every operation is split in two: `prepare…` does everything that can fail with a ``PlatformError``
+/// (not found, forbidden, conflict, bad request) before a response starts; `run…` streams the
+/// interaction into a ``ConversationEventSink`` and reports a failure there, having stored nothing.
 public struct Conversations: Sendable {
     let store: Store
     let runner: InteractionRunner
     /// Held in the database, so they hold across every process sharing it.
-    let leases: DatabaseLeases
+    public let leases: LeaseKeeper
+    /// Running interactions, drained on shutdown.
+    public let workload: Workload
     let pinned = PinnedVersions()
     let logger: Logger
     /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
@@ -25,51 +28,60 @@ public struct Conversations: Sendable {
 
     public init(
         store: Store, models: LanguageModels, tools: Tools? = nil, maxTransitions: Int = 25,
-        leaseDuration: Duration = .seconds(30), logger: Logger
+        leases: LeaseKeeper, workload: Workload = Workload(), logger: Logger
     ) {
         self.store = store
-        self.leases = DatabaseLeases(store: store, duration: leaseDuration)
+        self.leases = leases
+        self.workload = workload
         self.runner = InteractionRunner(models: models, maxTransitions: maxTransitions)
         self.tools = tools
         self.logger = logger
     }
 
-    var models: LanguageModels { runner.models }
+    public var models: LanguageModels { runner.models }
 
     // MARK: - Locks
 
     func lock(_ key: String) async throws -> Lease {
         guard let lease = try await leases.acquire(key) else {
-            throw APIError.conflict("A related operation is in progress for this conversation.")
+            throw PlatformError.conflict("A related operation is in progress for this conversation.")
         }
         return lease
     }
 
     /// Holds "one realtime connection per user and service"; nil when another connection has it.
-    func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> Lease? {
+    public func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> Lease? {
         try? await leases.acquire("realtime/\(orgID)/\(userID)/\(serviceID)")
     }
 
     // MARK: - Create
 
     /// A conversation about to be created: its first interaction runs when the response streams.
-    struct PendingCreation: Sendable {
-        var record: ConversationRecord
+    public struct PendingCreation: Sendable {
+        public var record: ConversationRecord
         var setting: ConversationSetting
         var input: [MessageInstance]
         var userMessage: MessageInstance?
         var lease: Lease
+        var ticket: Ticket
     }
 
-    func prepareCreate(
+    public func prepareCreate(
         orgID: String, caller: Principal, request: CreateConversationRequest
     ) async throws -> PendingCreation {
         let userID = caller.user.userID
-        let lease = try await lock("create/\(orgID)/\(userID)/\(request.serviceID)")
+        let ticket = try workload.admit()
+        let lease: Lease
+        do {
+            lease = try await lock("create/\(orgID)/\(userID)/\(request.serviceID)")
+        } catch {
+            ticket.end()
+            throw error
+        }
         do {
             let (setting, returning) = try await store.read { repositories in
                 if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
-                    throw APIError.badRequest(
+                    throw PlatformError.badRequest(
                         "The user already has an unfinished conversation for this service; finish it before starting another."
                     )
                 }
@@ -95,8 +107,9 @@ public struct Conversations: Sendable {
                 input.append(message)
                 if type == .userMessage { userMessage = message }
             }
-            return PendingCreation(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease)
+            return PendingCreation(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease, ticket: ticket)
         } catch {
+            ticket.end()
             await lease.release()
             throw error
         }
@@ -104,12 +117,12 @@ public struct Conversations: Sendable {
 
     /// Streams the new conversation's first interaction; commits the conversation with it.
     @discardableResult
-    func runCreate(
+    public func runCreate(
         _ pending: PendingCreation, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
-        var outcome: InteractionOutcome?
-        if (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil {
-            outcome = await runInteraction(
+        let outcome = await pending.ticket.run { () -> InteractionOutcome? in
+            guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
+            return await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
                 isNew: true, events: events, interruption: interruption, lease: pending.lease
             )
@@ -120,57 +133,45 @@ public struct Conversations: Sendable {
 
     // MARK: - Interact
 
-    struct PendingInteraction: Sendable {
-        var record: ConversationRecord
+    public struct PendingInteraction: Sendable {
+        public var record: ConversationRecord
         var setting: ConversationSetting
         var input: [MessageInstance]
         var userMessage: MessageInstance?
         var lease: Lease
+        var ticket: Ticket
     }
 
     /// What the user (or the user's systems) contributes to one interaction.
-    struct Turn: Sendable {
+    public struct Turn: Sendable {
         /// External events that happened before the message, oldest first, with when they happened.
-        var events: [(text: String, at: Date)] = []
+        public var events: [(text: String, at: Date)] = []
         /// The message that starts the interaction; nil for a skip (the agent goes on).
-        var message: (type: MessageType, text: String)?
+        public var message: (type: MessageType, text: String)?
         /// Whether event times must be in the past and not before the conversation's last message
         /// (REST clients send their own times; the socket stamps events itself on receipt).
-        var checksEventTimes = true
+        public var checksEventTimes = true
 
-        init(events: [(text: String, at: Date)] = [], message: (type: MessageType, text: String)?, checksEventTimes: Bool = true) {
+        public init(events: [(text: String, at: Date)] = [], message: (type: MessageType, text: String)?, checksEventTimes: Bool = true) {
             self.events = events
             self.message = message
             self.checksEventTimes = checksEventTimes
         }
-
-        /// The turn of a REST interact form.
-        init(form: InteractForm) throws {
-            let contents = form.externalEventContents
-            let timestamps = form.externalEventTimestamps
-            if contents.count != timestamps.count {
-                throw APIError.badRequest(
-                    "external_event_message_content has \(contents.count) entries but external_event_message_timestamp has \(timestamps.count); they must match."
-                )
-            }
-            events = zip(contents, timestamps).map { (text: $0, at: $1) }
-            switch form.initialMessageType {
-            case .skip: message = nil
-            case .userMessage: message = (.userMessage, form.recordedMessage)
-            case .externalEvent: message = (.externalEvent, form.recordedMessage)
-            }
-        }
     }
 
-    func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
-        let lease = try await lock("conversation/\(conversationID)")
+    public func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
+        let ticket = try workload.admit()
+        let lease: Lease
+        do {
+            lease = try await lock("conversation/\(conversationID)")
+        } catch {
+            ticket.end()
+            throw error
+        }
         do {
             let (record, setting, lastMessageAt) = try await store.read { repositories in
-                guard let record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                    throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-                }
-                try caller.require("Conversation:InteractWithConversation", on: ["user_id": record.userID])
-                if record.isFinished { throw APIError.conflict("The conversation is already finished.") }
+                let record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:InteractWithConversation")
+                if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
                 let setting = try await ConversationSetting.load(record: record, repositories: repositories, pinned: pinned)
                 let last = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
                 return (record, setting, last?.createdAt)
@@ -180,9 +181,9 @@ public struct Conversations: Sendable {
             var previous = lastMessageAt ?? .distantPast
             for event in turn.events {
                 if turn.checksEventTimes {
-                    if event.at > now { throw APIError.badRequest("External event timestamps must be in the past.") }
+                    if event.at > now { throw PlatformError.badRequest("External event timestamps must be in the past.") }
                     if event.at < previous {
-                        throw APIError.badRequest(
+                        throw PlatformError.badRequest(
                             "External event timestamps must be in chronological order and not earlier than the conversation's last message."
                         )
                     }
@@ -193,7 +194,7 @@ public struct Conversations: Sendable {
             var userMessage: MessageInstance?
             if let (type, raw) = turn.message {
                 let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !text.isEmpty else { throw APIError.badRequest("The user message is empty.") }
+                guard !text.isEmpty else { throw PlatformError.badRequest("The user message is empty.") }
                 if type == .userMessage {
                     let message = Self.message(.userMessage, text, at: now, sender: record.userID)
                     input.append(message)
@@ -202,8 +203,9 @@ public struct Conversations: Sendable {
                     input.append(Self.message(.externalEvent, text, at: now, sender: "external"))
                 }
             }
-            return PendingInteraction(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease)
+            return PendingInteraction(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease, ticket: ticket)
         } catch {
+            ticket.end()
             await lease.release()
             throw error
         }
@@ -211,13 +213,15 @@ public struct Conversations: Sendable {
 
     /// Runs the interaction; returns its outcome (nil when it failed and stored nothing).
     @discardableResult
-    func runInteract(
+    public func runInteract(
         _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
-        let outcome = await runInteraction(
-            record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-            isNew: false, events: events, interruption: interruption, lease: pending.lease
-        )
+        let outcome = await pending.ticket.run {
+            await runInteraction(
+                record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
+                isNew: false, events: events, interruption: interruption, lease: pending.lease
+            )
+        }
         await pending.lease.release()
         return outcome
     }
@@ -278,7 +282,7 @@ public struct Conversations: Sendable {
             let outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
             // Another process may own the conversation now (this one could not renew its lease in time).
             if lease.isLost {
-                throw InteractionError(httpStatus: 409, message: "The conversation's lock was lost during the interaction; nothing was stored.")
+                throw PlatformError.conflict("The conversation's lock was lost during the interaction; nothing was stored.")
             }
             try await commit(record: record, input: input, outcome: outcome, isNew: isNew)
             try await events.write(.interactionComplete(InteractionComplete(
@@ -287,13 +291,13 @@ public struct Conversations: Sendable {
             )))
             return outcome
         } catch {
-            let failure = InteractionError(error)
+            let failure = PlatformError(error)
             logger.warning("interaction failed", metadata: [
-                "conversation_id": "\(record.id)", "interaction_id": "\(interactionID)", "status": "\(failure.httpStatus)",
+                "conversation_id": "\(record.id)", "interaction_id": "\(interactionID)", "kind": "\(failure.kind)",
                 "error": "\(failure.message)",
             ])
             // The client may already be gone; nothing else to do then.
-            try? await events.write(.error(httpErrorCode: failure.httpStatus, errorDescription: failure.message))
+            try? await events.fail(failure)
             return nil
         }
     }
@@ -332,7 +336,7 @@ public struct Conversations: Sendable {
 
     // MARK: - Finish
 
-    func finish(orgID: String, conversationID: String, caller: Principal) async throws {
+    public func finish(orgID: String, conversationID: String, caller: Principal) async throws {
         let lease = try await lock("conversation/\(conversationID)")
         do {
             try await finishLocked(orgID: orgID, conversationID: conversationID, caller: caller)
@@ -345,16 +349,13 @@ public struct Conversations: Sendable {
 
     private func finishLocked(orgID: String, conversationID: String, caller: Principal) async throws {
         try await store.write { repositories in
-            guard var record = try await repositories.conversations.get(id: conversationID, orgID: orgID) else {
-                throw APIError.notFound("Conversation `\(conversationID)` does not exist.")
-            }
-            try caller.require("Conversation:FinishConversation", on: ["user_id": record.userID])
-            if record.isFinished { throw APIError.conflict("The conversation is already finished.") }
+            var record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:FinishConversation")
+            if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
             if record.numMessages == 0 {
                 try await repositories.conversations.delete(id: conversationID, orgID: orgID)
                 return
             }
-            if record.interactionCount == 0 { throw APIError.badRequest("The conversation has no interactions.") }
+            if record.interactionCount == 0 { throw PlatformError.badRequest("The conversation has no interactions.") }
             record.isFinished = true
             try await repositories.conversations.update(record)
         }
@@ -390,22 +391,22 @@ struct ConversationSetting: Sendable {
         serviceID: String, versionSetName: String, orgID: String, repositories: Repositories
     ) async throws -> ConversationSetting {
         guard let service = try await repositories.services.get(id: serviceID, orgID: orgID) else {
-            throw APIError.notFound("Service `\(serviceID)` does not exist.")
+            throw PlatformError.notFound("Service `\(serviceID)` does not exist.")
         }
-        guard service.isActive else { throw APIError.badRequest("Service `\(serviceID)` is not active.") }
+        guard service.isActive else { throw PlatformError.badRequest("Service `\(serviceID)` is not active.") }
         guard let set = service.versionSets[versionSetName] else {
-            throw APIError.notFound("Service `\(serviceID)` has no version set named `\(versionSetName)`.")
+            throw PlatformError.notFound("Service `\(serviceID)` has no version set named `\(versionSetName)`.")
         }
         guard let agent = try await repositories.agents.get(id: service.agentID, orgID: orgID),
               let agentNumber = set.agentVersionNumber ?? agent.latestVersion,
               let agentVersion = try await repositories.agents.version(agentNumber, of: service.agentID, orgID: orgID)
         else {
-            throw APIError.notFound("The agent of service `\(serviceID)` has no such version.")
+            throw PlatformError.notFound("The agent of service `\(serviceID)` has no such version.")
         }
         guard let graph = try await repositories.contextGraphs.get(id: service.contextGraphID, orgID: orgID),
               let graphNumber = set.contextGraphVersionNumber ?? graph.latestVersion
         else {
-            throw APIError.notFound("The context graph of service `\(serviceID)` has no such version.")
+            throw PlatformError.notFound("The context graph of service `\(serviceID)` has no such version.")
         }
         let root = VersionInfo(id: service.contextGraphID, version: graphNumber)
         let graphs = try await loadGraphs(root: root, orgID: orgID, repositories: repositories)
@@ -430,7 +431,7 @@ struct ConversationSetting: Sendable {
             guard let agentVersion = try await repositories.agents.version(
                 info.agentVersionInfo.version, of: info.agentVersionInfo.id, orgID: orgID
             ) else {
-                throw APIError.notFound("The agent version of this conversation no longer exists.")
+                throw PlatformError.notFound("The agent version of this conversation no longer exists.")
             }
             return Persona(agentVersion)
         }
@@ -446,12 +447,14 @@ struct ConversationSetting: Sendable {
                 try await repositories.contextGraphs.version(info.version, of: info.id, orgID: orgID)?.definition
             }
         } catch let error as GraphSetError {
-            throw APIError.notFound("\(error)")
+            throw PlatformError.notFound("\(error)")
         }
     }
 }
 
 /// Where the events of an interaction go: an NDJSON response, or a realtime socket.
-protocol ConversationEventSink: Sendable {
+public protocol ConversationEventSink: Sendable {
     func write(_ event: ConversationEvent) async throws
+    /// The interaction failed and stored nothing; the sink tells its client in its own terms.
+    func fail(_ error: PlatformError) async throws
 }

@@ -85,7 +85,7 @@ public struct Tools: Sendable {
     }
 
     /// Runs a version once with `input` (the harness's stdin document).
-    func run(_ version: ToolVersionInstance, input: ToolInvocationInput) async -> InvocationResult {
+    public func run(_ version: ToolVersionInstance, input: ToolInvocationInput) async -> InvocationResult {
         let started = ContinuousClock.now
         do {
             let environment = try await environment(of: version)

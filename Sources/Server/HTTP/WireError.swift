@@ -1,0 +1,162 @@
+import AmigoWire
+import Foundation
+import HTTPTypes
+import Logging
+import Hummingbird
+import NIOCore
+import Platform
+
+/// How an error reaches a client: the one table from what went wrong to the wire.
+///
+/// Every failure a client sees passes through here: an HTTP response (status, headers and the API's
+/// JSON body `{"detail": "message"}` or `{"detail": [issues]}` for invalid input, with the request's
+/// ID), the `http_error_code` of an NDJSON or realtime `error` event, and the close code of a realtime
+/// socket whose conversation could not start.
+struct WireError: HTTPResponseError {
+    private enum Base {
+        case platform(PlatformError)
+        /// The router's own answers (404 for an unknown path, 405 for an unknown method, 413 for a
+        /// body over the limit) keep their status.
+        case http(HTTPError)
+    }
+
+    private let base: Base
+    /// The request the error answers, echoed in the body and the `X-Request-ID` header.
+    var requestID: String?
+
+    /// Any error as a client sees it; errors nobody anticipated are internal and show no detail.
+    init(_ error: any Error, requestID: String? = nil) {
+        switch error {
+        case let error as WireError:
+            self = error
+            self.requestID = requestID ?? error.requestID
+            return
+        case let error as HTTPError:
+            base = .http(error)
+        default:
+            base = .platform(PlatformError(error))
+        }
+        self.requestID = requestID
+    }
+
+    /// The table.
+    static func status(of kind: PlatformError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .invalidInput: .unprocessableContent
+        case .tooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .rateLimited, .modelRateLimited: .tooManyRequests
+        case .unavailable, .modelUnreachable: .serviceUnavailable
+        case .modelFailed: .badGateway
+        case .modelTimedOut: .gatewayTimeout
+        case .cancelled: .init(code: 499, reasonPhrase: "Client Closed Request")
+        case .internal: .internalServerError
+        }
+    }
+
+    var status: HTTPResponse.Status {
+        switch base {
+        case .platform(let error): Self.status(of: error.kind)
+        case .http(let error): error.status
+        }
+    }
+
+    /// What the client is told. Internal faults say no more than that.
+    var message: String {
+        switch base {
+        case .platform(let error): error.message
+        case .http(let error): error.body ?? error.status.reasonPhrase
+        }
+    }
+
+    var kind: PlatformError.Kind? {
+        if case .platform(let error) = base { return error.kind }
+        return nil
+    }
+
+    var headers: HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        if let requestID { fields[.requestID] = requestID }
+        guard case .platform(let error) = base else { return fields }
+        switch error.kind {
+        case .unauthorized:
+            fields[.wwwAuthenticate] = "Bearer"
+        case .rateLimited:
+            if let limit = error.rateLimit {
+                fields[.retryAfter] = "\(limit.retryAfter)"
+                fields[.rateLimitLimit] = "\(limit.limit)"
+                fields[.rateLimitRemaining] = "0"
+                fields[.rateLimitReset] = "\(limit.resetAt)"
+            }
+        default:
+            break
+        }
+        return fields
+    }
+
+    var body: Data {
+        struct MessageBody: Encodable {
+            var detail: String
+            var requestID: String?
+            enum CodingKeys: String, CodingKey { case detail, requestID = "request_id" }
+        }
+        struct IssuesBody: Encodable {
+            var detail: [ValidationIssue]
+            var requestID: String?
+            enum CodingKeys: String, CodingKey { case detail, requestID = "request_id" }
+        }
+        if case .platform(let error) = base, error.kind == .invalidInput {
+            return (try? JSONEncoder().encode(IssuesBody(detail: error.issues, requestID: requestID))) ?? Data()
+        }
+        return (try? JSONEncoder().encode(MessageBody(detail: message, requestID: requestID))) ?? Data()
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The `error` event of a conversation stream.
+    var event: ConversationEvent {
+        .error(httpErrorCode: status.code, errorDescription: message)
+    }
+
+    /// The close code of a realtime socket whose conversation could not start for this reason; nil
+    /// when the socket stays open and the client is told with an `error` event.
+    var closeCode: RealtimeConnection.CloseCode? {
+        switch kind {
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        default: nil
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = Self("X-Request-ID")!
+    static let rateLimitLimit = Self("X-RateLimit-Limit")!
+    static let rateLimitRemaining = Self("X-RateLimit-Remaining")!
+    static let rateLimitReset = Self("X-RateLimit-Reset")!
+}
+
+/// Turns every error that escapes a route (the router's own 404/405 included) into the API's JSON
+/// body with the request's ID, and logs the unexpected ones without showing them to the client.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            var response = try await next(request, context)
+            response.headers[.requestID] = context.id
+            return response
+        } catch {
+            let wire = WireError(error, requestID: context.id)
+            if wire.kind == .internal {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            throw wire
+        }
+    }
+}
