@@ -64,12 +64,12 @@ public enum CompadreServer {
         return api
     }
 
-    /// Opens the database, applies migrations, and returns the services that serve it, in the order of
-    /// the service group: the lease keeper, the HTTP server, the graceful drain (shut down first).
+    /// Applies migrations to `database` (which must answer) and returns the services that serve it, in
+    /// the order of the service group: the lease keeper, the HTTP server, the graceful drain (the last
+    /// is shut down first).
     public static func makeServices(
-        configuration: ServerConfiguration, models: LanguageModels, logger: Logger
+        database: any Database, configuration: ServerConfiguration, models: LanguageModels, logger: Logger
     ) async throws -> (services: [any ServiceLifecycle.Service], store: Store) {
-        let database = try await DatabaseURL.open(configuration.databaseURL, logger: logger)
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
         if database.kind == .sqlite {

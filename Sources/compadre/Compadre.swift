@@ -104,7 +104,42 @@ struct Serve: AsyncParsableCommand {
         let logger = makeLogger("compadre")
         let started = ContinuousClock.now
         let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)
+        let database = try await DatabaseURL.service(configuration.databaseURL, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: setup.httpClientConfiguration)
+        // Every long-lived thing is a service of one group: the database and the HTTP client first (shut
+        // down last), then the model, the lease keeper, the HTTP server and the drain (shut down first).
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: database), .init(service: HTTPClientService(client: httpClient))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        // A backstop past the drain's own grace period: whatever still runs then is cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod + .seconds(15)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                try await database.waitUntilReachable()
+                for service in try await startServices(
+                    database: database, configuration: configuration, setup: setup, httpClient: httpClient,
+                    environment: environment, started: started, logger: logger
+                ) {
+                    await group.addServiceUnlessShutdown(service)
+                }
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// The services that follow the database and the HTTP client: the embedded model (when no remote
+    /// one is configured), then the server's own.
+    private func startServices(
+        database: any Database, configuration: ServerConfiguration, setup: LanguageModelSetup, httpClient: HTTPClient,
+        environment: [String: String], started: ContinuousClock.Instant, logger: Logger
+    ) async throws -> [any Service] {
         var services: [any Service] = []
         var embedded: (any LanguageModel)?
         if setup.baseURL == nil {
@@ -121,28 +156,25 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
-        let (server, store) = try await CompadreServer.makeServices(configuration: configuration, models: models, logger: logger)
+        let (server, store) = try await CompadreServer.makeServices(
+            database: database, configuration: configuration, models: models, logger: logger
+        )
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
             "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
         ])
-        services += server
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        )
-        // A backstop past the drain's own grace period: whatever still runs then is cancelled.
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGracePeriod + .seconds(15)
-        let group = ServiceGroup(configuration: groupConfiguration)
-        do {
-            try await group.run()
-        } catch {
-            try? await httpClient.shutdown()
-            try? await store.database.close()
-            throw error
-        }
-        try? await httpClient.shutdown()
-        try? await store.database.close()
+        return services + server
+    }
+}
+
+/// The HTTP client of the model calls, shut down with the group.
+struct HTTPClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
     }
 }
 

@@ -142,7 +142,10 @@ public final class LocalModelServer: Service, Sendable {
         if let process = child.current, process.isRunning {
             process.terminate()
             let deadline = ContinuousClock.now + configuration.stopTimeout
-            while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+            // This task is cancelled, so it cannot sleep; a task of its own waits for the child instead.
+            await Task {
+                while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            }.value
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
     }

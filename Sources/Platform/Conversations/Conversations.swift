@@ -291,13 +291,17 @@ public struct Conversations: Sendable {
             )))
             return outcome
         } catch {
-            let failure = PlatformError(error)
+            var failure = PlatformError(error)
+            if failure.kind == .cancelled, workload.isDraining {
+                failure = .unavailable("The server is shutting down; this interaction was stopped and nothing of it was stored.")
+            }
             logger.warning("interaction failed", metadata: [
                 "conversation_id": "\(record.id)", "interaction_id": "\(interactionID)", "kind": "\(failure.kind)",
                 "error": "\(failure.message)",
             ])
-            // The client may already be gone; nothing else to do then.
-            try? await events.fail(failure)
+            // The client may already be gone; nothing else to do then. A cancelled interaction (cut by a
+            // shutdown) still tells its client, from a task that is not cancelled.
+            await Task { try? await events.fail(failure) }.value
             return nil
         }
     }

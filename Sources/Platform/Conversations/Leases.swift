@@ -62,9 +62,8 @@ public final class LeaseKeeper: Service, Sendable {
 
     /// Renews every lease until graceful shutdown (by then the work that held leases has ended).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            while true {
-                try await self.sleep(self.duration / 3)
+        await cancelWhenGracefulShutdown {
+            while (try? await self.sleep(self.duration / 3)) != nil {
                 await self.renewAll()
             }
         }

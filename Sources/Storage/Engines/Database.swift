@@ -1,5 +1,6 @@
 import Logging
 import SQLKit
+import ServiceLifecycle
 
 /// Which SQL engine a database runs on; migrations and a few queries differ by dialect.
 public enum DatabaseKind: String, Sendable {
@@ -9,7 +10,11 @@ public enum DatabaseKind: String, Sendable {
 
 /// A connection to Compadre's database. Two implementations exist: `SQLiteDatabase` (embedded default)
 /// and `PostgresDatabase` (scale-out). Repositories are written once against SQLKit and run on both.
-public protocol Database: Sendable {
+///
+/// A database is a `Service`: in a service group it runs its connections (PostgreSQL's pool) until
+/// the group shuts down, then closes. Outside one (commands, tests) `DatabaseURL.open` gives a database
+/// that runs itself until `close()`.
+public protocol Database: Service {
     var kind: DatabaseKind { get }
 
     /// Runs `body` on one session (one connection), so consecutive statements see each other.
@@ -36,6 +41,21 @@ extension Database {
         }
     }
 
+    /// Waits until the database answers (a pool that has just started, a server that is starting), at
+    /// most `timeout`; throws the last failure after that.
+    public func waitUntilReachable(timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                _ = try await withSession { sql in try await sql.raw("SELECT 1 AS one").first() }
+                return
+            } catch {
+                if ContinuousClock.now >= deadline { throw error }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     /// Whether the database answers a trivial query.
     public func isReachable() async -> Bool {
         do {
@@ -50,16 +70,33 @@ extension Database {
 
 /// Opens a database from a URL: `sqlite:PATH`, `sqlite::memory:`, or `postgres://user:pass@host:port/db`.
 public enum DatabaseURL {
+    /// A database that runs itself until `close()`, checked to answer.
     public static func open(_ url: String, logger: Logger) async throws -> any Database {
         if url.hasPrefix("sqlite:") {
-            var path = String(url.dropFirst("sqlite:".count))
-            if path.hasPrefix("//") { path.removeFirst(2) }
-            return try await SQLiteDatabase.open(path: path, logger: logger)
+            return try await SQLiteDatabase.open(path: sqlitePath(url), logger: logger)
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             return try await PostgresDatabase.connect(url: url, logger: logger)
         }
         throw StorageError.unsupportedURL(url)
+    }
+
+    /// A database for a service group: its connections run while the group runs it (``Database/run()``),
+    /// so it answers only once the group has started.
+    public static func service(_ url: String, logger: Logger) async throws -> any Database {
+        if url.hasPrefix("sqlite:") {
+            return try await SQLiteDatabase.open(path: sqlitePath(url), logger: logger)
+        }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try PostgresDatabase.pool(url: url, logger: logger)
+        }
+        throw StorageError.unsupportedURL(url)
+    }
+
+    private static func sqlitePath(_ url: String) -> String {
+        var path = String(url.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path.removeFirst(2) }
+        return path
     }
 }
 

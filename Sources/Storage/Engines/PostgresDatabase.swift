@@ -1,27 +1,31 @@
 import Logging
 import PostgresKit
 import SQLKit
+import ServiceLifecycle
+import Synchronization
 
 /// The scale-out engine: a PostgresNIO connection pool shared by any number of `compadre serve` replicas.
 public final class PostgresDatabase: Database {
     public let kind = DatabaseKind.postgres
     private let client: PostgresClient
-    private let runTask: Task<Void, Never>
+    /// The pool's run when it runs itself (``connect(url:logger:)``), not in a service group.
+    private let runTask = Mutex<Task<Void, Never>?>(nil)
 
     private init(client: PostgresClient) {
         self.client = client
-        self.runTask = Task { await client.run() }
     }
 
-    /// Connects to `postgres://user:pass@host:port/db` and checks the server answers.
+    /// The pool of `postgres://user:pass@host:port/db`, for a service group to run.
+    public static func pool(url: String, logger: Logger) throws -> PostgresDatabase {
+        PostgresDatabase(client: PostgresClient(configuration: try configuration(url), backgroundLogger: logger))
+    }
+
+    /// Connects to `postgres://user:pass@host:port/db`, runs the pool in a task of its own until
+    /// ``close()``, and checks the server answers.
     public static func connect(url: String, logger: Logger) async throws -> PostgresDatabase {
-        let core = try SQLPostgresConfiguration(url: url).coreConfiguration
-        guard let host = core.host else { throw StorageError.unsupportedURL(url) }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: core.port ?? 5432, username: core.username, password: core.password, database: core.database, tls: .disable
-        )
-        configuration.options.maximumConnections = 16
-        let database = PostgresDatabase(client: PostgresClient(configuration: configuration, backgroundLogger: logger))
+        let database = try pool(url: url, logger: logger)
+        let client = database.client
+        database.runTask.withLock { $0 = Task { await client.run() } }
         do {
             _ = try await database.withSession { sql in try await sql.raw("SELECT 1 AS one").first() }
         } catch {
@@ -31,6 +35,21 @@ public final class PostgresDatabase: Database {
         return database
     }
 
+    private static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        let core = try SQLPostgresConfiguration(url: url).coreConfiguration
+        guard let host = core.host else { throw StorageError.unsupportedURL(url) }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: core.port ?? 5432, username: core.username, password: core.password, database: core.database, tls: .disable
+        )
+        configuration.options.maximumConnections = 16
+        return configuration
+    }
+
+    /// Runs the pool until the service group shuts down.
+    public func run() async {
+        await client.run()
+    }
+
     public func withSession<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
         try await client.withConnection { connection in
             try await body(connection.sql(queryLogLevel: nil))
@@ -38,7 +57,8 @@ public final class PostgresDatabase: Database {
     }
 
     public func close() async throws {
-        runTask.cancel()
-        await runTask.value
+        guard let task = runTask.withLock({ $0.take() }) else { return }
+        task.cancel()
+        await task.value
     }
 }

@@ -1,6 +1,7 @@
 import Logging
 import SQLKit
 import SQLiteKit
+import ServiceLifecycle
 
 /// The embedded default: one SQLite file in WAL mode behind one connection.
 ///
@@ -35,7 +36,14 @@ public final class SQLiteDatabase: Database {
         return try await lock.withLock { try await body(sql) }
     }
 
+    /// Serves until the service group shuts down, then closes the file.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+
     public func close() async throws {
+        guard !connection.isClosed else { return }
         try await connection.close()
     }
 }
