@@ -87,6 +87,15 @@ public final class ManualClock: Clock, Sendable {
         for continuation in woken { continuation.resume() }
     }
 
+    /// Moves time forward to `instant` (no change if it has passed), waking the sleepers it reaches.
+    public func advance(to instant: Instant) {
+        let step = now.duration(to: instant)
+        if step > .zero { advance(by: step) }
+    }
+
+    /// The earliest deadline a task sleeps until, if any.
+    public var nextDeadline: Instant? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
+
     /// How many tasks sleep on this clock now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 

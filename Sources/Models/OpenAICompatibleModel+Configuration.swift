@@ -1,5 +1,6 @@
 import AmigoWire
 import AsyncHTTPClient
+import Engine
 import NIOCore
 
 extension OpenAICompatibleModel {
@@ -47,6 +48,8 @@ extension OpenAICompatibleModel {
         /// Body parameters sent with every request unless the request sets them (for example the
         /// embedded model's `repeat_penalty`).
         public var defaultParameters: [String: JSONValue] = [:]
+        /// The clock of the request deadline, the idle timeout and retry backoffs. Default: continuous.
+        public var clock: AnyClock = .continuous
 
         public init(
             baseURL: String,

@@ -51,8 +51,8 @@ public struct OpenAICompatibleModel: LanguageModel {
     private var target: String { "POST \(configuration.chatCompletionsURL) (model \(configuration.model))" }
 
     private func run(_ request: ModelRequest, deliver: @escaping @Sendable (ModelOutput) -> Void) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now + configuration.requestTimeout
+        let clock = configuration.clock
+        let deadline = clock.now.advanced(by: configuration.requestTimeout)
         var retries = RetryStateMachine(
             target: target,
             maxRetries: configuration.maxRetries,
@@ -74,7 +74,7 @@ public struct OpenAICompatibleModel: LanguageModel {
             var request = request
             request.parameters.merge(configuration.defaultParameters) { requested, _ in requested }
             let body = try ChatCompletionBody(request: request, model: configuration.model, schemaFormat: schemaFormat).encoded()
-            let progress = AttemptProgress(now: clock.now)
+            let progress = AttemptProgress(clock: clock)
             logger.debug("model request", metadata: [
                 "llm_prompt_kind": .string(request.kind.rawValue), "llm_attempt": .stringConvertible(retries.retries + 1),
             ])
@@ -89,7 +89,7 @@ public struct OpenAICompatibleModel: LanguageModel {
                     failure,
                     outputStarted: progress.outputStarted,
                     mayFallBack: mayFallBack,
-                    remaining: deadline - clock.now,
+                    remaining: clock.now.duration(to: deadline),
                     jitter: Double.random(in: 0...1)
                 )
                 switch action {
@@ -114,7 +114,7 @@ public struct OpenAICompatibleModel: LanguageModel {
     /// One HTTP exchange, raced against the request deadline and the idle timeout.
     private func attempt(
         body: Data,
-        deadline: ContinuousClock.Instant,
+        deadline: AnyClock.Instant,
         progress: AttemptProgress,
         deliver: @escaping @Sendable (ModelOutput) -> Void
     ) async throws {
@@ -139,10 +139,10 @@ public struct OpenAICompatibleModel: LanguageModel {
     }
 
     /// Throws a timeout when the deadline passes or the server stays silent for `idleTimeout`.
-    private func watch(_ progress: AttemptProgress, deadline: ContinuousClock.Instant) async throws {
-        let clock = ContinuousClock()
+    private func watch(_ progress: AttemptProgress, deadline: AnyClock.Instant) async throws {
+        let clock = configuration.clock
         while true {
-            let idleDeadline = progress.lastActivity + configuration.idleTimeout
+            let idleDeadline = progress.lastActivity.advanced(by: configuration.idleTimeout)
             let now = clock.now
             if now >= deadline {
                 throw AttemptFailure(.timeout("no complete answer within \(configuration.requestTimeout)"))
@@ -266,17 +266,24 @@ public struct OpenAICompatibleModel: LanguageModel {
 /// anything reached the caller (after which the attempt must not be retried).
 private final class AttemptProgress: Sendable {
     private struct State {
-        var lastActivity: ContinuousClock.Instant
+        var lastActivity: AnyClock.Instant
         var outputStarted = false
     }
     private let state: Mutex<State>
+    private let clock: AnyClock
 
-    init(now: ContinuousClock.Instant) { state = Mutex(State(lastActivity: now)) }
+    init(clock: AnyClock) {
+        self.clock = clock
+        state = Mutex(State(lastActivity: clock.now))
+    }
 
-    var lastActivity: ContinuousClock.Instant { state.withLock { $0.lastActivity } }
+    var lastActivity: AnyClock.Instant { state.withLock { $0.lastActivity } }
     var outputStarted: Bool { state.withLock { $0.outputStarted } }
 
-    func touch() { state.withLock { $0.lastActivity = .now } }
+    func touch() {
+        let now = clock.now
+        state.withLock { $0.lastActivity = now }
+    }
     func didDeliver() { state.withLock { $0.outputStarted = true } }
 }
 

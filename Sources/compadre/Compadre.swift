@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ArgumentParser
+import Configuration
 import Foundation
 import Hummingbird
 import Logging
@@ -17,7 +18,7 @@ struct Compadre: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compadre",
         abstract: "A self-hostable conversational-agent platform that speaks the Amigo Classic API.",
-        subcommands: [Serve.self, Initialize.self, Migrate.self, Chat.self]
+        subcommands: [Serve.self, Initialize.self, Migrate.self, Chat.self, ShowConfiguration.self]
     )
 }
 
@@ -26,84 +27,74 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "sqlite:PATH or postgres://user:pass@host:port/db (env COMPADRE_DATABASE_URL; default sqlite:./compadre.sqlite)")
     var database: String?
 
-    var url: String {
-        database ?? ProcessInfo.processInfo.environment["COMPADRE_DATABASE_URL"] ?? "sqlite:./compadre.sqlite"
+    func url() async throws -> String {
+        let reader = try await Settings.reader(flags: database.map { ["database.url": $0] } ?? [:], arguments: [], file: nil)
+        return reader.text("database.url") ?? ServerConfiguration().databaseURL
+    }
+}
+
+/// Every setting of `serve` (and `config`): the flags of the DESIGN contract, any other setting as
+/// `--key value`, and an optional JSON configuration file.
+struct SettingsOptions: ParsableArguments {
+    @Option(help: "A JSON configuration file (env COMPADRE_CONFIG), e.g. {\"port\": 9000, \"realtime\": {\"timeoutSeconds\": 60}}.")
+    var config: String?
+    @Option(help: "Address to listen on (env COMPADRE_HOST; default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (env COMPADRE_PORT; default 8080).") var port: Int?
+    @Option(help: "sqlite:PATH or postgres://user:pass@host:port/db (env COMPADRE_DATABASE_URL; default sqlite:./compadre.sqlite)")
+    var database: String?
+    @Option(name: .customLong("llm-base-url"), help: "OpenAI-compatible model endpoint (env COMPADRE_LLM_BASE_URL).") var llmBaseURL: String?
+    @Option(name: .customLong("llm-api-key"), help: "API key of the model endpoint (env COMPADRE_LLM_API_KEY).") var llmAPIKey: String?
+    @Option(name: .customLong("llm-model"), help: "Model name (env COMPADRE_LLM_MODEL).") var llmModel: String?
+    @Argument(parsing: .allUnrecognized, help: "Any other setting as --key value (listed below).")
+    var settings: [String] = []
+
+    /// The one reader of every setting: flags > environment > configuration file > defaults.
+    func reader() async throws -> ConfigReader {
+        var flags: [String: String] = [:]
+        flags["host"] = host
+        flags["port"] = port.map(String.init)
+        flags["database.url"] = database
+        flags["llm.baseUrl"] = llmBaseURL
+        flags["llm.apiKey"] = llmAPIKey
+        flags["llm.model"] = llmModel
+        let known = Set(Settings.all.map(\.flag))
+        for argument in settings where argument.hasPrefix("--") {
+            let name = String(argument.split(separator: "=", maxSplits: 1)[0])
+            guard known.contains(name) else { throw ValidationError("Unknown setting \(name); `compadre serve --help` lists them.") }
+        }
+        let file = config ?? ProcessInfo.processInfo.environment["COMPADRE_CONFIG"]
+        return try await Settings.reader(flags: flags, arguments: settings, file: file)
     }
 }
 
 /// Logs go to standard error; the logging system is set up once per process.
 let loggingBootstrap: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 
-func makeLogger(_ label: String) -> Logger {
+func makeLogger(_ label: String, level: Logger.Level? = nil) -> Logger {
     _ = loggingBootstrap
     var logger = Logger(label: label)
-    let level = ProcessInfo.processInfo.environment["COMPADRE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-    logger.logLevel = level ?? .info
+    logger.logLevel = level ?? ProcessInfo.processInfo.environment["COMPADRE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     return logger
 }
 
 struct Serve: AsyncParsableCommand {
-    /// The tool subsystem from `COMPADRE_TOOLS_DIR`, `COMPADRE_TOOL_PYTHON`, `COMPADRE_TOOL_TIMEOUT_SECONDS`,
-    /// `COMPADRE_TOOL_MEMORY_MB`, `COMPADRE_TOOL_CPU_SECONDS`, `COMPADRE_TOOL_ISOLATION` (automatic,
-    /// bubblewrap, none) and `COMPADRE_SECRETS_KEY`; `COMPADRE_TOOLS=off` turns tools off.
-    static func toolConfiguration(_ environment: [String: String]) throws -> ToolConfiguration? {
-        if let flag = environment["COMPADRE_TOOLS"]?.lowercased(), ["off", "0", "false", "no"].contains(flag) { return nil }
-        var tools = ToolConfiguration()
-        if let directory = environment["COMPADRE_TOOLS_DIR"], !directory.isEmpty { tools.directory = URL(fileURLWithPath: directory) }
-        if let python = environment["COMPADRE_TOOL_PYTHON"], !python.isEmpty { tools.python = python }
-        if let seconds = environment["COMPADRE_TOOL_TIMEOUT_SECONDS"].flatMap(Double.init), seconds > 0 {
-            tools.limits.timeout = .milliseconds(Int(seconds * 1000))
-        }
-        if let megabytes = environment["COMPADRE_TOOL_MEMORY_MB"].flatMap(Int.init), megabytes > 0 { tools.limits.memoryBytes = megabytes << 20 }
-        if let seconds = environment["COMPADRE_TOOL_CPU_SECONDS"].flatMap(Int.init), seconds > 0 { tools.limits.cpuSeconds = seconds }
-        if let isolation = environment["COMPADRE_TOOL_ISOLATION"] {
-            guard let value = ToolSandbox.Isolation(rawValue: isolation) else {
-                throw ValidationError("COMPADRE_TOOL_ISOLATION must be automatic, bubblewrap or none.")
-            }
-            tools.isolation = value
-        }
-        if let key = environment["COMPADRE_SECRETS_KEY"], !key.isEmpty {
-            guard let secrets = ToolSecrets(base64: key) else {
-                throw ValidationError("COMPADRE_SECRETS_KEY must be the base64 of 32 random bytes (openssl rand -base64 32).")
-            }
-            tools.secrets = secrets
-        }
-        return tools
-    }
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server (creates and migrates the database on first start).",
+        discussion: Settings.helpText
+    )
 
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP server (creates and migrates the database on first start).")
-
-    @Option(help: "Address to listen on (env COMPADRE_HOST; default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on (env COMPADRE_PORT; default 8080).") var port: Int?
-    @OptionGroup var database: DatabaseOptions
-    @Option(name: .customLong("llm-base-url"), help: "OpenAI-compatible model endpoint (env COMPADRE_LLM_BASE_URL).") var llmBaseURL: String?
-    @Option(name: .customLong("llm-api-key"), help: "API key of the model endpoint (env COMPADRE_LLM_API_KEY).") var llmAPIKey: String?
-    @Option(name: .customLong("llm-model"), help: "Model name (env COMPADRE_LLM_MODEL).") var llmModel: String?
+    @OptionGroup var options: SettingsOptions
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
-        var configuration = ServerConfiguration()
-        configuration.host = host ?? environment["COMPADRE_HOST"] ?? configuration.host
-        if let port = port ?? environment["COMPADRE_PORT"].flatMap(Int.init) { configuration.port = port }
-        configuration.databaseURL = database.url
-        configuration.tokenSecret = environment["COMPADRE_TOKEN_SECRET"]
-        if let lifetime = environment["COMPADRE_TOKEN_LIFETIME"].flatMap(Double.init) { configuration.tokenLifetime = lifetime }
-        if let limits = environment["COMPADRE_RATE_LIMITS"]?.lowercased() { configuration.rateLimitsEnabled = !["off", "0", "false", "no"].contains(limits) }
-        if let seconds = environment["COMPADRE_LEASE_SECONDS"].flatMap(Double.init), seconds > 0 {
-            configuration.leaseDuration = .milliseconds(Int(seconds * 1000))
+        let reader = try await options.reader()
+        let configuration = try ServerConfiguration(reader)
+        let setup = try LanguageModelSetup(reader)
+        let level = try reader.text("log.level").map { raw in
+            guard let level = Logger.Level(rawValue: raw) else { throw SettingError(key: "log.level", message: "is not a log level: `\(raw)`") }
+            return level
         }
-        if let value = environment["COMPADRE_REALTIME_MESSAGES_PER_MINUTE"].flatMap(Int.init) { configuration.realtimeLimits.messagesPerMinute = value }
-        if let value = environment["COMPADRE_REALTIME_TIMEOUT_SECONDS"].flatMap(Double.init) {
-            configuration.realtimeLimits.inactivityTimeout = .milliseconds(Int(value * 1000))
-        }
-        if let value = environment["COMPADRE_REALTIME_MAX_MESSAGE_BYTES"].flatMap(Int.init) { configuration.realtimeLimits.maxMessageBytes = value }
-        if let seconds = environment["COMPADRE_SHUTDOWN_GRACE_SECONDS"].flatMap(Double.init), seconds >= 0 {
-            configuration.shutdownGracePeriod = .milliseconds(Int(seconds * 1000))
-        }
-        configuration.tools = try Self.toolConfiguration(environment)
-        let logger = makeLogger("compadre")
+        let logger = makeLogger("compadre", level: level)
         let started = ContinuousClock.now
-        let setup = try LanguageModelSetup(baseURL: llmBaseURL, apiKey: llmAPIKey, model: llmModel, environment: environment)
         let database = try await DatabaseURL.service(configuration.databaseURL, logger: logger)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: setup.httpClientConfiguration)
         // Every long-lived thing is a service of one group: the database and the HTTP client first (shut
@@ -121,7 +112,7 @@ struct Serve: AsyncParsableCommand {
                 try await database.waitUntilReachable()
                 for service in try await startServices(
                     database: database, configuration: configuration, setup: setup, httpClient: httpClient,
-                    environment: environment, started: started, logger: logger
+                    started: started, logger: logger
                 ) {
                     await group.addServiceUnlessShutdown(service)
                 }
@@ -138,16 +129,16 @@ struct Serve: AsyncParsableCommand {
     /// one is configured), then the server's own.
     private func startServices(
         database: any Database, configuration: ServerConfiguration, setup: LanguageModelSetup, httpClient: HTTPClient,
-        environment: [String: String], started: ContinuousClock.Instant, logger: Logger
+        started: ContinuousClock.Instant, logger: Logger
     ) async throws -> [any Service] {
         var services: [any Service] = []
         var embedded: (any LanguageModel)?
         if setup.baseURL == nil {
-            let paths = LanguageModelSetup.embeddedPaths(environment: environment)
+            let paths = setup.embeddedPaths
             if FileManager.default.isExecutableFile(atPath: paths.python), FileManager.default.fileExists(atPath: paths.model) {
                 let server = LocalModelServer(
                     configuration: .llamaCpp(python: paths.python, modelPath: paths.model, port: try freeLoopbackPort()),
-                    httpClient: httpClient, logger: makeLogger("compadre.llm")
+                    httpClient: httpClient, logger: makeLogger("compadre.llm", level: logger.logLevel)
                 )
                 services.append(server)
                 embedded = LanguageModelSetup.embeddedModel(server: server, httpClient: httpClient, logger: logger)
@@ -191,7 +182,7 @@ struct Initialize: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger("compadre")
-        let db = try await DatabaseURL.open(database.url, logger: logger)
+        let db = try await DatabaseURL.open(try await database.url(), logger: logger)
         do {
             try await Migrations.apply(to: db, logger: logger)
             let encoder = JSONEncoder()
@@ -236,7 +227,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = makeLogger("compadre")
-        let db = try await DatabaseURL.open(database.url, logger: logger)
+        let db = try await DatabaseURL.open(try await database.url(), logger: logger)
         let applied = try await Migrations.apply(to: db, logger: logger)
         let versions = try await Migrations.appliedVersions(in: db)
         try await db.close()

@@ -1,17 +1,12 @@
 import AmigoWire
 import AsyncHTTPClient
+import Configuration
 import Engine
 import Foundation
 import Logging
 import Models
 
-/// The language models `serve` uses, from flags and `COMPADRE_LLM_…` environment variables.
-///
-/// - `COMPADRE_LLM_BASE_URL`, `COMPADRE_LLM_API_KEY`, `COMPADRE_LLM_MODEL`: the default model.
-/// - `COMPADRE_LLM_STRUCTURED_OUTPUT`: `json_schema`, `json_object` or `automatic` (default).
-/// - `COMPADRE_LLM_TIMEOUT`: seconds one model call may take, retries included (default 120).
-/// - `COMPADRE_LLM_MODELS`: named models for version sets' `llm_model_preferences`, as JSON
-///   `{"<llm_name>": {"base_url": …, "api_key": …, "model": …, "structured_output": …}}`.
+/// The language models `serve` uses, from the `llm.*` settings (`COMPADRE_LLM_…`; see ``Settings``).
 struct LanguageModelSetup {
     struct Named: Decodable {
         var baseURL: String
@@ -31,36 +26,33 @@ struct LanguageModelSetup {
     var timeout: Duration = .seconds(120)
     var named: [String: Named] = [:]
 
-    init(baseURL: String?, apiKey: String?, model: String?, environment: [String: String]) throws {
-        self.baseURL = baseURL ?? environment["COMPADRE_LLM_BASE_URL"]
-        self.apiKey = apiKey ?? environment["COMPADRE_LLM_API_KEY"]
-        self.model = model ?? environment["COMPADRE_LLM_MODEL"]
-        if let raw = environment["COMPADRE_LLM_STRUCTURED_OUTPUT"] {
+    /// Where the embedded runtime and model live (`llm.python`, `llm.modelPath`), by default in the cache
+    /// `scripts/setup-model` fills (`home`, default `~/.cache/compadre`).
+    var embeddedPaths: (python: String, model: String)
+
+    init(_ reader: ConfigReader) throws {
+        baseURL = reader.text("llm.baseUrl")
+        apiKey = reader.string(forKey: "llm.apiKey", isSecret: true)
+        model = reader.text("llm.model")
+        if let raw = reader.text("llm.structuredOutput") {
             guard let mode = OpenAICompatibleModel.StructuredOutputMode(rawValue: raw) else {
-                throw SetupError("COMPADRE_LLM_STRUCTURED_OUTPUT must be json_schema, json_object or automatic, not \(raw)")
+                throw SettingError(key: "llm.structuredOutput", message: "must be json_schema, json_object or automatic, not `\(raw)`")
             }
             structuredOutput = mode
         }
-        if let raw = environment["COMPADRE_LLM_TIMEOUT"] {
-            guard let seconds = Double(raw), seconds > 0 else { throw SetupError("COMPADRE_LLM_TIMEOUT must be a number of seconds") }
-            timeout = .milliseconds(Int(seconds * 1000))
-        }
-        if let raw = environment["COMPADRE_LLM_MODELS"] {
+        if let seconds = try reader.seconds("llm.timeout") { timeout = seconds }
+        if let raw = reader.string(forKey: "llm.models", isSecret: true) {
             do {
                 named = try JSONDecoder().decode([String: Named].self, from: Data(raw.utf8))
             } catch {
-                throw SetupError("COMPADRE_LLM_MODELS is not valid JSON of named models: \(error)")
+                throw SettingError(key: "llm.models", message: "is not valid JSON of named models: \(error)")
             }
         }
-    }
-
-    /// Where the embedded runtime and model live: `COMPADRE_LLM_PYTHON` / `COMPADRE_LLM_MODEL_PATH`, else
-    /// the cache `scripts/setup-model` fills (`$COMPADRE_HOME`, default `~/.cache/compadre`).
-    static func embeddedPaths(environment: [String: String]) -> (python: String, model: String) {
-        let home = environment["COMPADRE_HOME"] ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
-        return (
-            environment["COMPADRE_LLM_PYTHON"] ?? home + "/llm-venv/bin/python",
-            environment["COMPADRE_LLM_MODEL_PATH"] ?? home + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        let environment = ProcessInfo.processInfo.environment
+        let home = reader.text("home") ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
+        embeddedPaths = (
+            reader.text("llm.python") ?? home + "/llm-venv/bin/python",
+            reader.text("llm.modelPath") ?? home + "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
         )
     }
 

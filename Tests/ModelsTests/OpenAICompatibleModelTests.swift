@@ -2,9 +2,11 @@ import AmigoWire
 import AsyncHTTPClient
 import CompadreTesting
 import Engine
+import EngineTesting
 import Foundation
 import Logging
 import Models
+import Synchronization
 import Testing
 
 /// The provider over real HTTP against ``FakeOpenAIServer``.
@@ -145,19 +147,21 @@ struct OpenAICompatibleModelTests {
         }
     }
 
-    @Test func retryAfterIsHonoured() async throws {
+    @Test(.timeLimit(.minutes(1))) func retryAfterIsHonoured() async throws {
+        let clock = ManualClock()
         try await withModel(
             { request in
                 request.index == 0
                     ? .json(status: 503, body: "busy", headers: ["retry-after": "0"]) : .stream(chunks: ["fine"])
             },
-            configure: { $0.initialBackoff = .seconds(60) }
+            configure: {
+                $0.initialBackoff = .seconds(60)
+                $0.clock = AnyClock(clock)
+            }
         ) { model, _ in
-            let clock = ContinuousClock()
-            let start = clock.now
-            let response = try await model.complete(Self.question)
+            let response = try await Self.driving(clock) { try await model.complete(Self.question) }
             #expect(response.text == "fine")
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.elapsed < .seconds(5))  // the server's 0 s, not the 60 s backoff
         }
     }
 
@@ -189,26 +193,28 @@ struct OpenAICompatibleModelTests {
         }
     }
 
-    @Test func unreachableServerIsReportedQuickly() async throws {
+    @Test(.timeLimit(.minutes(1))) func unreachableServerIsReportedQuickly() async throws {
         var configuration = Self.configuration(baseURL: "http://127.0.0.1:1/v1")
         configuration.maxRetries = 1
+        let clock = ManualClock()
+        configuration.clock = AnyClock(clock)
         try await withClient(configuration) { model in
-            let clock = ContinuousClock()
-            let start = clock.now
-            let error = try await failure { try await model.complete(Self.question) }
+            let error = try await failure { try await Self.driving(clock) { try await model.complete(Self.question) } }
             #expect(error.kind == .unreachable)
             #expect(error.message.contains("127.0.0.1:1"))
-            #expect(clock.now - start < .seconds(3))
+            #expect(clock.elapsed < .seconds(3))  // one short backoff, not the request timeout
         }
     }
 
-    @Test func silentServerTimesOut() async throws {
-        try await withModel({ _ in .hang }, configure: { $0.requestTimeout = .milliseconds(500) }) { model, _ in
-            let clock = ContinuousClock()
-            let start = clock.now
-            let error = try await failure { try await model.complete(Self.question) }
+    @Test(.timeLimit(.minutes(1))) func silentServerTimesOut() async throws {
+        let clock = ManualClock()
+        try await withModel({ _ in .hang }, configure: {
+            $0.requestTimeout = .milliseconds(500)
+            $0.clock = AnyClock(clock)
+        }) { model, _ in
+            let error = try await failure { try await Self.driving(clock) { try await model.complete(Self.question) } }
             #expect(error.kind == .timeout)
-            #expect(clock.now - start < .seconds(3))
+            #expect(clock.elapsed < .seconds(3))  // gave up at the 0.5 s deadline
         }
     }
 
@@ -360,6 +366,25 @@ struct OpenAICompatibleModelTests {
         var outputs: [ModelOutput] = []
         for try await output in stream { outputs.append(output) }
         return outputs
+    }
+
+    /// Runs `call`, moving `clock` to the next deadline the model waits for whenever that deadline is
+    /// within `horizon` (a backoff, a short request timeout), until the call returns: short timers fire
+    /// without the test waiting for them, long ones (the idle timeout while a real exchange is under
+    /// way) never do.
+    static func driving<Result: Sendable>(
+        _ clock: ManualClock, horizon: Duration = .seconds(1), _ call: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        let finished = Atomic<Bool>(false)
+        let task = Task {
+            defer { finished.store(true, ordering: .releasing) }
+            return try await call()
+        }
+        while !finished.load(ordering: .acquiring) {
+            if let next = clock.nextDeadline, clock.now.duration(to: next) <= horizon { clock.advance(to: next) }
+            await Task.yield()
+        }
+        return try await task.value
     }
 
     func failure(of call: () async throws -> ModelResponse) async throws -> LanguageModelError {

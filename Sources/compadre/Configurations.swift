@@ -1,0 +1,50 @@
+import Configuration
+import Foundation
+import Platform
+import Server
+import ToolRuntime
+
+extension ServerConfiguration {
+    /// The server's settings from `reader`; unset ones keep their documented defaults.
+    init(_ reader: ConfigReader) throws {
+        self.init()
+        if let host = reader.text("host") { self.host = host }
+        if let port = try reader.whole("port") { self.port = port }
+        if let url = reader.text("database.url") { databaseURL = url }
+        tokenSecret = reader.string(forKey: "token.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        if let lifetime = try reader.seconds("token.lifetime") { tokenLifetime = Double(lifetime.components.seconds) }
+        if let enabled = try reader.isOn("rateLimits") { rateLimitsEnabled = enabled }
+        if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
+        if let grace = try reader.seconds("shutdown.graceSeconds", allowZero: true) { shutdownGracePeriod = grace }
+        if let count = try reader.whole("realtime.messagesPerMinute") { realtimeLimits.messagesPerMinute = count }
+        if let timeout = try reader.seconds("realtime.timeoutSeconds") { realtimeLimits.inactivityTimeout = timeout }
+        if let bytes = try reader.whole("realtime.maxMessageBytes") { realtimeLimits.maxMessageBytes = bytes }
+        tools = try ToolConfiguration.read(reader)
+    }
+}
+
+extension ToolConfiguration {
+    /// The tool subsystem's settings from `reader`; nil when tools are turned off.
+    static func read(_ reader: ConfigReader) throws -> ToolConfiguration? {
+        if try reader.isOn("tools.enabled") == false { return nil }
+        var tools = ToolConfiguration()
+        if let directory = reader.text("tools.dir"), !directory.isEmpty { tools.directory = URL(fileURLWithPath: directory) }
+        if let python = reader.text("tool.python"), !python.isEmpty { tools.python = python }
+        if let timeout = try reader.seconds("tool.timeoutSeconds") { tools.limits.timeout = timeout }
+        if let megabytes = try reader.whole("tool.memoryMb"), megabytes > 0 { tools.limits.memoryBytes = megabytes << 20 }
+        if let seconds = try reader.whole("tool.cpuSeconds"), seconds > 0 { tools.limits.cpuSeconds = seconds }
+        if let raw = reader.text("tool.isolation") {
+            guard let isolation = ToolSandbox.Isolation(rawValue: raw) else {
+                throw SettingError(key: "tool.isolation", message: "must be automatic, bubblewrap or none, not `\(raw)`")
+            }
+            tools.isolation = isolation
+        }
+        if let key = reader.string(forKey: "secrets.key", isSecret: true), !key.isEmpty {
+            guard let secrets = ToolSecrets(base64: key) else {
+                throw SettingError(key: "secrets.key", message: "must be the base64 of 32 random bytes (openssl rand -base64 32)")
+            }
+            tools.secrets = secrets
+        }
+        return tools
+    }
+}

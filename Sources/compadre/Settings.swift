@@ -1,0 +1,164 @@
+import Configuration
+import Foundation
+import Server
+import SystemPackage
+
+/// One setting of `compadre serve`. Its key names it everywhere: in the configuration file as dotted
+/// JSON (`{"realtime": {"timeoutSeconds": 30}}`), as a flag (`--realtime-timeout-seconds 30`) and as an
+/// environment variable (`COMPADRE_REALTIME_TIMEOUT_SECONDS`).
+struct Setting: Sendable {
+    var key: String
+    var defaultValue: String
+    var help: String
+    var isSecret = false
+    /// The variable's name when it does not follow from the key (kept from before the file existed).
+    var environmentOverride: String?
+
+    var environmentName: String { environmentOverride ?? "COMPADRE_" + Self.words(of: key).joined(separator: "_").uppercased() }
+    var flag: String { "--" + Self.words(of: key).joined(separator: "-") }
+
+    /// `realtime.maxMessageBytes` → `realtime`, `max`, `message`, `bytes`.
+    static func words(of key: String) -> [String] {
+        key.split(separator: ".").flatMap { component -> [String] in
+            var words: [String] = []
+            var current = ""
+            for character in component {
+                if character.isUppercase, !current.isEmpty {
+                    words.append(current)
+                    current = ""
+                }
+                current.append(character.lowercased())
+            }
+            if !current.isEmpty { words.append(current) }
+            return words
+        }
+    }
+}
+
+/// Every setting, with its default and meaning: the one list `serve --help` and `compadre config` show.
+enum Settings {
+    static let all: [Setting] = {
+        let server = ServerConfiguration()
+        return [
+            Setting(key: "host", defaultValue: server.host, help: "Address to listen on."),
+            Setting(key: "port", defaultValue: "\(server.port)", help: "Port to listen on (0 picks a free one)."),
+            Setting(key: "database.url", defaultValue: server.databaseURL, help: "sqlite:PATH or postgres://user:pass@host:port/db (flag also --database).", isSecret: true),
+            Setting(key: "token.secret", defaultValue: "generated once, stored in the database", help: "HS256 secret that signs access tokens.", isSecret: true),
+            Setting(key: "token.lifetime", defaultValue: "\(Int(server.tokenLifetime))", help: "Access-token lifetime in seconds."),
+            Setting(key: "rateLimits", defaultValue: "on", help: "off disables the per-endpoint rate limits (for benchmarks)."),
+            Setting(key: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
+            Setting(key: "lease.seconds", defaultValue: "\(server.leaseDuration.components.seconds)", help: "How long a crashed replica's locks outlive it."),
+            Setting(key: "shutdown.graceSeconds", defaultValue: "\(server.shutdownGracePeriod.components.seconds)", help: "How long SIGTERM lets running interactions and realtime turns finish."),
+            Setting(key: "realtime.messagesPerMinute", defaultValue: "\(server.realtimeLimits.messagesPerMinute)", help: "Realtime messages a minute before close 4029."),
+            Setting(key: "realtime.timeoutSeconds", defaultValue: "\(server.realtimeLimits.inactivityTimeout.components.seconds)", help: "Realtime client silence before close 3008."),
+            Setting(key: "realtime.maxMessageBytes", defaultValue: "\(server.realtimeLimits.maxMessageBytes)", help: "Largest realtime message before close 4000."),
+            Setting(key: "llm.baseUrl", defaultValue: "none: the embedded model", help: "An OpenAI-compatible endpoint (http://host:port/v1)."),
+            Setting(key: "llm.apiKey", defaultValue: "none", help: "API key of the model endpoint.", isSecret: true),
+            Setting(key: "llm.model", defaultValue: "none", help: "Model name at the endpoint."),
+            Setting(key: "llm.structuredOutput", defaultValue: "automatic", help: "json_schema, json_object or automatic."),
+            Setting(key: "llm.timeout", defaultValue: "120", help: "Seconds one model call may take, retries included."),
+            Setting(key: "llm.models", defaultValue: "none", help: #"Named models as JSON: {"<llm_name>": {"base_url", "api_key", "model"}}."#, isSecret: true),
+            Setting(key: "llm.python", defaultValue: "$COMPADRE_HOME/llm-venv/bin/python", help: "Python of the embedded model runtime."),
+            Setting(key: "llm.modelPath", defaultValue: "$COMPADRE_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf", help: "Weights of the embedded model."),
+            Setting(key: "home", defaultValue: "~/.cache/compadre", help: "Where scripts/setup-model puts the embedded runtime and model."),
+            Setting(key: "tools.enabled", defaultValue: "on", help: "off turns the tool subsystem off (tool routes answer 503).", environmentOverride: "COMPADRE_TOOLS"),
+            Setting(key: "tools.dir", defaultValue: "./compadre-tools", help: "Tool repositories, built versions and the secrets key file."),
+            Setting(key: "secrets.key", defaultValue: "a key file in tools.dir", help: "base64 of 32 bytes that seals tools' secret variables.", isSecret: true),
+            Setting(key: "tool.python", defaultValue: "python3", help: "The Python that builds tool environments."),
+            Setting(key: "tool.timeoutSeconds", defaultValue: "30", help: "Wall-clock limit of one tool run."),
+            Setting(key: "tool.memoryMb", defaultValue: "512", help: "Address-space limit of one tool run."),
+            Setting(key: "tool.cpuSeconds", defaultValue: "30", help: "CPU limit of one tool run."),
+            Setting(key: "tool.isolation", defaultValue: "automatic", help: "bubblewrap, none, or automatic (bubblewrap when it works here)."),
+        ]
+    }()
+
+    /// The reader of every setting: `flags` (explicit options) > `arguments` (`--key value`) > the
+    /// environment > the configuration file > the defaults of each typed configuration.
+    static func reader(flags: [String: String], arguments: [String], file: String?) async throws -> ConfigReader {
+        let aliases = Dictionary(uniqueKeysWithValues: all.compactMap { setting in
+            setting.environmentOverride.map { (setting.key, $0) }
+        })
+        let environment = EnvironmentVariablesProvider(secretsSpecifier: .specific(Set(all.filter(\.isSecret).map(\.environmentName))))
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(
+                name: "flags",
+                values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(ConfigKey($0.key)), ConfigValue(.string($0.value), isSecret: false)) })
+            ),
+            CommandLineArgumentsProvider(
+                arguments: ["compadre"] + arguments,
+                secretsSpecifier: .specific(Set(all.filter(\.isSecret).map(\.flag)))
+            ),
+            KeyMappingProvider(upstream: environment) { key in
+                // Variables named before the file existed keep their names.
+                if let name = aliases[key.components.joined(separator: ".")] {
+                    return AbsoluteConfigKey(name.lowercased().split(separator: "_").map(String.init))
+                }
+                return key.prepending("compadre")
+            },
+        ]
+        if let file {
+            providers.append(try await FileProvider<JSONSnapshot>(
+                parsingOptions: .init(secretsSpecifier: .specific(Set(all.filter(\.isSecret).map(\.key)))),
+                filePath: .init(file)
+            ))
+        }
+        return ConfigReader(providers: providers)
+    }
+
+    /// The settings as `serve --help` lists them.
+    static var helpText: String {
+        var text = "Settings (flag > environment > --config file > default):\n"
+        for setting in all {
+            text += "  \(setting.flag) / \(setting.environmentName) / \(setting.key)\n"
+            text += "      \(setting.help) Default: \(setting.defaultValue).\n"
+        }
+        return text
+    }
+}
+
+extension ConfigReader {
+    /// The value of `setting` as text, whatever the provider holds (a JSON file may hold a number).
+    func text(_ key: String) -> String? {
+        let configKey = ConfigKey(key)
+        if let value = string(forKey: configKey) { return value }
+        if let value = int(forKey: configKey) { return String(value) }
+        if let value = double(forKey: configKey) { return String(value) }
+        if let value = bool(forKey: configKey) { return value ? "on" : "off" }
+        return nil
+    }
+
+    /// A positive number of seconds, or nil when unset; a malformed value is an error naming the setting.
+    func seconds(_ key: String, allowZero: Bool = false) throws -> Duration? {
+        guard let raw = text(key) else { return nil }
+        guard let seconds = Double(raw), seconds > 0 || (allowZero && seconds == 0) else {
+            throw SettingError(key: key, message: "must be a number of seconds, not `\(raw)`")
+        }
+        return .milliseconds(Int(seconds * 1000))
+    }
+
+    /// A whole number, or nil when unset; a malformed value is an error naming the setting.
+    func whole(_ key: String) throws -> Int? {
+        guard let raw = text(key) else { return nil }
+        guard let value = Int(raw) else { throw SettingError(key: key, message: "must be a whole number, not `\(raw)`") }
+        return value
+    }
+
+    /// `on`/`off` (also true/false, yes/no, 1/0), or nil when unset.
+    func isOn(_ key: String) throws -> Bool? {
+        guard let raw = text(key)?.lowercased() else { return nil }
+        if ["on", "true", "yes", "1"].contains(raw) { return true }
+        if ["off", "false", "no", "0"].contains(raw) { return false }
+        throw SettingError(key: key, message: "must be on or off, not `\(raw)`")
+    }
+}
+
+/// A setting with a value that cannot be used.
+struct SettingError: Error, CustomStringConvertible {
+    var key: String
+    var message: String
+
+    var description: String {
+        let setting = Settings.all.first { $0.key == key }
+        return "\(setting?.flag ?? key) (\(setting?.environmentName ?? key)) \(message)"
+    }
+}
