@@ -198,7 +198,7 @@ SHARED_OPERATION_IDS = {"access-git-interface"}
 
 # Operations that need no credentials. The reference also marks some operations public
 # (security: []); those keep that marking.
-PUBLIC_OPERATIONS = {"sign-in-with-api-key", "healthz", "get-openapi-document"}
+PUBLIC_OPERATIONS = {"sign-in-with-api-key", "healthz", "get-openapi-document", "get-metrics"}
 
 # Error descriptions used unless an operation gives its own.
 ERROR_DESCRIPTIONS = {
@@ -486,6 +486,16 @@ def own_operations():
                         "content": json_content({"$ref": "#/components/schemas/HealthStatus"})},
                 "503": {"description": "The database cannot be reached.",
                         "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
+            },
+        }},
+        "/metrics": {"get": {
+            "operationId": "get-metrics",
+            "summary": "The server's metrics in the Prometheus text format",
+            "tags": ["Compadre"],
+            "security": [],
+            "responses": {
+                "200": {"description": "Requests, interactions, model calls, tool runs, realtime connections, lease conflicts.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}}},
             },
         }},
         "/openapi.json": {"get": {

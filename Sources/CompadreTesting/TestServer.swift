@@ -6,6 +6,7 @@ import HummingbirdTesting
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import Prometheus
 import Engine
 import Server
 import Storage
@@ -23,7 +24,7 @@ public struct TestServer: Sendable {
     public init(
         database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
-        tools: ToolConfiguration? = nil
+        tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -36,6 +37,7 @@ public struct TestServer: Sendable {
         var api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
         api.realtimeLimits = realtimeLimits
         api.tools = made.tools
+        api.metrics = metrics
         self.api = api
     }
 

@@ -5,6 +5,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Metrics
+import Prometheus
 import Storage
 import Platform
 
@@ -34,6 +36,8 @@ public struct API: Sendable {
     public let catalog: OperationCatalog
     public let conversations: Conversations
     public var realtimeLimits = RealtimeLimits()
+    /// What `GET /metrics` shows: the registry the process's metrics factory writes to.
+    public var metrics = PrometheusCollectorRegistry()
     /// The organizations' tools; `nil` on a server started without them (tool routes answer 503).
     public var tools: Tools?
 
@@ -151,27 +155,50 @@ struct Call: Sendable {
 
 extension Router where Context == AppContext {
     /// Registers an operation of the Amigo API: authentication, per-user rate limit, then `handler`.
+    /// Every call is counted and timed by operation and status (`compadre_http_requests_total`,
+    /// `compadre_http_request_duration_seconds`).
     func operation(
         _ method: HTTPRequest.Method, _ path: String, _ operationID: String, access: Access = .authenticated, api: API,
         _ handler: @escaping @Sendable (inout Call) async throws -> Response
     ) {
         on(RouterPath(path), method: method) { request, context -> Response in
-            guard let orgID = context.parameters.get("organization") else { throw PlatformError.notFound("Organization not found.") }
-            var principal: Principal?
-            switch access {
-            case .authenticated:
-                principal = try await api.authenticate(request, orgID: orgID)
-            case .optional:
-                if API.bearerToken(request) != nil { principal = try await api.authenticate(request, orgID: orgID) }
-            case .anonymous:
-                break
+            let clock = ContinuousClock()
+            let started = clock.now
+            do {
+                let response = try await Self.perform(request, context, operationID, access: access, api: api, handler)
+                Self.record(operationID, status: response.status.code, duration: clock.now - started)
+                return response
+            } catch {
+                Self.record(operationID, status: WireError(error).status.code, duration: clock.now - started)
+                throw error
             }
-            let subject = principal.map { "\(orgID)/\($0.user.userID)" } ?? "\(orgID)/anonymous"
-            let limitHeaders = try api.enforceRateLimit(operation: operationID, subject: subject)
-            var call = Call(request: request, context: context, orgID: orgID, principal: principal)
-            var response = try await handler(&call)
-            for field in limitHeaders { response.headers.append(field) }
-            return response
         }
+    }
+
+    private static func perform(
+        _ request: Request, _ context: AppContext, _ operationID: String, access: Access, api: API,
+        _ handler: @Sendable (inout Call) async throws -> Response
+    ) async throws -> Response {
+        guard let orgID = context.parameters.get("organization") else { throw PlatformError.notFound("Organization not found.") }
+        var principal: Principal?
+        switch access {
+        case .authenticated:
+            principal = try await api.authenticate(request, orgID: orgID)
+        case .optional:
+            if API.bearerToken(request) != nil { principal = try await api.authenticate(request, orgID: orgID) }
+        case .anonymous:
+            break
+        }
+        let subject = principal.map { "\(orgID)/\($0.user.userID)" } ?? "\(orgID)/anonymous"
+        let limitHeaders = try api.enforceRateLimit(operation: operationID, subject: subject)
+        var call = Call(request: request, context: context, orgID: orgID, principal: principal)
+        var response = try await handler(&call)
+        for field in limitHeaders { response.headers.append(field) }
+        return response
+    }
+
+    private static func record(_ operationID: String, status: Int, duration: Duration) {
+        Counter(label: "compadre_http_requests_total", dimensions: [("operation", operationID), ("status", String(status))]).increment()
+        Metrics.Timer(label: "compadre_http_request_duration_seconds", dimensions: [("operation", operationID)]).record(duration: duration)
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import Prometheus
 import ServiceLifecycle
 import Storage
 import Platform
@@ -13,10 +15,18 @@ public enum CompadreServer {
     /// The router with every route of the API, for in-process tests and for `serve`.
     public static func makeRouter(api: API) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.get("/healthz") { _, _ -> Response in
             guard await api.store.database.isReachable() else { throw PlatformError.unavailable("The database is unreachable.") }
             return try .json(["status": "ok"])
+        }
+        let metrics = api.metrics
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer()))
+            )
         }
         let document = api.catalog.document
         router.get("/openapi.json") { _, _ -> Response in
@@ -68,7 +78,8 @@ public enum CompadreServer {
     /// the order of the service group: the lease keeper, the HTTP server, the graceful drain (the last
     /// is shut down first).
     public static func makeServices(
-        database: any Database, configuration: ServerConfiguration, models: LanguageModels, logger: Logger
+        database: any Database, configuration: ServerConfiguration, models: LanguageModels,
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) async throws -> (services: [any ServiceLifecycle.Service], store: Store) {
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
@@ -78,6 +89,7 @@ public enum CompadreServer {
         }
         var api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
         api.realtimeLimits = configuration.realtimeLimits
+        api.metrics = metrics
         let router = makeRouter(api: api)
         let app = Application(
             router: router,

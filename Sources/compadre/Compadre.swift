@@ -68,7 +68,11 @@ struct SettingsOptions: ParsableArguments {
 }
 
 /// Logs go to standard error; the logging system is set up once per process.
-let loggingBootstrap: Void = LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+/// Every line of a request carries its `request_id` (see `RequestScope`).
+let loggingBootstrap: Void = LoggingSystem.bootstrap(
+    { label, metadataProvider in StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider) },
+    metadataProvider: RequestScope.metadataProvider
+)
 
 func makeLogger(_ label: String, level: Logger.Level? = nil) -> Logger {
     _ = loggingBootstrap
@@ -147,8 +151,10 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
+        _ = Observability.metrics
+        if let tracing = try Observability.tracing(logger: logger) { services.append(tracing) }
         let (server, store) = try await CompadreServer.makeServices(
-            database: database, configuration: configuration, models: models, logger: logger
+            database: database, configuration: configuration, models: models, metrics: Observability.registry, logger: logger
         )
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",

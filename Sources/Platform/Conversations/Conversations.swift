@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import Storage
+import Tracing
 
 /// Runs conversations: checks and loads what an operation needs, runs the Engine, and commits each
 /// interaction in one transaction before `interaction-complete` is sent.
@@ -33,7 +34,7 @@ public struct Conversations: Sendable {
         self.store = store
         self.leases = leases
         self.workload = workload
-        self.runner = InteractionRunner(models: models, maxTransitions: maxTransitions)
+        self.runner = InteractionRunner(models: models.metered(), maxTransitions: maxTransitions)
         self.tools = tools
         self.logger = logger
     }
@@ -44,6 +45,7 @@ public struct Conversations: Sendable {
 
     func lock(_ key: String) async throws -> Lease {
         guard let lease = try await leases.acquire(key) else {
+            Telemetry.leaseConflict(key)
             throw PlatformError.conflict("A related operation is in progress for this conversation.")
         }
         return lease
@@ -51,7 +53,12 @@ public struct Conversations: Sendable {
 
     /// Holds "one realtime connection per user and service"; nil when another connection has it.
     public func holdRealtimeConnection(orgID: String, userID: String, serviceID: String) async -> Lease? {
-        try? await leases.acquire("realtime/\(orgID)/\(userID)/\(serviceID)")
+        let key = "realtime/\(orgID)/\(userID)/\(serviceID)"
+        guard let lease = try? await leases.acquire(key) else {
+            Telemetry.leaseConflict(key)
+            return nil
+        }
+        return lease
     }
 
     // MARK: - Create
@@ -64,6 +71,8 @@ public struct Conversations: Sendable {
         var userMessage: MessageInstance?
         var lease: Lease
         var ticket: Ticket
+        /// The request that created it, for the logs of the interaction.
+        var requestID = RequestScope.id
     }
 
     public func prepareCreate(
@@ -124,7 +133,7 @@ public struct Conversations: Sendable {
             guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
             return await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: true, events: events, interruption: interruption, lease: pending.lease
+                isNew: true, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
             )
         }
         await pending.lease.release()
@@ -140,6 +149,8 @@ public struct Conversations: Sendable {
         var userMessage: MessageInstance?
         var lease: Lease
         var ticket: Ticket
+        /// The request that created it, for the logs of the interaction.
+        var requestID = RequestScope.id
     }
 
     /// What the user (or the user's systems) contributes to one interaction.
@@ -219,7 +230,7 @@ public struct Conversations: Sendable {
         let outcome = await pending.ticket.run {
             await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: false, events: events, interruption: interruption, lease: pending.lease
+                isNew: false, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
             )
         }
         await pending.lease.release()
@@ -228,13 +239,42 @@ public struct Conversations: Sendable {
 
     // MARK: - One interaction
 
-    /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
+    /// Runs one interaction inside its span, with its request's ID in the logs and its metrics.
     private func runInteraction(
         record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
         userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?,
-        lease: Lease
+        lease: Lease, requestID: String?
     ) async -> InteractionOutcome? {
         let interactionID = ObjectID.generate()
+        let modelTime = ModelTime()
+        let clock = ContinuousClock()
+        let started = clock.now
+        let outcome = await RequestScope.$id.withValue(requestID) {
+            await ModelTime.$current.withValue(modelTime) {
+                await withSpan("interaction") { span in
+                    span.attributes["compadre.organization"] = record.orgID
+                    span.attributes["compadre.conversation_id"] = record.id
+                    span.attributes["compadre.interaction_id"] = interactionID
+                    let outcome = await performInteraction(
+                        interactionID: interactionID, record: record, setting: setting, input: input, userMessage: userMessage,
+                        isNew: isNew, events: events, interruption: interruption, lease: lease
+                    )
+                    if outcome == nil { span.setStatus(SpanStatus(code: .error)) }
+                    return outcome
+                }
+            }
+        }
+        let result = outcome.map { $0.wasInterrupted ? "interrupted" : "completed" } ?? "failed"
+        Telemetry.interactionFinished(outcome: result, duration: clock.now - started, modelTime: modelTime.value)
+        return outcome
+    }
+
+    /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
+    private func performInteraction(
+        interactionID: String, record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
+        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?,
+        lease: Lease
+    ) async -> InteractionOutcome? {
         let input = input.map { message in
             var message = message
             message.interactionID = interactionID

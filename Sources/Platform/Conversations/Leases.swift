@@ -142,7 +142,10 @@ public final class Lease: Sendable {
     public static func with<Result: Sendable>(
         _ key: String, in keeper: LeaseKeeper, orConflict message: String, _ body: () async throws -> Result
     ) async throws -> Result {
-        guard let lease = try await keeper.acquire(key) else { throw PlatformError.conflict(message) }
+        guard let lease = try await keeper.acquire(key) else {
+            Telemetry.leaseConflict(key)
+            throw PlatformError.conflict(message)
+        }
         do {
             let result = try await body()
             await lease.release()

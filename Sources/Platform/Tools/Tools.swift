@@ -5,6 +5,7 @@ import Logging
 import Storage
 import ToolRepository
 import ToolRuntime
+import Tracing
 
 /// Where tools live on disk and how they run. Defaults are documented per field.
 public struct ToolConfiguration: Sendable {
@@ -86,6 +87,18 @@ public struct Tools: Sendable {
 
     /// Runs a version once with `input` (the harness's stdin document).
     public func run(_ version: ToolVersionInstance, input: ToolInvocationInput) async -> InvocationResult {
+        await withSpan("tool.run") { span in
+            span.attributes["compadre.tool_id"] = version.toolID
+            span.attributes["compadre.tool_version"] = version.version.description
+            let result = await runMeasured(version, input: input)
+            let succeeded = if case .succeeded = result.status { true } else { false }
+            if !succeeded { span.setStatus(SpanStatus(code: .error)) }
+            Telemetry.toolRunFinished(succeeded: succeeded, duration: .milliseconds(result.durationMs))
+            return result
+        }
+    }
+
+    private func runMeasured(_ version: ToolVersionInstance, input: ToolInvocationInput) async -> InvocationResult {
         let started = ContinuousClock.now
         do {
             let environment = try await environment(of: version)

@@ -148,7 +148,7 @@ extension HTTPField.Name {
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            var response = try await next(request, context)
+            var response = try await RequestScope.$id.withValue(context.id) { try await next(request, context) }
             response.headers[.requestID] = context.id
             return response
         } catch {

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import NIOCore
 import NIOWebSocket
 import Platform
@@ -60,6 +61,9 @@ struct RealtimeSession {
         var conversationID: String?
         var connectionLease: Lease?
         var interruption: Interruption?
+        let connections = Meter(label: "compadre_realtime_connections")
+        connections.increment()
+        defer { connections.decrement() }
         // The session is part of the server's workload: a shutdown closes it once its turn is over.
         let ticket = try? api.conversations.workload.admit(windDown: { post.yield(.shutdown) }, cancel: { post.yield(.shutdown) })
         defer { ticket?.end() }
