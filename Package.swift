@@ -213,6 +213,7 @@ let package = Package(
                 "Server",
                 "Storage",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -63,6 +63,8 @@ public struct FakeOpenAIServer: Sendable {
         case dropConnection
         /// Streams these text pieces, then closes the connection without finishing the answer.
         case cutOff(after: [String])
+        /// Streams these text pieces, then sends nothing more and keeps the connection open.
+        case stall(after: [String])
     }
 
     public typealias Handler = @Sendable (Request) async -> Reply
@@ -177,6 +179,13 @@ public struct FakeOpenAIServer: Sendable {
         case .dropConnection:
             try? await context.channel.close()
             throw HTTPChannelClose()
+
+        case .stall(let chunks):
+            let events = chunks.map { chunk(model: model, delta: ["content": .string($0)]) }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init { writer in
+                for event in events { try await writer.write(ByteBuffer(string: "data: \(event)\n\n")) }
+                try await Task.sleep(for: .seconds(3600))
+            })
 
         case .cutOff(let chunks):
             let events = chunks.map { chunk(model: model, delta: ["content": .string($0)]) }

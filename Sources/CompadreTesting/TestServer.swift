@@ -174,3 +174,30 @@ public struct TestFailure: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// A test's server: a fresh database of one engine, an organization with its administrator signed in,
+/// and a client of the router.
+public struct SignedInAdmin: Sendable {
+    public let server: TestServer
+    public let client: TestServer.Client
+    public let credentials: OrganizationBootstrap.Credentials
+    public let token: String
+
+    public var org: String { credentials.organizationID }
+
+    /// Runs `body` with a server over a fresh `engine` database and its signed-in administrator.
+    public static func with<Result: Sendable>(
+        _ engine: TestDatabase = .sqlite, model: any LanguageModel = ScriptedModel(),
+        realtimeLimits: RealtimeLimits = RealtimeLimits(), tools: ToolConfiguration? = nil,
+        _ body: @Sendable (SignedInAdmin) async throws -> Result
+    ) async throws -> Result {
+        try await engine.with { database in
+            let server = try await TestServer(database: database, model: model, realtimeLimits: realtimeLimits, tools: tools)
+            let credentials = try await server.bootstrap()
+            return try await server.test { client in
+                let token = try await client.signIn(credentials)
+                return try await body(SignedInAdmin(server: server, client: client, credentials: credentials, token: token))
+            }
+        }
+    }
+}

@@ -20,8 +20,12 @@ public final class ScriptedTools: ToolRunner {
     }
 
     private let state = Mutex(State())
+    /// The clock tool delays sleep on (a ``ManualClock`` makes a slow tool without waiting).
+    private let clock: AnyClock
 
-    public init() {}
+    public init(clock: AnyClock = .continuous) {
+        self.clock = clock
+    }
 
     /// Adds a tool whose calls answer `handler`'s result.
     public func add(_ tool: ResolvedTool, handler: @escaping Handler) {
@@ -30,8 +34,9 @@ public final class ScriptedTools: ToolRunner {
 
     /// Adds a tool that answers `output` to every call, after `delay` if given.
     public func add(_ tool: ResolvedTool, output: String, delay: Duration? = nil) {
+        let clock = clock
         add(tool) { _ in
-            if let delay { try? await Task.sleep(for: delay) }
+            if let delay { try? await clock.sleep(for: delay) }
             return ToolResult(output: output, succeeded: true, duration: delay.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? 0.001)
         }
     }

@@ -49,6 +49,12 @@ public struct API: Sendable {
         self.conversations = conversations
     }
 
+    /// The tool subsystem, or 503 when the server was started without one.
+    func requireTools() throws -> Tools {
+        guard let tools else { throw PlatformError.unavailable("Tools are not configured on this server.") }
+        return tools
+    }
+
     /// The caller of `request` on organization `orgID`, or 401.
     func authenticate(_ request: Request, orgID: String) async throws -> Principal {
         guard let token = Self.bearerToken(request) else { throw PlatformError.unauthorized() }

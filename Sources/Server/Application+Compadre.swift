@@ -32,16 +32,16 @@ public enum CompadreServer {
         router.get("/openapi.json") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: .init(bytes: document)))
         }
-        api.addOrganizationRoutes(to: router)
-        api.addUserRoutes(to: router)
-        api.addAgentRoutes(to: router)
-        api.addContextGraphRoutes(to: router)
-        api.addServiceRoutes(to: router)
-        api.addRoleRoutes(to: router)
-        api.addConversationRoutes(to: router)
-        api.addRealtimeRoutes(to: router)
-        api.addToolRoutes(to: router)
-        api.addToolRepositoryRoutes(to: router)
+        OrganizationController(api: api).addRoutes(to: router)
+        UserController(api: api).addRoutes(to: router)
+        VersionedResourceController<Agents>(api: api).addRoutes(to: router)
+        VersionedResourceController<ContextGraphs>(api: api).addRoutes(to: router)
+        ServiceController(api: api).addRoutes(to: router)
+        RoleController(api: api).addRoutes(to: router)
+        ConversationController(api: api).addRoutes(to: router)
+        RealtimeController(api: api).addRoutes(to: router)
+        ToolController(api: api).addRoutes(to: router)
+        ToolRepositoryController(api: api).addRoutes(to: router)
         return router
     }
 

@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import ArgumentParser
 import Configuration
 import Foundation
-import Hummingbird
 import Logging
 import Models
 import ServiceLifecycle

@@ -182,7 +182,8 @@ enum ToolFixture {
     }
 
     @Test func aSlowHelperToolBringsExactlyOneFiller() async throws {
-        let tools = ScriptedTools()
+        let clock = ManualClock()
+        let tools = ScriptedTools(clock: AnyClock(clock))
         tools.add(.example(id: ToolFixture.weatherID, name: "weather"), output: "Sunny", delay: .milliseconds(1_500))
         let graphs = ToolFixture.graphs(actionTools: [
             ToolFixture.spec(ToolFixture.weatherID, fillers: ["Let me check.", "One moment."], after: 0.1),
@@ -190,8 +191,12 @@ enum ToolFixture {
         model.script(.selectNextAction, .choice(1))
         model.script(.engageUser, .call("weather", #"{"city": "Paris"}"#), .text(["Sunny."]))
         let log = EventLog()
-        let runner = InteractionRunner(models: LanguageModels(default: model), tools: tools)
-        _ = try await runner.run(request(graphs), into: log)
+        let runner = InteractionRunner(models: LanguageModels(default: model), tools: tools, clock: AnyClock(clock))
+        let request = request(graphs)
+        let run = Task { try await runner.run(request, into: log) }
+        await clock.sleepers(atLeast: 2)  // the filler's timer and the slow tool
+        clock.advance(by: .milliseconds(1_500))
+        _ = try await run.value
 
         let fillers = await log.events.compactMap { event -> (String, JSONValue)? in
             guard case .currentAgentAction(.actionTooLong(let filler, let started)) = event else { return nil }
@@ -217,8 +222,12 @@ enum ToolFixture {
         model.script(.selectNextAction, .choice(1))
         model.script(.engageUser, .call("weather", #"{"city": "Paris"}"#), .text(["Sunny."]))
         let log = EventLog()
+        let clock = ManualClock()
+        let runner = InteractionRunner(models: LanguageModels(default: model), tools: tools, maxToolRounds: 2, clock: AnyClock(clock))
         _ = try await runner.run(request(graphs), into: log)
         #expect(await !log.actionTypes.contains("action-too-long"))
+        // The tool answered within its 5 s, and the filler's timer stopped with it.
+        #expect(clock.sleeperCount == 0)
     }
 
     @Test func toolRoundsAreBoundedAndTheLastAnswerComesWithoutTools() async throws {

@@ -218,15 +218,25 @@ struct OpenAICompatibleModelTests {
         }
     }
 
-    @Test func stalledStreamHitsTheIdleTimeout() async throws {
-        try await withModel(
-            // The first piece must arrive within the idle timeout even on a loaded machine (a timeout
-            // before any output is retried, which this test is not about).
-            { _ in .stream(chunks: ["a", "b"], delay: .seconds(4)) },
-            configure: { $0.idleTimeout = .milliseconds(1_500) }
-        ) { model, server in
-            let error = try await failure { try await model.complete(Self.question) }
-            #expect(error.kind == .timeout)
+    @Test(.timeLimit(.minutes(1))) func stalledStreamHitsTheIdleTimeout() async throws {
+        let clock = ManualClock()
+        try await withModel({ _ in .stall(after: ["a"]) }, configure: {
+            $0.idleTimeout = .milliseconds(1_500)
+            $0.clock = AnyClock(clock)
+        }) { model, server in
+            var pieces: [ModelOutput] = []
+            do {
+                for try await output in model.stream(Self.question) {
+                    pieces.append(output)
+                    // The server said something, then falls silent: 1.5 s of silence later it times out.
+                    clock.advance(by: .milliseconds(1_600))
+                }
+                Issue.record("the stalled stream ended without an error")
+            } catch let error as LanguageModelError {
+                #expect(error.kind == .timeout)
+            }
+            #expect(pieces == [.text("a")])
+            // Output had started, so the request is not retried.
             #expect(await server.requests.count == 1)
         }
     }

@@ -43,8 +43,9 @@ func conversationID(of answer: TestServer.Client.Answer) throws -> String {
 
 @Suite("Conversations")
 struct ConversationTests {
-    @Test func creatingAConversationStreamsTheAgentsOpeningAndStoresIt() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func creatingAConversationStreamsTheAgentsOpeningAndStoresIt(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -80,8 +81,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func interactingStreamsTheReplyAndRecordsInsights() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func interactingStreamsTheReplyAndRecordsInsights(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in
@@ -112,8 +114,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func reachingTheTerminalStateFinishesTheConversation() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func reachingTheTerminalStateFinishesTheConversation(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in
@@ -134,8 +137,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func theActionTypeRegexFiltersAgentActionsAndAnInvalidOneIs422() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func theActionTypeRegexFiltersAgentActionsAndAnInvalidOneIs422(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -158,8 +162,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func aModelFailureEndsTheStreamWithAnErrorAndStoresNothing() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func aModelFailureEndsTheStreamWithAnErrorAndStoresNothing(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in
@@ -183,8 +188,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func aFailedFirstInteractionCreatesNoConversation() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func aFailedFirstInteractionCreatesNoConversation(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in
@@ -199,8 +205,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func aSecondOperationWhileOneRunsIsAConflictAndChangesNothing() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func aSecondOperationWhileOneRunsIsAConflictAndChangesNothing(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in
@@ -223,8 +230,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func finishingFollowsTheSpec() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func finishingFollowsTheSpec(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -242,8 +250,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func badInteractInputIsRejectedClearlyAndChangesNothing() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func badInteractInputIsRejectedClearlyAndChangesNothing(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -274,8 +283,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func messagesPageFilterAndSort() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func messagesPageFilterAndSort(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -303,8 +313,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func recommendationsStartersTagsAndSources() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func recommendationsStartersTagsAndSources(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -348,8 +359,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func anOrdinaryUserSeesOnlyTheirOwnConversations() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func anOrdinaryUserSeesOnlyTheirOwnConversations(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -371,8 +383,9 @@ struct ConversationTests {
         }
     }
 
-    @Test func aGraphNamingAnUnknownToolOrABadConstraintIsRefused() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func aGraphNamingAnUnknownToolOrABadConstraintIsRefused(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             try await server.test { client in
                 let setup = try await ConversationSetup.make(server, client)
@@ -407,8 +420,9 @@ struct ConversationTests {
 
 @Suite("Demo organization")
 struct DemoOrganizationTests {
-    @Test func theDemoClinicRunsEveryPassthroughStateOnTheWayToBooking() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func theDemoClinicRunsEveryPassthroughStateOnTheWayToBooking(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             let demo = try await DemoOrganization.create(orgID: uniqueOrgID("demo"), store: server.api.store)
@@ -436,8 +450,9 @@ struct DemoOrganizationTests {
 
 @Suite("Live context")
 struct LiveContextTests {
-    @Test func additionalContextAndExternalEventsReachTheNextPrompt() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func additionalContextAndExternalEventsReachTheNextPrompt(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let model = ScriptedModel()
             let server = try await TestServer(database: database, model: model)
             try await server.test { client in

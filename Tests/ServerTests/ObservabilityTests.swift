@@ -26,8 +26,9 @@ func scraped(_ text: String, _ name: String, _ labels: [String: String] = [:]) -
 
 @Suite("Observability")
 struct ObservabilityTests {
-    @Test func metricsCountEveryInteractionAndModelCallTheServerMade() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func metricsCountEveryInteractionAndModelCallTheServerMade(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let registry = PrometheusCollectorRegistry()
             try await withMetricsFactory(PrometheusMetricsFactory(registry: registry)) {
                 let model = ScriptedModel()
@@ -54,8 +55,9 @@ struct ObservabilityTests {
         }
     }
 
-    @Test func everyResponseCarriesItsRequestIDAndErrorsShowIt() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func everyResponseCarriesItsRequestIDAndErrorsShowIt(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             try await server.test { client in

@@ -55,27 +55,25 @@ func makeService(_ client: TestServer.Client, org: String, token: String, name: 
 
 @Suite("Authentication")
 struct AuthenticationTests {
-    @Test func signingInWithTheInitKeyAuthorizesRequests() async throws {
-        try await TestDatabase.sqlite.with { database in
-            let server = try await TestServer(database: database)
-            let credentials = try await server.bootstrap()
-            try await server.test { client in
-                let token = try await client.signIn(credentials)
-                let answer = try await client.call(.get, "/v1/\(credentials.organizationID)/service/", token: token)
-                #expect(answer.status == .ok)
-                #expect(try answer.object()["services"] as? [Any] != nil)
-                let wrong = try await client.call(.post, "/v1/\(credentials.organizationID)/user/signin_with_api_key", headers: [
-                    HTTPField.Name("x-api-key")!: "nope", HTTPField.Name("x-api-key-id")!: credentials.apiKeyID, HTTPField.Name("x-user-id")!: credentials.userID,
-                ])
-                #expect(wrong.status == .unauthorized)
-                let missing = try await client.call(.post, "/v1/\(credentials.organizationID)/user/signin_with_api_key")
-                #expect(missing.status == .unprocessableContent)
-            }
+    @Test(arguments: TestDatabase.available)
+    func signingInWithTheInitKeyAuthorizesRequests(engine: TestDatabase) async throws {
+        try await SignedInAdmin.with(engine) { admin in
+            let (client, credentials, token) = (admin.client, admin.credentials, admin.token)
+            let answer = try await client.call(.get, "/v1/\(credentials.organizationID)/service/", token: token)
+            #expect(answer.status == .ok)
+            #expect(try answer.object()["services"] as? [Any] != nil)
+            let wrong = try await client.call(.post, "/v1/\(credentials.organizationID)/user/signin_with_api_key", headers: [
+                HTTPField.Name("x-api-key")!: "nope", HTTPField.Name("x-api-key-id")!: credentials.apiKeyID, HTTPField.Name("x-user-id")!: credentials.userID,
+            ])
+            #expect(wrong.status == .unauthorized)
+            let missing = try await client.call(.post, "/v1/\(credentials.organizationID)/user/signin_with_api_key")
+            #expect(missing.status == .unprocessableContent)
         }
     }
 
-    @Test func expiredMalformedAndTamperedTokensAreRejected() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func expiredMalformedAndTamperedTokensAreRejected(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -102,8 +100,9 @@ struct AuthenticationTests {
         }
     }
 
-    @Test func apiKeySecretsAreShownOnceAndStoredOnlyAsHashes() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func apiKeySecretsAreShownOnceAndStoredOnlyAsHashes(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -131,8 +130,9 @@ struct AuthenticationTests {
 
 @Suite("Tenancy and permissions")
 struct TenancyTests {
-    @Test func aTokenOfOneOrganizationNeverReachesAnother() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func aTokenOfOneOrganizationNeverReachesAnother(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let a = try await server.bootstrap(uniqueOrgID("a"))
             let b = try await server.bootstrap(uniqueOrgID("b"))
@@ -184,8 +184,9 @@ struct TenancyTests {
         }
     }
 
-    @Test func anOrdinaryUserCannotManageTheOrganizationOrReadOthers() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func anOrdinaryUserCannotManageTheOrganizationOrReadOthers(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let admin = try await server.bootstrap()
             let org = admin.organizationID
@@ -224,8 +225,9 @@ struct TenancyTests {
 
 @Suite("Management API")
 struct ManagementTests {
-    @Test func listingsPageWithHasMoreAndContinuationTokens() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func listingsPageWithHasMoreAndContinuationTokens(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -250,8 +252,9 @@ struct ManagementTests {
         }
     }
 
-    @Test func anInvalidGraphVersionIsRejectedWithEveryProblemAndNothingIsStored() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func anInvalidGraphVersionIsRejectedWithEveryProblemAndNothingIsStored(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -281,8 +284,9 @@ struct ManagementTests {
         }
     }
 
-    @Test func serviceVersionSetsFollowTheSpec() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func serviceVersionSetsFollowTheSpec(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -306,8 +310,9 @@ struct ManagementTests {
         }
     }
 
-    @Test func unknownRoutesAndBadBodiesAnswerWithJSONDetail() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func unknownRoutesAndBadBodiesAnswerWithJSONDetail(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             let credentials = try await server.bootstrap()
             let org = credentials.organizationID
@@ -335,8 +340,9 @@ struct RateLimitTests {
         var now: Date { Date(timeIntervalSince1970: seconds.withLock { $0 }) }
     }
 
-    @Test func theSpecsLimitAnswers429UntilTheWindowResets() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func theSpecsLimitAnswers429UntilTheWindowResets(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let clock = ManualClock()
             let server = try await TestServer(database: database, rateLimiter: RateLimiter(now: { clock.now }))
             let credentials = try await server.bootstrap()
@@ -367,8 +373,9 @@ struct OpenAPIDocumentTests {
         return result
     }
 
-    @Test func everyRouteIsDescribedAndEveryDescribedOperationIsServed() async throws {
-        try await TestDatabase.sqlite.with { database in
+    @Test(arguments: TestDatabase.available)
+    func everyRouteIsDescribedAndEveryDescribedOperationIsServed(engine: TestDatabase) async throws {
+        try await engine.with { database in
             let server = try await TestServer(database: database)
             // The realtime socket is not an OpenAPI operation; ../shared/spec/realtime.md describes it.
             let webSockets: Set<String> = ["GET /v1/{}/conversation/converse_realtime"]

@@ -20,13 +20,8 @@ struct ToolRouteTests {
         var tools = ToolConfiguration()
         tools.directory = directory
         tools.isolation = .none
-        try await TestDatabase.sqlite.with { database in
-            let server = try await TestServer(database: database, tools: tools)
-            try await server.test { client in
-                let admin = try await server.bootstrap()
-                let token = try await client.signIn(admin)
-                try await body(server, client, admin.organizationID, token)
-            }
+        try await SignedInAdmin.with(tools: tools) { admin in
+            try await body(admin.server, admin.client, admin.org, admin.token)
         }
     }
 

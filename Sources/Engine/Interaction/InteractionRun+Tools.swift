@@ -84,17 +84,9 @@ extension InteractionRun {
         let started = AgentAction.toolCallStarted(roundIndex: round, toolID: tool.id, toolVersion: tool.version, inputParams: input)
         try await act(started)
         let filler = startFiller(offered.spec.audioFillers, after: offered.spec.audioFillerTriggeredAfter, for: started)
-        var result: ToolResult
-        do {
-            result = try await runner.tools.invoke(tool, input: input, call: ToolCallContext(
-                conversationID: request.conversationID, interactionID: request.interactionID,
-                userID: request.userID, site: site
-            ))
-        } catch {
-            await filler.stop()
-            throw error
-        }
-        await filler.stop()
+        let call = ToolCallContext(conversationID: request.conversationID, interactionID: request.interactionID, userID: request.userID, site: site)
+        let tools = runner.tools
+        var result = try await filler.covering { try await tools.invoke(tool, input: input, call: call) }
 
         let kept: Bool
         switch offered.spec.resultPersistence {
@@ -149,15 +141,7 @@ extension InteractionRun {
             state.designatedToolCallParamsGenerationAudioFillers,
             after: state.designatedToolCallParamsGenerationAudioFillerTriggeredAfter, for: retrieved
         )
-        let text: String
-        let helperLogs: [[ToolCallLog]]
-        do {
-            (text, helperLogs) = try await completeWithTools(prompt, tools: state.toolCallSpecs)
-        } catch {
-            await filler.stop()
-            throw error
-        }
-        await filler.stop()
+        let (text, helperLogs) = try await filler.covering { try await completeWithTools(prompt, tools: state.toolCallSpecs) }
         let input = try Self.toolInput(text, for: tool)
         try await act(.designatedToolCallParamsGenerated(toolID: tool.id, toolVersion: tool.version, toolCallParams: input))
 
@@ -200,10 +184,11 @@ extension InteractionRun {
     func startFiller(_ fillers: [String], after seconds: Double, for started: AgentAction) -> FillerTimer {
         guard seconds > 0, let filler = fillers.randomElement() else { return FillerTimer(task: nil) }
         let events = self.events
+        let clock = runner.clock
         // The deadline counts from now, not from when the timer task first runs (it may start late on a busy machine).
-        let deadline = ContinuousClock.now + .seconds(seconds)
+        let deadline = clock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
         return FillerTimer(task: Task {
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            guard (try? await clock.sleep(until: deadline)) != nil else { return }
             let startedEvent = (try? JSONDecoder().decode(JSONValue.self, from: WireCoding.encoder().encode(started))) ?? .null
             try? await events.send(.currentAgentAction(.actionTooLong(filler: filler, previouslyStartedEvent: startedEvent)))
         })
@@ -219,6 +204,18 @@ struct FillerTimer: Sendable {
         guard let task else { return }
         task.cancel()
         await task.value
+    }
+
+    /// Runs `work` while the timer runs, and stops the timer when it ends, whichever way.
+    func covering<Result>(_ work: () async throws -> Result) async throws -> Result {
+        do {
+            let result = try await work()
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
     }
 }
 

@@ -15,16 +15,19 @@ public struct InteractionRunner: Sendable {
     /// Rounds of tool calls one LLM call may make; the last round's answer is taken without tools.
     public var maxToolRounds: Int
     public var now: @Sendable () -> Date
+    /// The clock of filler timers.
+    public var clock: AnyClock
 
     public init(
         models: LanguageModels, tools: any ToolRunner = NoToolRunner(), maxTransitions: Int = 25,
-        maxToolRounds: Int = 5, now: @escaping @Sendable () -> Date = { Date() }
+        maxToolRounds: Int = 5, now: @escaping @Sendable () -> Date = { Date() }, clock: AnyClock = .continuous
     ) {
         self.models = models
         self.tools = tools
         self.maxTransitions = maxTransitions
         self.maxToolRounds = maxToolRounds
         self.now = now
+        self.clock = clock
     }
 
     public func run(
@@ -154,13 +157,9 @@ struct InteractionRun {
         if state.exitConditions.count > 1 {
             let prompt = Prompts.decide(state, context: context)
             let filler = startFiller(state.audioFillers, after: state.audioFillerTriggeredAfter, for: .decisionStarted)
-            do {
-                (index, _, toolLogs) = try await choose(prompt, count: state.exitConditions.count, tools: state.toolCallSpecs)
-            } catch {
-                await filler.stop()
-                throw error
+            (index, _, toolLogs) = try await filler.covering {
+                try await choose(prompt, count: state.exitConditions.count, tools: state.toolCallSpecs)
             }
-            await filler.stop()
         }
         pendingDetail = .decision(exitConditionDescription: state.exitConditions[index].description, toolCallLogs: toolLogs)
         let step = navigator.chooseExit(at: index)
@@ -204,15 +203,7 @@ struct InteractionRun {
         let filler = startFiller(
             state.audioFillers, after: state.audioFillerTriggeredAfter, for: .reflectionPromptRetrieved(prompt: state.problem)
         )
-        let text: String
-        let toolLogs: [[ToolCallLog]]
-        do {
-            (text, toolLogs) = try await completeWithTools(prompt, tools: state.toolCallSpecs)
-        } catch {
-            await filler.stop()
-            throw error
-        }
-        await filler.stop()
+        let (text, toolLogs) = try await filler.covering { try await completeWithTools(prompt, tools: state.toolCallSpecs) }
         let reflection = Self.limitWords(text, to: state.wordLimit)
         guard !reflection.isEmpty else {
             throw LanguageModelError(.invalidResponse, "the model wrote an empty reflection")

@@ -63,31 +63,52 @@ public struct Conversations: Sendable {
 
     // MARK: - Create
 
-    /// A conversation about to be created: its first interaction runs when the response streams.
-    public struct PendingCreation: Sendable {
+    /// An interaction about to run — a new conversation's first, or the next of an existing one — with
+    /// everything it needs checked, loaded and held (its lease, its place in the workload). It runs when
+    /// the response streams (``run(_:events:interruption:)``); a new conversation is stored with it.
+    public struct PendingInteraction: Sendable {
         public var record: ConversationRecord
         var setting: ConversationSetting
         var input: [MessageInstance]
         var userMessage: MessageInstance?
+        var isNew: Bool
         var lease: Lease
         var ticket: Ticket
-        /// The request that created it, for the logs of the interaction.
+        /// The request that prepared it, for the logs of the interaction.
         var requestID = RequestScope.id
     }
 
-    public func prepareCreate(
-        orgID: String, caller: Principal, request: CreateConversationRequest
-    ) async throws -> PendingCreation {
-        let userID = caller.user.userID
+    /// Admits the work, takes the lease on `key`, and loads the interaction with `load` holding both;
+    /// both are let go when anything fails.
+    private func prepare(
+        isNew: Bool, holding key: String,
+        _ load: () async throws -> (ConversationRecord, ConversationSetting, [MessageInstance], MessageInstance?)
+    ) async throws -> PendingInteraction {
         let ticket = try workload.admit()
         let lease: Lease
         do {
-            lease = try await lock("create/\(orgID)/\(userID)/\(request.serviceID)")
+            lease = try await lock(key)
         } catch {
             ticket.end()
             throw error
         }
         do {
+            let (record, setting, input, userMessage) = try await load()
+            return PendingInteraction(
+                record: record, setting: setting, input: input, userMessage: userMessage, isNew: isNew, lease: lease, ticket: ticket
+            )
+        } catch {
+            ticket.end()
+            await lease.release()
+            throw error
+        }
+    }
+
+    public func prepareCreate(
+        orgID: String, caller: Principal, request: CreateConversationRequest
+    ) async throws -> PendingInteraction {
+        let userID = caller.user.userID
+        return try await prepare(isNew: true, holding: "create/\(orgID)/\(userID)/\(request.serviceID)") {
             let (setting, returning) = try await store.read { repositories in
                 if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
                     throw PlatformError.badRequest(
@@ -116,42 +137,11 @@ public struct Conversations: Sendable {
                 input.append(message)
                 if type == .userMessage { userMessage = message }
             }
-            return PendingCreation(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease, ticket: ticket)
-        } catch {
-            ticket.end()
-            await lease.release()
-            throw error
+            return (record, setting, input, userMessage)
         }
-    }
-
-    /// Streams the new conversation's first interaction; commits the conversation with it.
-    @discardableResult
-    public func runCreate(
-        _ pending: PendingCreation, events: some ConversationEventSink, interruption: Interruption? = nil
-    ) async -> InteractionOutcome? {
-        let outcome = await pending.ticket.run { () -> InteractionOutcome? in
-            guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
-            return await runInteraction(
-                record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: true, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
-            )
-        }
-        await pending.lease.release()
-        return outcome
     }
 
     // MARK: - Interact
-
-    public struct PendingInteraction: Sendable {
-        public var record: ConversationRecord
-        var setting: ConversationSetting
-        var input: [MessageInstance]
-        var userMessage: MessageInstance?
-        var lease: Lease
-        var ticket: Ticket
-        /// The request that created it, for the logs of the interaction.
-        var requestID = RequestScope.id
-    }
 
     /// What the user (or the user's systems) contributes to one interaction.
     public struct Turn: Sendable {
@@ -171,15 +161,7 @@ public struct Conversations: Sendable {
     }
 
     public func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
-        let ticket = try workload.admit()
-        let lease: Lease
-        do {
-            lease = try await lock("conversation/\(conversationID)")
-        } catch {
-            ticket.end()
-            throw error
-        }
-        do {
+        try await prepare(isNew: false, holding: "conversation/\(conversationID)") {
             let (record, setting, lastMessageAt) = try await store.read { repositories in
                 let record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:InteractWithConversation")
                 if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
@@ -214,23 +196,23 @@ public struct Conversations: Sendable {
                     input.append(Self.message(.externalEvent, text, at: now, sender: "external"))
                 }
             }
-            return PendingInteraction(record: record, setting: setting, input: input, userMessage: userMessage, lease: lease, ticket: ticket)
-        } catch {
-            ticket.end()
-            await lease.release()
-            throw error
+            return (record, setting, input, userMessage)
         }
     }
 
-    /// Runs the interaction; returns its outcome (nil when it failed and stored nothing).
+    /// Runs the interaction (announcing a new conversation first) and commits it; returns its outcome,
+    /// nil when it failed and stored nothing.
     @discardableResult
-    public func runInteract(
+    public func run(
         _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
-        let outcome = await pending.ticket.run {
-            await runInteraction(
+        let outcome = await pending.ticket.run { () -> InteractionOutcome? in
+            if pending.isNew {
+                guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
+            }
+            return await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: false, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
+                isNew: pending.isNew, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
             )
         }
         await pending.lease.release()

@@ -150,7 +150,7 @@ struct RealtimeSession {
                             interruption = stop
                             let conversations = api.conversations
                             group.addTask {
-                                let outcome = await conversations.runInteract(pending, events: sink, interruption: stop)
+                                let outcome = await conversations.run(pending, events: sink, interruption: stop)
                                 post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
                             }
                         } catch {
@@ -205,7 +205,7 @@ struct RealtimeSession {
             }
             let conversations = api.conversations
             group.addTask {
-                let outcome = await conversations.runCreate(pending, events: sink, interruption: stop)
+                let outcome = await conversations.run(pending, events: sink, interruption: stop)
                 post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
             }
             return rest

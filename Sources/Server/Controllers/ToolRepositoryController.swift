@@ -6,14 +6,16 @@ import ToolRepository
 import ToolRuntime
 import Platform
 
-extension API {
+struct ToolRepositoryController {
+    let api: API
+
     /// The organization's tool repository over Git's smart HTTP protocol, and the project scaffold.
     ///
     /// Clone URL: `http(s)://HOST/v1/{org}/tool/git`. git authenticates with the access token either as
     /// `-c http.extraHeader="Authorization: Bearer TOKEN"` or as the password of the URL
     /// (`http://user:TOKEN@HOST/…`): a 401 asks for Basic credentials so git knows to send them.
-    func addToolRepositoryRoutes(to router: Router<AppContext>) {
-        let api = self
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
 
         router.operation(.get, "/v1/:organization/tool/amigo_tool_scaffold.tar.gz", "get-tool-scaffold-release", api: api) { call in
             _ = try call.caller
@@ -30,7 +32,7 @@ extension API {
 
         for method in [HTTPRequest.Method.get, .post] {
             router.on("/v1/:organization/tool/git/**", method: method) { request, context -> Response in
-                try await api.serveGit(request, context: context)
+                try await self.serveGit(request, context: context)
             }
         }
     }
@@ -39,7 +41,7 @@ extension API {
         guard let orgID = context.parameters.get("organization") else { throw PlatformError.notFound("Organization not found.") }
         let principal: Principal
         do {
-            principal = try await authenticate(request, orgID: orgID)
+            principal = try await api.authenticate(request, orgID: orgID)
         } catch let error as PlatformError where error.kind == .unauthorized {
             return Response(
                 status: .unauthorized,
@@ -48,7 +50,7 @@ extension API {
             )
         }
         try principal.require("Tool:AccessRepo")
-        let tools = try requireTools()
+        let tools = try api.requireTools()
         let path = context.parameters.getCatchAll().joined(separator: "/")
         var headers: [GitHTTPHeader] = []
         for field in request.headers { headers.append(GitHTTPHeader(name: field.name.canonicalName, value: field.value)) }

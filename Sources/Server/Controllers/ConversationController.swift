@@ -5,9 +5,12 @@ import Hummingbird
 import Platform
 import Storage
 
-extension API {
-    func addConversationRoutes(to router: Router<AppContext>) {
-        let api = self
+/// Conversations: create, interact, list, messages, finish, insights, recommendations, starters, tags.
+struct ConversationController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
 
         router.operation(.post, "/v1/:organization/conversation/", "create-conversation", api: api) { call in
             let caller = try call.caller
@@ -22,7 +25,7 @@ extension API {
             let conversations = api.conversations
             let pending = try await conversations.prepareCreate(orgID: call.orgID, caller: caller, request: body)
             return .ndjson(status: .created, filter: filter) { events in
-                await conversations.runCreate(pending, events: events)
+                await conversations.run(pending, events: events)
             }
         }
 
@@ -51,7 +54,7 @@ extension API {
             )
             filter.allowed = caller.can("Conversation:GetInteractionInsights", on: ["user_id": pending.record.userID])
             return .ndjson(status: .ok, filter: filter) { events in
-                await conversations.runInteract(pending, events: events)
+                await conversations.run(pending, events: events)
             }
         }
 

@@ -4,9 +4,12 @@ import Hummingbird
 import Storage
 import Platform
 
-extension API {
-    func addRoleRoutes(to router: Router<AppContext>) {
-        let api = self
+/// Roles and their assignment.
+struct RoleController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
 
         router.operation(.post, "/v1/:organization/role/", "create-role", api: api) { call in
             let caller = try call.caller

@@ -4,9 +4,12 @@ import Hummingbird
 import Storage
 import Platform
 
-extension API {
-    func addServiceRoutes(to router: Router<AppContext>) {
-        let api = self
+/// Services and their version sets.
+struct ServiceController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
 
         router.operation(.post, "/v1/:organization/service/", "create-service", api: api) { call in
             let caller = try call.caller

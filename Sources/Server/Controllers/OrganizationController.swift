@@ -5,9 +5,12 @@ import Hummingbird
 import Storage
 import Platform
 
-extension API {
-    func addOrganizationRoutes(to router: Router<AppContext>) {
-        let api = self
+/// The organization, its API keys and sign-in.
+struct OrganizationController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
         router.operation(.get, "/v1/:organization/organization/", "get-organization", access: .optional, api: api) { call in
             let orgID = call.orgID
             guard var organization = try await api.store.read({ try await $0.organizations.get(orgID) }) else {

@@ -13,9 +13,12 @@ extension Principal {
     }
 }
 
-extension API {
-    func addUserRoutes(to router: Router<AppContext>) {
-        let api = self
+/// Users: invitations, listing, profiles, variables, user models and memories.
+struct UserController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
         let userSortFields = [
             "first_name": "first_name", "last_name": "last_name", "email": "email",
             "user_stats.num_conversations": "num_conversations", "user_stats.num_messages": "num_messages",

@@ -5,9 +5,12 @@ import Storage
 import ToolRuntime
 import Platform
 
-extension API {
-    func addToolRoutes(to router: Router<AppContext>) {
-        let api = self
+/// Tools: their lifecycle, environment variables, versions, runs and invocations.
+struct ToolController {
+    let api: API
+
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
 
         router.operation(.post, "/v1/:organization/tool/", "create-tool", api: api) { call in
             let caller = try call.caller
@@ -84,7 +87,7 @@ extension API {
             try caller.require("Tool:DeleteTool")
             let toolID = try call.objectID("tool_id")
             let orgID = call.orgID
-            try await api.withToolLease(toolID) {
+            try await self.withToolLease(toolID) {
                 try await api.store.write { repositories in
                     var tool = try await Self.activeTool(toolID, orgID: orgID, in: repositories)
                     tool.deprecated = true
@@ -163,7 +166,7 @@ extension API {
             let body = try await call.body(PublishToolVersionRequest.self)
             let tools = try api.requireTools()
             let orgID = call.orgID
-            let version = try await api.withToolLease(toolID) {
+            let version = try await self.withToolLease(toolID) {
                 try await tools.publish(
                     toolID: toolID, orgID: orgID, projectPath: body.projectPath, bump: body.bumpType, creator: caller.userInfo
                 )
@@ -340,7 +343,7 @@ extension API {
     /// Runs `body` holding the tool's lease (publish and deprecate exclude each other, across replicas);
     /// 409 when another operation holds it.
     func withToolLease<Result: Sendable>(_ toolID: String, _ body: () async throws -> Result) async throws -> Result {
-        try await Lease.with("tool/\(toolID)", in: conversations.leases, orConflict: "Another operation on this tool is in progress.", body)
+        try await Lease.with("tool/\(toolID)", in: api.conversations.leases, orConflict: "Another operation on this tool is in progress.", body)
     }
 
     /// The tool, or 404 when it does not exist or is deprecated.
@@ -349,12 +352,6 @@ extension API {
             throw PlatformError.notFound("Tool `\(id)` does not exist.")
         }
         return tool
-    }
-
-    /// The tool subsystem, or 503 when the server was started without one.
-    func requireTools() throws -> Tools {
-        guard let tools else { throw PlatformError.unavailable("Tools are not configured on this server.") }
-        return tools
     }
 
     static let maxToolNameLength = 100

@@ -6,7 +6,9 @@ import HummingbirdWebSocket
 import NIOWebSocket
 import Platform
 
-extension API {
+struct RealtimeController {
+    let api: API
+
     /// The browser-friendly bearer subprotocol: `bearer.authorization.amigo.ai.<JWT>`.
     static let bearerSubprotocolPrefix = "bearer.authorization.amigo.ai."
 
@@ -15,8 +17,8 @@ extension API {
     /// The upgrade is always accepted (echoing the bearer subprotocol, or browsers drop the socket);
     /// authentication and query problems are reported with the protocol's close codes, which is all a
     /// browser can see.
-    func addRealtimeRoutes(to router: Router<AppContext>) {
-        let api = self
+    func addRoutes(to router: Router<AppContext>) {
+        let api = api
         router.ws("/v1/:organization/conversation/converse_realtime", shouldUpgrade: { request, _ in
             var headers = HTTPFields()
             if let offered = Self.bearerSubprotocol(request.headers) { headers[.secWebSocketProtocol] = offered }
@@ -29,7 +31,7 @@ extension API {
                 return
             }
             let token = Self.bearerSubprotocol(request.headers).map { String($0.dropFirst(Self.bearerSubprotocolPrefix.count)) }
-                ?? Self.bearerToken(request)
+                ?? API.bearerToken(request)
             guard let token, let caller = try? await api.authenticate(token: token, orgID: orgID) else {
                 await Self.refuse(inbound, outbound, .unauthorized, reason: "Invalid authorization credentials.")
                 return
