@@ -24,7 +24,8 @@ public struct TestServer: Sendable {
     public init(
         database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
-        tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -38,6 +39,8 @@ public struct TestServer: Sendable {
         api.realtimeLimits = realtimeLimits
         api.tools = made.tools
         api.metrics = metrics
+        api.realtimeClock = realtimeClock
+        api.signIns = signInLimits.map { SignInGuard(configuration: $0) }
         self.api = api
     }
 

@@ -49,7 +49,7 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
     private enum Base: Sendable {
         case message(Kind, String)
         case issues([ValidationIssue])
-        case rateLimited(RateLimit)
+        case rateLimited(RateLimit, message: String?)
     }
 
     private let base: Base
@@ -73,7 +73,7 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
         switch base {
         case .message(_, let message): message
         case .issues(let issues): issues.map(\.msg).joined(separator: "; ")
-        case .rateLimited(let limit): "Rate limit of \(limit.limit) requests per minute exceeded for this endpoint."
+        case .rateLimited(let limit, let message): message ?? "Rate limit of \(limit.limit) requests per minute exceeded for this endpoint."
         }
     }
 
@@ -84,7 +84,7 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
     }
 
     public var rateLimit: RateLimit? {
-        if case .rateLimited(let limit) = base { return limit }
+        if case .rateLimited(let limit, _) = base { return limit }
         return nil
     }
 
@@ -112,7 +112,13 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
     }
 
     public static func rateLimited(limit: Int, retryAfter: Int, resetAt: Int) -> PlatformError {
-        PlatformError(.rateLimited(RateLimit(limit: limit, retryAfter: retryAfter, resetAt: resetAt)))
+        PlatformError(.rateLimited(RateLimit(limit: limit, retryAfter: retryAfter, resetAt: resetAt), message: nil))
+    }
+
+    /// Too many requests of another kind than a per-minute budget (failed sign-ins): `message` says
+    /// which; the next may come in `retryAfter` seconds.
+    public static func tooManyRequests(_ message: String, retryAfter: Int) -> PlatformError {
+        PlatformError(.rateLimited(RateLimit(limit: 0, retryAfter: retryAfter, resetAt: 0), message: message))
     }
 }
 

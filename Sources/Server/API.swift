@@ -1,5 +1,6 @@
 import AmigoWire
 import Crypto
+import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,9 +15,12 @@ import Platform
 public struct AppContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<AppContext>
+    /// The client's IP address, when the connection has one.
+    public let remoteAddress: String?
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
+        remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
@@ -33,9 +37,13 @@ public struct API: Sendable {
     public let store: Store
     public let tokens: TokenIssuer
     public let rateLimiter: RateLimiter?
+    /// The limits of sign-ins with an API key (failed ones); nil with rate limits off.
+    public var signIns: SignInGuard?
     public let catalog: OperationCatalog
     public let conversations: Conversations
     public var realtimeLimits = RealtimeLimits()
+    /// The clock of realtime sockets' timers (inactivity, message rate).
+    public var realtimeClock: AnyClock = .continuous
     /// What `GET /metrics` shows: the registry the process's metrics factory writes to.
     public var metrics = PrometheusCollectorRegistry()
     /// The organizations' tools; `nil` on a server started without them (tool routes answer 503).
@@ -97,6 +105,8 @@ public struct API: Sendable {
 
     /// Counts a request against the operation's per-minute budget; 429 with the limit headers when exhausted.
     func enforceRateLimit(operation: String, subject: String) throws -> HTTPFields {
+        // Sign-ins are limited by their failures instead (``SignInLimits``).
+        guard operation != "sign-in-with-api-key" else { return [:] }
         guard let rateLimiter, let limit = catalog.rateLimits[operation] else { return [:] }
         let decision = rateLimiter.check(subject: subject, operation: operation, limit: limit)
         if !decision.allowed {

@@ -60,17 +60,20 @@ public enum CompadreServer {
         if let toolConfiguration = configuration.tools {
             tools = try await Tools(store: store, configuration: toolConfiguration, logger: logger)
         }
+        var conversations = Conversations(
+            store: store, models: models, tools: tools, maxTransitions: configuration.maxTransitionsPerInteraction,
+            leases: LeaseKeeper(store: store, duration: configuration.leaseDuration), logger: logger
+        )
+        conversations.clockSkew = configuration.eventClockSkew
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
             rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
             catalog: try OperationCatalog.bundled(),
-            conversations: Conversations(
-                store: store, models: models, tools: tools, maxTransitions: configuration.maxTransitionsPerInteraction,
-                leases: LeaseKeeper(store: store, duration: configuration.leaseDuration), logger: logger
-            )
+            conversations: conversations
         )
         api.tools = tools
+        if configuration.rateLimitsEnabled { api.signIns = SignInGuard(configuration: configuration.signInLimits) }
         return api
     }
 

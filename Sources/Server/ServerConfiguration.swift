@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var tokenLifetime: TimeInterval = 3600
     /// Whether the per-endpoint rate limits apply. Default on; turn off for benchmarks.
     public var rateLimitsEnabled: Bool = true
+    /// The limits of sign-ins with an API key: failed ones back off, valid ones get a generous budget.
+    public var signInLimits = SignInLimits.Configuration()
+    /// How far a client's external-event timestamps may be off the server's clock. Default 10 s.
+    public var eventClockSkew: Duration = .seconds(10)
     /// The most state transitions one interaction may make before it is stopped as a runaway graph.
     /// Default 25.
     public var maxTransitionsPerInteraction: Int = 25

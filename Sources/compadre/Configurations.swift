@@ -14,7 +14,10 @@ extension ServerConfiguration {
         tokenSecret = reader.string(forKey: "token.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         if let lifetime = try reader.seconds("token.lifetime") { tokenLifetime = Double(lifetime.components.seconds) }
         if let enabled = try reader.isOn("rateLimits") { rateLimitsEnabled = enabled }
+        if let count = try reader.whole("signIn.freeFailures") { signInLimits.freeFailures = max(0, count) }
+        if let count = try reader.whole("signIn.perMinute") { signInLimits.successesPerMinute = max(1, count) }
         if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
+        if let skew = try reader.seconds("events.clockSkewSeconds", allowZero: true) { eventClockSkew = skew }
         if let grace = try reader.seconds("shutdown.graceSeconds", allowZero: true) { shutdownGracePeriod = grace }
         if let count = try reader.whole("realtime.messagesPerMinute") { realtimeLimits.messagesPerMinute = count }
         if let timeout = try reader.seconds("realtime.timeoutSeconds") { realtimeLimits.inactivityTimeout = timeout }

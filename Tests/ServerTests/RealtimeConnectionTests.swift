@@ -1,4 +1,5 @@
 import AmigoWire
+import Engine
 import Foundation
 import Testing
 
@@ -13,13 +14,13 @@ private let conversationID = "aaaaaaaaaaaaaaaaaaaaaaaa"
 /// Drives a `RealtimeConnection` through frames and instants; nothing sleeps.
 private struct Client {
     var connection: RealtimeConnection
-    let start: ContinuousClock.Instant
-    var now: ContinuousClock.Instant
+    let start: AnyClock.Instant
+    var now: AnyClock.Instant
     var wallClock = Date(timeIntervalSince1970: 1_750_000_000)
 
     init(limits: RealtimeConnection.Limits = .init()) {
         // Only an origin: every later instant is derived from it.
-        start = ContinuousClock.now
+        start = AnyClock.Instant(offset: .zero)
         now = start
         connection = RealtimeConnection(limits: limits, now: start)
     }

@@ -99,11 +99,11 @@ extension WebSocketCloseFrame {
 struct RealtimeSocketTests {
     /// A live server with a service, signed in as the administrator.
     static func withSocket(
-        model: ScriptedModel = ScriptedModel(), limits: RealtimeLimits = RealtimeLimits(),
+        model: ScriptedModel = ScriptedModel(), limits: RealtimeLimits = RealtimeLimits(), clock: AnyClock = .continuous,
         _ body: @Sendable (RealtimeProbe, ConversationSetup, TestServer) async throws -> Void
     ) async throws {
         try await TestDatabase.sqlite.with { database in
-            let server = try await TestServer(database: database, model: model, realtimeLimits: limits)
+            let server = try await TestServer(database: database, model: model, realtimeLimits: limits, realtimeClock: clock)
             let setup = try await server.test { client in try await ConversationSetup.make(server, client) }
             try await server.live { port in
                 try await body(RealtimeProbe(port: port, org: setup.org, token: setup.token), setup, server)
@@ -265,8 +265,13 @@ struct RealtimeSocketTests {
     }
 
     @Test func silenceClosesWith3008() async throws {
-        try await Self.withSocket(limits: RealtimeLimits(inactivityTimeout: .milliseconds(700))) { probe, _, _ in
-            let code = try await probe.connect { socket in try await socket.drain() }?.code
+        let clock = ManualClock()
+        try await Self.withSocket(clock: AnyClock(clock)) { probe, _, _ in
+            let code = try await probe.connect { socket in
+                await clock.sleepers(atLeast: 1)  // the session's inactivity timer is armed
+                clock.advance(by: .seconds(30))  // 30 s of client silence (the rule's edges: RealtimeConnectionTests)
+                try await socket.drain()
+            }?.code
             #expect(code == 3008)
         }
     }

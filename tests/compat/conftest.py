@@ -109,7 +109,6 @@ _fake_llm: FakeOpenAI | None = None
 
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["COMPADRE_RATE_LIMITS"] = "off"
     # Leases of a killed server (durability, scale-out tests) expire in 3 s instead of 30 s.
     env.setdefault("COMPADRE_LEASE_SECONDS", "3")
     # The language model is the suite's fake, whatever the environment says:
@@ -333,20 +332,44 @@ class Compadre:
     credentials: Credentials
     org: str
 
-    def access_token(self) -> str:
+    def access_token(self, user_id: str | None = None) -> str:
         """A fresh JWT from POST /v1/{org}/user/signin_with_api_key, for raw HTTP
-        (and git) calls the SDK does not cover."""
+        (and git) calls the SDK does not cover; of the administrator unless `user_id` says."""
         request = urllib.request.Request(
             f"{self.server.base_url}/v1/{self.org}/user/signin_with_api_key",
             method="POST",
             headers={
                 "x-api-key": self.credentials.api_key,
                 "x-api-key-id": self.credentials.api_key_id,
-                "x-user-id": self.credentials.user_id,
+                "x-user-id": user_id or self.credentials.user_id,
             },
         )
         with urllib.request.urlopen(request, timeout=30) as resp:
             return json.loads(resp.read())["id_token"]
+
+    def invite_user(self, role: str = "DefaultAdministratorRole") -> str:
+        """A user invited now (an administrator unless `role` says otherwise); their id."""
+        from amigo_sdk.generated.model import UserCreateInvitedUserRequest
+
+        with self.client() as admin:
+            created = admin.users.create_user(
+                UserCreateInvitedUserRequest(
+                    first_name="Test",
+                    last_name="User",
+                    email=f"user-{secrets.token_hex(6)}@example.com",
+                    role_name=role,
+                )
+            )
+        return created.user_id
+
+    def user_client(self, role: str = "DefaultAdministratorRole") -> AmigoClient:
+        """A client of a user invited now, signed in with the organization's key: its requests count
+        against its own per-user rate limits (the server runs with its default limits)."""
+        return self.client(user_id=self.invite_user(role))
+
+    def user_token(self, role: str = "DefaultAdministratorRole") -> str:
+        """An access token of a user invited now, for raw HTTP calls with a budget of their own."""
+        return self.access_token(self.invite_user(role))
 
     def client(self, **overrides: str) -> AmigoClient:
         kwargs = dict(
@@ -450,6 +473,8 @@ def fresh_compadre(
 
 @pytest.fixture
 def client(compadre: Compadre):
-    """An SDK client signed in (lazily, by the SDK) with the key `init` printed."""
-    with compadre.client() as c:
+    """An SDK client of an administrator of the test's own, signed in (lazily, by the SDK) with the
+    key `init` printed: the server runs with its default rate limits, counted per user, so each test
+    gets a budget of its own instead of waiting out another test's minute."""
+    with compadre.user_client() as c:
         yield c

@@ -68,7 +68,7 @@ def test_chat_in_a_terminal(compadre: Compadre, compadre_bin: Path, fake_openai:
     fake_openai.script({"when": "text", "text": "Welcome to the clinic!"})
     term = Terminal(
         [str(compadre_bin), "chat", "--url", compadre.server.base_url, "--org", creds.organization_id,
-         "--api-key", creds.api_key, "--api-key-id", creds.api_key_id, "--user-id", creds.user_id,
+         f"--api-key={creds.api_key}", "--api-key-id", creds.api_key_id, "--user-id", creds.user_id,
          "--service", service_id, "--new"],
         env,
     )

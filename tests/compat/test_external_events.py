@@ -182,3 +182,26 @@ def test_malformed_external_events_are_400_and_store_nothing(
         ("user-message", QUESTION),
         ("agent-message", REPLY),
     ]
+
+
+def test_an_event_stamped_a_moment_ahead_of_the_server_is_stored_at_its_receipt_time(
+    client: AmigoClient, conversation: str, fake_openai: FakeOpenAI
+):
+    """A client whose clock runs 2 s ahead: its event is accepted, stored when the server received it,
+    before the user's message; 10 s of difference are allowed by default."""
+    greeting_time(client, conversation)
+    ahead = datetime.now(timezone.utc) + timedelta(seconds=2)
+    say(fake_openai, REPLY)
+    events = interact_with_events(client, conversation, QUESTION, EVENTS[:1], [ahead])
+    assert check_agent_message(events).full_message == REPLY
+    messages, _ = all_messages(client, conversation, sort_by=["+created_at"])
+    assert [(m.message_type.value, m.message) for m in messages] == [
+        ("agent-message", GREETING),
+        ("external-event", EVENTS[0]),
+        ("user-message", QUESTION),
+        ("agent-message", REPLY),
+    ]
+    event, question = messages[1], messages[2]
+    assert event.created_at <= question.created_at < ahead, (
+        f"the event is stored at the server's receipt time: {event.created_at} (sent as {ahead})"
+    )

@@ -163,10 +163,10 @@ def test_create_conversation_streams_the_greeting(talk: Talk):
 
 
 def test_second_unfinished_conversation_for_a_service_is_400(
-    client: AmigoClient, talk: Talk
+    compadre: Compadre, talk: Talk
 ):
-    with pytest.raises(BadRequestError) as info:
-        start_conversation(client, talk.service_id)
+    with compadre.client() as client, pytest.raises(BadRequestError) as info:
+        start_conversation(client, talk.service_id)  # the user who started `talk`
     assert info.value.status_code == 400, (
         f"the user already has an unfinished conversation with this service: expected 400, "
         f"got {info.value.status_code} ({type(info.value).__name__})"

@@ -344,7 +344,7 @@ def test_agent_and_versions(compadre: Compadre, client: AmigoClient):
     assert v1.communication_patterns == AGENT_V1["communication_patterns"]
     assert v1.voice_config is None
     assert isinstance(v1.created_at, datetime) and v1.created_at.tzinfo is not None
-    assert v1.creator.user_id == compadre.credentials.user_id
+    assert v1.creator.user_id == client.config.user_id
     assert v1.creator.org_id == compadre.org
 
 
@@ -403,7 +403,7 @@ def test_context_graph_and_versions(compadre: Compadre, client: AmigoClient):
     assert v1.service_hierarchical_state_machine_id == graph_id
     assert v1.org_id == compadre.org
     assert v1.version == 1
-    assert v1.creator.user_id == compadre.credentials.user_id
+    assert v1.creator.user_id == client.config.user_id
     assert v1.description == expected["description"]
     assert v1.new_user_initial_state == "start"
     assert v1.returning_user_initial_state == "start"
@@ -474,8 +474,8 @@ def test_service_create_and_list_with_filters(compadre: Compadre, client: AmigoC
         ("team", "compat"),
         ("tier", None),
     ]
-    assert svc.creator.user_id == compadre.credentials.user_id
-    assert svc.updated_by.user_id == compadre.credentials.user_id
+    assert svc.creator.user_id == client.config.user_id
+    assert svc.updated_by.user_id == client.config.user_id
     assert {"edge", "release"} <= set(svc.version_sets)
     edge = svc.version_sets["edge"]
     assert edge.agent_version_number is None

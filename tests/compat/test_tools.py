@@ -200,7 +200,10 @@ def lab(
         extra_env={"COMPADRE_TOOL_TIMEOUT_SECONDS": str(TOOL_TIMEOUT_S)},
     )
     token = compadre.access_token()
-    api = ToolAPI(compadre.server.base_url, compadre.org, token)
+    api = ToolAPI(
+        compadre.server.base_url, compadre.org, token,
+        fresh_token=lambda: compadre.user_token("DefaultSuperAdministratorRole"),
+    )
     try:
         tool_ids = {}
         for name, description in (
@@ -457,9 +460,11 @@ def test_invocation_overhead(ready: Lab):
     lab = ready
     lab.api.invoke(lab.tool_ids["weather"], "1.0.0", {"city": "Warmup"})
     walls, durations = [], []
+    # Each call as a user of its own (10 invocations a minute per user), signed in before the clock starts.
+    tokens = [lab.compadre.user_token("DefaultSuperAdministratorRole") for _ in range(7)]
     for i in range(7):
         started = time.perf_counter()
-        body = ok(lab.api.invoke(lab.tool_ids["weather"], "1.0.0", {"city": f"City{i}"}))
+        body = ok(lab.api.invoke(lab.tool_ids["weather"], "1.0.0", {"city": f"City{i}"}, token=tokens[i]))
         walls.append((time.perf_counter() - started) * 1000)
         result = body["invocation_results"][0]
         assert result["succeeded"], result

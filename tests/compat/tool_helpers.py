@@ -15,6 +15,7 @@ import subprocess
 import tarfile
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,10 @@ class ToolAPI:
     """`/v1/{org}/tool/…` with a bearer token. Methods return the httpx response;
     the caller asserts on it (the status is part of what is tested)."""
 
-    def __init__(self, base_url: str, org: str, token: str) -> None:
+    def __init__(self, base_url: str, org: str, token: str, fresh_token: Callable[[], str] | None = None) -> None:
         self.base = f"{base_url}/v1/{org}"
+        # Invocations are limited to 10 a minute per user: each one runs as a user of its own.
+        self.fresh_token = fresh_token
         self.http = httpx.Client(
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(PUBLISH_TIMEOUT_S, connect=10.0),
@@ -97,10 +100,13 @@ class ToolAPI:
         quoted = urllib.parse.quote(specifier, safe="")
         return self.http.delete(f"{self.base}/tool/{tool_id}/version/{quoted}")
 
-    def invoke(self, tool_id: str, version: str, *input_parameters: dict) -> httpx.Response:
+    def invoke(self, tool_id: str, version: str, *input_parameters: dict, token: str | None = None) -> httpx.Response:
+        token = token or (self.fresh_token() if self.fresh_token else None)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         return self.http.post(
             f"{self.base}/tool/{tool_id}/version/{version}/invoke",
             json={"inputs": [invocation_input(p) for p in input_parameters]},
+            headers=headers,
         )
 
     def invocations(self, **params: Any) -> httpx.Response:

@@ -442,8 +442,8 @@ public struct RecallState: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
-        queries = try container.decode([String]?.self, forKey: .queries)
-        requestedInformation = try container.decode(String?.self, forKey: .requestedInformation)
+        queries = try container.decodeIfPresent([String].self, forKey: .queries)
+        requestedInformation = try container.decodeIfPresent(String.self, forKey: .requestedInformation)
         nextState = try container.decode(NextState.self, forKey: .nextState)
     }
 

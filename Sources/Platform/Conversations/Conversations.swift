@@ -22,6 +22,9 @@ public struct Conversations: Sendable {
     let logger: Logger
     /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
     let tools: Tools?
+    /// How far ahead of the server's clock (or behind the message it follows) a client may stamp an
+    /// external event; such an event is stored at the server's receipt time.
+    public var clockSkew: Duration = .seconds(10)
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
     /// How many earlier interactions are searched for persisted tool results.
@@ -172,17 +175,24 @@ public struct Conversations: Sendable {
             let now = Date()
             var input: [MessageInstance] = []
             var previous = lastMessageAt ?? .distantPast
+            // Clients' clocks are not the server's: a time up to `clockSkew` in the future, or before the
+            // message it follows, is taken as the server's receipt time, kept in order.
+            let skew = clockSkew.timeInterval
             for event in turn.events {
+                var at = event.at
                 if turn.checksEventTimes {
-                    if event.at > now { throw PlatformError.badRequest("External event timestamps must be in the past.") }
-                    if event.at < previous {
+                    if event.at > now + skew {
+                        throw PlatformError.badRequest("External event timestamps must be in the past (this server allows \(Int(skew)) s of clock difference).")
+                    }
+                    if event.at < previous - skew {
                         throw PlatformError.badRequest(
                             "External event timestamps must be in chronological order and not earlier than the conversation's last message."
                         )
                     }
-                    previous = event.at
+                    at = min(max(event.at, previous), now)
+                    previous = at
                 }
-                input.append(Self.message(.externalEvent, event.text, at: event.at, sender: "external"))
+                input.append(Self.message(.externalEvent, event.text, at: at, sender: "external"))
             }
             var userMessage: MessageInstance?
             if let (type, raw) = turn.message {
@@ -357,6 +367,7 @@ public struct Conversations: Sendable {
                 userID: final.userID, orgID: final.orgID, conversations: isNew ? 1 : 0, messages: visible,
                 at: outcome.agentMessage.createdAt
             )
+            if outcome.conversationCompleted { try await conversationEnded(final, in: repositories) }
         }
     }
 
@@ -384,7 +395,17 @@ public struct Conversations: Sendable {
             if record.interactionCount == 0 { throw PlatformError.badRequest("The conversation has no interactions.") }
             record.isFinished = true
             try await repositories.conversations.update(record)
+            try await conversationEnded(record, in: repositories)
         }
+    }
+
+    /// A conversation ended — its user finished it, or its graph reached the terminal state — inside
+    /// the transaction that records the end. This is where post-conversation work starts: the
+    /// memories, user model and metrics of the conversation are to be enqueued here as durable jobs,
+    /// in the same transaction, so an ended conversation is analysed exactly once. Nothing is enqueued
+    /// yet.
+    private func conversationEnded(_ record: ConversationRecord, in repositories: Repositories) async throws {
+        logger.debug("conversation ended", metadata: ["conversation_id": "\(record.id)", "interactions": "\(record.interactionCount)"])
     }
 
     // MARK: - Helpers

@@ -95,6 +95,10 @@ struct OrganizationController {
             let (secret, keyID, userID) = (header("x-api-key"), header("x-api-key-id"), header("x-user-id"))
             guard issues.isEmpty, let secret, let keyID, let userID else { throw PlatformError.validation(issues) }
             let orgID = call.orgID
+            let address = call.context.remoteAddress
+            if case .refused(let retryAfter, let reason) = api.signIns?.admit(key: keyID, address: address) {
+                throw PlatformError.tooManyRequests(reason, retryAfter: retryAfter)
+            }
             let signedIn = try await api.store.read { repositories -> (User, Role, Role)? in
                 guard try await repositories.organizations.get(orgID) != nil else {
                     throw PlatformError.notFound("Organization `\(orgID)` does not exist.")
@@ -107,11 +111,14 @@ struct OrganizationController {
                 return (user, userRole, keyRole)
             }
             guard let (user, userRole, keyRole) = signedIn else {
+                api.signIns?.failed(key: keyID, address: address)
                 throw PlatformError.unauthorized("API key not found, is incorrect or expired, or the requested user is not found.")
             }
             guard keyRole.covers(userRole) else {
+                api.signIns?.failed(key: keyID, address: address)
                 throw PlatformError.unauthorized("This API key's role cannot sign in a user with the role `\(userRole.name)`.")
             }
+            api.signIns?.succeeded(key: keyID)
             let (token, expiresAt) = try await api.tokens.issue(userID: user.userID, orgID: orgID)
             return try .json(SignInResponse(idToken: token, expiresAt: expiresAt))
         }

@@ -89,9 +89,11 @@ struct WireError: HTTPResponseError {
         case .rateLimited:
             if let limit = error.rateLimit {
                 fields[.retryAfter] = "\(limit.retryAfter)"
-                fields[.rateLimitLimit] = "\(limit.limit)"
-                fields[.rateLimitRemaining] = "0"
-                fields[.rateLimitReset] = "\(limit.resetAt)"
+                if limit.limit > 0 {
+                    fields[.rateLimitLimit] = "\(limit.limit)"
+                    fields[.rateLimitRemaining] = "0"
+                    fields[.rateLimitReset] = "\(limit.resetAt)"
+                }
             }
         default:
             break

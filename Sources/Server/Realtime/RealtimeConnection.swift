@@ -1,4 +1,5 @@
 import AmigoWire
+import Engine
 import Foundation
 import Platform
 
@@ -143,17 +144,17 @@ struct RealtimeConnection {
     private var state: State = .awaitingConversation
     /// The server is shutting down: close once the running interaction has finished.
     private var isShuttingDown = false
-    private var lastMessage: ContinuousClock.Instant
+    private var lastMessage: AnyClock.Instant
     private var rateWindow: RateWindow
 
-    init(limits: Limits, now: ContinuousClock.Instant) {
+    init(limits: Limits, now: AnyClock.Instant) {
         self.limits = limits
         self.lastMessage = now
         self.rateWindow = RateWindow(limit: limits.messagesPerMinute)
     }
 
     /// When `tick` must be called next: the inactivity deadline.
-    var nextDeadline: ContinuousClock.Instant {
+    var nextDeadline: AnyClock.Instant {
         lastMessage.advanced(by: limits.inactivityTimeout)
     }
 
@@ -171,7 +172,7 @@ struct RealtimeConnection {
     // MARK: Inputs
 
     /// One client frame, received at `now` (`wallClock` timestamps buffered external events).
-    mutating func received(frame: some Collection<UInt8>, at now: ContinuousClock.Instant, wallClock: Date) -> [Action] {
+    mutating func received(frame: some Collection<UInt8>, at now: AnyClock.Instant, wallClock: Date) -> [Action] {
         guard !isClosed else { return [] }
         lastMessage = now
         guard frame.count <= limits.maxMessageBytes else {
@@ -189,7 +190,7 @@ struct RealtimeConnection {
     }
 
     /// The caller's timer fired (at or after ``nextDeadline``).
-    mutating func tick(at now: ContinuousClock.Instant) -> [Action] {
+    mutating func tick(at now: AnyClock.Instant) -> [Action] {
         guard !isClosed, now >= nextDeadline else { return [] }
         return close(.timeout, "No message for \(limits.inactivityTimeout.components.seconds) seconds.")
     }
@@ -434,7 +435,7 @@ struct RealtimeConnection {
 private struct RateWindow {
     private static let window: Duration = .seconds(60)
     private let limit: Int
-    private var arrivals: [ContinuousClock.Instant] = []
+    private var arrivals: [AnyClock.Instant] = []
     /// Index of the oldest arrival still in the window.
     private var head = 0
 
@@ -442,8 +443,8 @@ private struct RateWindow {
         self.limit = max(limit, 0)
     }
 
-    mutating func admit(_ now: ContinuousClock.Instant) -> Bool {
-        while head < arrivals.count, now - arrivals[head] >= Self.window {
+    mutating func admit(_ now: AnyClock.Instant) -> Bool {
+        while head < arrivals.count, arrivals[head].duration(to: now) >= Self.window {
             head += 1
         }
         if head > 32, head * 2 > arrivals.count {

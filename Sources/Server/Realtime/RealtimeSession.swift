@@ -56,7 +56,8 @@ struct RealtimeSession {
     /// Runs the session until it closes. `inbound` is read until the client goes away.
     func run(inbound: WebSocketInboundStream) async {
         let (mailbox, post) = AsyncStream<Input>.makeStream()
-        var connection = RealtimeConnection(limits: limits, now: .now)
+        let clock = api.realtimeClock
+        var connection = RealtimeConnection(limits: limits, now: clock.now)
         let sink = RealtimeEventSink(outbound: outbound, filter: filter)
         var conversationID: String?
         var connectionLease: Lease?
@@ -87,8 +88,8 @@ struct RealtimeSession {
             group.addTask {
                 while !Task.isCancelled {
                     let due = deadline.withLock { $0 }
-                    if due > .now {
-                        try? await Task.sleep(until: due, clock: .continuous)
+                    if due > clock.now {
+                        try? await clock.sleep(until: due)
                     } else {
                         post.yield(.tick)
                         // Wait for the session to move the deadline (or close) before ticking again.
@@ -101,9 +102,9 @@ struct RealtimeSession {
                 var actions: [RealtimeConnection.Action]
                 switch input {
                 case .frame(let buffer):
-                    actions = connection.received(frame: buffer.readableBytesView, at: .now, wallClock: Date())
+                    actions = connection.received(frame: buffer.readableBytesView, at: clock.now, wallClock: Date())
                 case .tick:
-                    actions = connection.tick(at: .now)
+                    actions = connection.tick(at: clock.now)
                 case .interactionFinished(let completed):
                     interruption = nil
                     actions = connection.interactionFinished(conversationCompleted: completed)
