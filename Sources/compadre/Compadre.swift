@@ -195,7 +195,10 @@ struct Initialize: AsyncParsableCommand {
             if demo {
                 let created = try await DemoOrganization.create(orgID: org ?? "demo", adminEmail: adminEmail, store: Store(database: db))
                 print(String(decoding: try encoder.encode(created), as: UTF8.self))
-                FileHandle.standardError.write(Data(Self.demoInstructions(created).utf8))
+                let reader = try await Settings.reader(flags: [:], arguments: [], file: ProcessInfo.processInfo.environment["COMPADRE_CONFIG"])
+                let server = try ServerConfiguration(reader)
+                let url = "http://\(server.host == "0.0.0.0" ? "127.0.0.1" : server.host):\(server.port)"
+                FileHandle.standardError.write(Data(Self.demoInstructions(created, url: url).utf8))
             } else {
                 guard let org else { throw ValidationError("--org is required (or use --demo)") }
                 let credentials = try await OrganizationBootstrap.create(orgID: org, adminEmail: adminEmail, store: Store(database: db))
@@ -211,16 +214,17 @@ struct Initialize: AsyncParsableCommand {
 }
 
 extension Initialize {
-    static func demoInstructions(_ created: DemoOrganization.Created) -> String {
+    /// How to reach the demo: `url` is the address `serve` will listen on with the same settings.
+    static func demoInstructions(_ created: DemoOrganization.Created, url: String) -> String {
         let c = created.credentials
         return """
 
             The demo clinic is ready: organization `\(c.organizationID)`, service `Clinic intake` (\(created.serviceID)).
             Start the server (if it is not running):   compadre serve
             Talk to the clinic from this terminal:
-              compadre chat --url http://127.0.0.1:8080 --org \(c.organizationID) --api-key-id \(c.apiKeyID) --api-key \(c.apiKey) --user-id \(c.userID) --service \(created.serviceID)
+              compadre chat --url \(url) --org \(c.organizationID) --api-key-id \(c.apiKeyID) --api-key \(c.apiKey) --user-id \(c.userID) --service \(created.serviceID)
             Or with the official Python SDK:
-              AmigoClient(api_key="\(c.apiKey)", api_key_id="\(c.apiKeyID)", user_id="\(c.userID)", organization_id="\(c.organizationID)", base_url="http://127.0.0.1:8080")
+              AmigoClient(api_key="\(c.apiKey)", api_key_id="\(c.apiKeyID)", user_id="\(c.userID)", organization_id="\(c.organizationID)", base_url="\(url)")
 
             """
     }

@@ -71,7 +71,7 @@ enum Settings {
             Setting(key: "tool.timeoutSeconds", defaultValue: "30", help: "Wall-clock limit of one tool run."),
             Setting(key: "tool.memoryMb", defaultValue: "512", help: "Address-space limit of one tool run."),
             Setting(key: "tool.cpuSeconds", defaultValue: "30", help: "CPU limit of one tool run."),
-            Setting(key: "tool.isolation", defaultValue: "automatic", help: "bubblewrap, none, or automatic (bubblewrap when it works here)."),
+            Setting(key: "tool.isolation", defaultValue: "automatic", help: "bubblewrap, none, or automatic (bubblewrap when it works here; without it tools are refused)."),
         ]
     }()
 

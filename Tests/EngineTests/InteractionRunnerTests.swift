@@ -192,18 +192,23 @@ extension StateTransitionLog.Detail {
 }
 
 @Suite struct InterruptionTests {
-    @Test func anInterruptedReplyKeepsOnlyWhatWasSent() async throws {
+    @Test(.timeLimit(.minutes(1))) func anInterruptedReplyKeepsOnlyWhatWasSent() async throws {
         let model = ScriptedModel()
         let gate = ScriptedModel.Gate()
         model.script(.engageUser, .held(gate, ["Hello", " there,", " friend."]))
         let runner = InteractionRunner(models: LanguageModels(default: model))
         let interruption = Interruption()
         let log = EventLog()
-        async let outcome = runner.run(Fixture.request(), interruption: interruption) { event in await log.append(event) }
+        let sent = AsyncStream<Void>.makeStream()
+        async let outcome = runner.run(Fixture.request(), interruption: interruption) { event in
+            await log.append(event)
+            if case .newMessage(let piece) = event, !piece.message.isEmpty { sent.continuation.yield() }
+        }
         await gate.waitUntilReached()
-        interruption.interrupt()
-        gate.open()
+        for await _ in sent.stream { break }  // "Hello" has gone out
+        interruption.interrupt()  // the reply stops at once: the model's held pieces never come
         let result = try await outcome
+        gate.open()
         #expect(result.wasInterrupted)
         #expect(result.agentMessage.message == "Hello")
         let pieces = await log.events.compactMap { if case .newMessage(let piece) = $0 { piece.message } else { nil } }

@@ -192,14 +192,16 @@ struct RealtimeSocketTests {
                 let id = try await socket.start(service: setup.service)
                 ids.withLock { $0.append(id) }
                 try await socket.send(["type": "client.new-text-message", "text": "Explain", "message_type": "user-message"])
-                await gate.waitUntilReached()
+                // The first piece has reached the client; the model holds the rest back.
+                let piece = try #require(try await socket.next("server.new-message"))
+                #expect(piece["message"] as? String == "Let me")
                 try await socket.send([
                     "type": "client.new-text-message", "text": "Emergency alert", "message_type": "external-event", "start_interaction": true,
                 ])
-                try await Task.sleep(for: .milliseconds(100))
-                gate.open()
+                // The reply stops at once, without waiting for the model's next piece.
                 let interrupted = try #require(try await socket.next("server.interaction-complete"))
                 #expect(interrupted["full_message"] as? String == "Let me")
+                gate.open()
                 try await socket.next("server.interaction-complete")
                 try await socket.send(["type": "client.close-connection"])
                 try await socket.drain()

@@ -41,13 +41,18 @@ import Glibc
         #expect(sandbox.isolationInEffect == .bubblewrap, "install bubblewrap: apt-get install -y bubblewrap")
     }
 
-    @Test func automaticIsolationFallsBackToNoneWithoutBubblewrap() async throws {
+    @Test func withoutBubblewrapAutomaticIsolationRefusesToolsUntilNoneIsChosen() async throws {
         let sandbox = try await ToolSandbox(
             configuration: .init(isolation: .automatic, bubblewrap: "/nonexistent/bwrap"), logger: TestTools.logger
         )
-        #expect(sandbox.isolationInEffect == .none)
         let result = await sandbox.run(try await TestTools.probe(), input: TestTools.request(["action": "dict"]), variables: [:])
-        #expect(result.output == #"{"answer": 42}"#)
+        #expect(result.failure?.type == "ToolIsolationUnavailable")
+        // Chosen explicitly, a plain process runs it.
+        let plain = try await ToolSandbox(
+            configuration: .init(isolation: .none, bubblewrap: "/nonexistent/bwrap"), logger: TestTools.logger
+        )
+        let ran = await plain.run(try await TestTools.probe(), input: TestTools.request(["action": "dict"]), variables: [:])
+        #expect(ran.output == #"{"answer": 42}"#)
     }
 
     @Test func requiredBubblewrapThatDoesNotWorkStopsTheSandboxFromStarting() async throws {

@@ -124,3 +124,14 @@ def test_a_configuration_file_configures_the_server(compadre_bin: Path, tmp_path
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_init_demo_prints_the_address_serve_will_use(compadre_bin: Path, tmp_path: Path):
+    out = subprocess.run(
+        [str(compadre_bin), "init", "--demo", "--database", f"sqlite:{tmp_path / 'db.sqlite'}"],
+        env=clean_env(COMPADRE_PORT="9123"), capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "--url http://127.0.0.1:9123 " in out.stderr, out.stderr
+    assert 'base_url="http://127.0.0.1:9123"' in out.stderr
+    assert "8080" not in out.stderr

@@ -289,6 +289,14 @@ def test_sign_in_and_get_organization(compadre: Compadre, client: AmigoClient):
     assert org.org_name
 
 
+def test_one_hundred_clients_a_minute_with_one_key_all_work(compadre: Compadre):
+    """The SDK signs in once per client object: an application that makes a client per task signs in
+    often. Valid keys are not held to the document's 5 sign-ins a minute (failed ones are limited)."""
+    for _ in range(100):
+        with compadre.client() as client:
+            assert client.organizations.get().org_id == compadre.org
+
+
 @pytest.mark.parametrize("wrong", ["api_key", "api_key_id", "user_id"])
 def test_wrong_credentials_raise_authentication_error(compadre: Compadre, wrong: str):
     bad = {

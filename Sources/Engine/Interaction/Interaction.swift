@@ -38,14 +38,61 @@ public struct InteractionRequest: Sendable {
 }
 
 /// A request to stop the agent's reply where it is: what was already sent is kept, the rest is not
-/// generated. Set from another task (a realtime socket when the user or an event interrupts).
+/// generated. Set from another task (a realtime socket when the user or an event interrupts); the reply
+/// stops at once, not at the model's next piece.
 public final class Interruption: Sendable {
-    private let flag = Atomic<Bool>(false)
+    private struct State {
+        var isInterrupted = false
+        var handlers: [@Sendable () -> Void] = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public func interrupt() { flag.store(true, ordering: .releasing) }
-    public var isInterrupted: Bool { flag.load(ordering: .acquiring) }
+    public func interrupt() {
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.isInterrupted else { return [] }
+            state.isInterrupted = true
+            defer { state.handlers = [] }
+            return state.handlers
+        }
+        for handler in handlers { handler() }
+    }
+
+    public var isInterrupted: Bool { state.withLock { $0.isInterrupted } }
+
+    /// Calls `handler` once when the interruption comes (at once if it came already).
+    func onInterrupt(_ handler: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.isInterrupted { return true }
+            state.handlers.append(handler)
+            return false
+        }
+        if now { handler() }
+    }
+}
+
+extension AsyncThrowingStream where Element == ModelOutput, Failure == any Error {
+    /// This stream, ending as soon as `interruption` comes (the model's request is cancelled then).
+    func stopping(on interruption: Interruption?) -> AsyncThrowingStream<ModelOutput, any Error> {
+        guard let interruption else { return self }
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ModelOutput.self)
+        let task = Task {
+            do {
+                for try await output in self { continuation.yield(output) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        interruption.onInterrupt {
+            continuation.finish()
+            task.cancel()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
 }
 
 /// What an interaction produced, to be committed in one transaction. Nothing of it is stored before.

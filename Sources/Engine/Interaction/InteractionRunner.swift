@@ -227,8 +227,8 @@ struct InteractionRun {
         var round = 0
         while !interrupted {
             var calls: [ToolCall] = []
-            for try await output in call.stream(prompt) {
-                // Leaving the loop cancels the model's stream: nothing more is generated.
+            // The stream ends at once when the reply is interrupted; leaving it cancels the model's request.
+            for try await output in call.stream(prompt).stopping(on: interruption) {
                 if interruption?.isInterrupted == true {
                     interrupted = true
                     break
@@ -247,6 +247,7 @@ struct InteractionRun {
                     sequence += 1
                 }
             }
+            if interruption?.isInterrupted == true { interrupted = true }
             guard !calls.isEmpty, !interrupted, !prompt.tools.isEmpty else { break }
             let site = ToolCallSite.engageUser(graph: navigator.position.graph, round: round)
             engageUserToolCallLogs.append(try await runToolCalls(calls, offered: offered, round: round, site: site, into: &prompt))

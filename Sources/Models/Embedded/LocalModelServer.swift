@@ -278,8 +278,14 @@ private final class LineLogger: @unchecked Sendable {
             }
             return lines
         }
+        // The runtime's own chatter (tensor lists, graph statistics) is for debugging; its errors are not.
         for line in lines where !line.isEmpty {
-            logger.info("llm | \(line)")
+            let lowered = line.lowercased()
+            if lowered.contains("error") || lowered.contains("traceback") || lowered.contains("exception") {
+                logger.error("llm | \(line)")
+            } else {
+                logger.debug("llm | \(line)")
+            }
         }
     }
 }

@@ -18,7 +18,8 @@ public enum ToolRunResult: Sendable, Equatable {
 /// - `InvalidToolOutput`: it wrote something other than the harness's one JSON line to standard output;
 /// - `ToolOutputTooLarge`: its result passed the output limit;
 /// - `ToolNotStarted`: the process could not be started;
-/// - `ToolCancelled`: the caller's task was cancelled.
+/// - `ToolCancelled`: the caller's task was cancelled;
+/// - `ToolIsolationUnavailable`: the server has no working sandbox and was not told to run tools without one.
 public struct ToolFailure: Sendable, Hashable, Error {
     public var type: String
     public var message: String

@@ -24,7 +24,7 @@ import Darwin
 public struct ToolSandbox: Sendable {
     /// How tools are kept from Compadre's files and secrets.
     public enum Isolation: String, Sendable, Hashable {
-        /// Bubblewrap when it works on this machine, else none (with a warning at start).
+        /// Bubblewrap when it works on this machine; else every run is refused (with an error at start).
         case automatic
         /// Bubblewrap, required: the sandbox fails to start without it.
         case bubblewrap
@@ -58,6 +58,9 @@ public struct ToolSandbox: Sendable {
     /// `.bubblewrap` or `.none`: what ``Configuration/isolation`` came to on this machine.
     public let isolationInEffect: Isolation
     private let bubblewrap: Bubblewrap?
+    /// Why every run is refused: `.automatic` found no working bubblewrap, and running organizations'
+    /// code without isolation must be chosen explicitly (`.none`).
+    public let refusal: String?
     private let logger: Logger
 
     /// Settles `.automatic` by running bubblewrap once.
@@ -75,13 +78,17 @@ public struct ToolSandbox: Sendable {
                 bubblewrap = Bubblewrap(path: path)
             case .failure(let problem):
                 guard configuration.isolation == .automatic else { throw problem }
-                logger.warning(
-                    "tools run without isolation: they can read Compadre's files",
+                logger.error(
+                    "tools are refused: bubblewrap does not work here (install it, or set COMPADRE_TOOL_ISOLATION=none to run tools without isolation, able to read this server's files)",
                     metadata: ["reason": "\(problem.message)"]
                 )
                 bubblewrap = nil
+                refusal = "Tools cannot run on this server: it has no working sandbox (bubblewrap). \(problem.message)"
+                isolationInEffect = .none
+                return
             }
         }
+        refusal = nil
         isolationInEffect = bubblewrap == nil ? .none : .bubblewrap
     }
 
@@ -91,6 +98,7 @@ public struct ToolSandbox: Sendable {
     public func run(
         _ environment: ToolEnvironment, input: Data, variables: [String: String], limits: ToolLimits? = nil
     ) async -> ToolRunResult {
+        if let refusal { return .failed(ToolFailure(type: "ToolIsolationUnavailable", message: refusal), duration: .zero) }
         let limits = limits ?? configuration.limits
         let work: URL
         do {
