@@ -394,6 +394,36 @@ def test_agent_version_patch_and_expected_version(client: AmigoClient):
 # --------------------------------------------------------------------------
 
 
+def test_a_graph_with_recall_states_is_created_through_the_sdk(client: AmigoClient):
+    """The SDK drops None fields: each recall state arrives without the null one of `queries` and
+    `requested_information`, and the graph is still accepted."""
+    graph = valid_graph()
+    start = _state(graph, "start")
+    start["exit_conditions"] = [{"description": "The user said what they need.", "next_state": "remember"}]
+    graph["states"] += [
+        {"type": "recall", "name": "remember", "queries": ["the user's favourite colour"],
+         "requested_information": None, "next_state": "ask"},
+        {"type": "recall", "name": "ask", "queries": None,
+         "requested_information": "What the user needs today.", "next_state": "route"},
+    ]
+    created = client.context_graphs.create_context_graph(
+        OrganizationCreateServiceHierarchicalStateMachineRequest(state_machine_name=unique("compat-recall"))
+    )
+    request = OrganizationCreateServiceHierarchicalStateMachineVersionRequest.model_validate(graph)
+    sent = request.model_dump(mode="json", exclude_none=True)
+    recalls = [state for state in sent["states"] if state["type"] == "recall"]
+    assert [sorted(state) for state in recalls] == [
+        ["name", "next_state", "queries", "type"],
+        ["name", "next_state", "requested_information", "type"],
+    ], "the SDK omits the null field"
+    version = client.context_graphs.create_context_graph_version(created.id, request)
+    assert version.version == 1
+    stored = client.context_graphs.get_context_graph_versions(created.id).state_machine_versions[0]
+    by_name = {s.root.name: s.root for s in stored.states}
+    assert by_name["remember"].queries == ["the user's favourite colour"]
+    assert by_name["ask"].requested_information == "What the user needs today."
+
+
 def test_context_graph_and_versions(compadre: Compadre, client: AmigoClient):
     graph_id = create_graph_with_version(client)
 
