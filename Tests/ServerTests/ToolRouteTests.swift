@@ -33,6 +33,18 @@ struct ToolRouteTests {
         return try answer.object()["id"] as? String ?? ""
     }
 
+    /// Found by schemathesis: an empty branch name was a 500.
+    @Test func testingAnInvalidBranchNameIsABadRequest() async throws {
+        try await withServer { _, client, org, token in
+            let answer = try await client.call(.post, "/v1/\(org)/tool/test", token: token, json: [
+                "commit_branch": "", "project_path": "0", "required_envvars": [String: String](), "required_secret_envvars": [String: String](),
+                "inputs": [["input_parameters": [String: Any](), "invocation_mode": "regular",
+                            "nonsensitive_user_variables": [String: Any](), "sensitive_user_variables": [String: Any]()]],
+            ] as [String: Any])
+            #expect(answer.status == .badRequest, "\(answer.text)")
+        }
+    }
+
     @Test func aToolIsCreatedListedModifiedAndDeprecated() async throws {
         try await withServer { _, client, org, token in
             let id = try await createTool(client, org, token)

@@ -83,7 +83,13 @@ extension Tools {
             )
         }
         _ = try await repositories.prepare(organization: orgID)
-        guard let commit = try await repositories.commit(organization: orgID, branch: branch) else {
+        let tip: String?
+        do {
+            tip = try await repositories.commit(organization: orgID, branch: branch)
+        } catch let error as ToolRepositoryError where error == .invalidReference {
+            throw PlatformError.badRequest("`\(branch)` is not a valid branch name.")
+        }
+        guard let commit = tip else {
             throw PlatformError.notFound("The tool repository has no branch `\(branch)`.")
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-test-\(UUID().uuidString)")
