@@ -211,8 +211,14 @@ struct OpenAICompatibleModelTests {
         try await withModel({ _ in .hang }, configure: {
             $0.requestTimeout = .milliseconds(500)
             $0.clock = AnyClock(clock)
-        }) { model, _ in
-            let error = try await failure { try await Self.driving(clock) { try await model.complete(Self.question) } }
+        }) { model, server in
+            let call = Task { try await model.complete(Self.question) }
+            // Time moves only once the request has reached the server (a connection cut while it is
+            // being accepted is another test).
+            while await server.requests.isEmpty { await Task.yield() }
+            await clock.sleepers(atLeast: 1)
+            clock.advance(by: .milliseconds(500))
+            let error = try await failure { try await call.value }
             #expect(error.kind == .timeout)
             #expect(clock.elapsed < .seconds(3))  // gave up at the 0.5 s deadline
         }
