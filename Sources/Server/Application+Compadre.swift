@@ -16,7 +16,8 @@ public enum CompadreServer {
     public static func makeRouter(api: API) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
         router.add(middleware: TracingMiddleware())
-        router.add(middleware: ErrorMiddleware())
+        let routes = RouteMethods()
+        router.add(middleware: ErrorMiddleware(routes: routes))
         router.get("/healthz") { _, _ -> Response in
             guard await api.store.database.isReachable() else { throw PlatformError.unavailable("The database is unreachable.") }
             return try .json(["status": "ok"])
@@ -42,6 +43,7 @@ public enum CompadreServer {
         RealtimeController(api: api).addRoutes(to: router)
         ToolController(api: api).addRoutes(to: router)
         ToolRepositoryController(api: api).addRoutes(to: router)
+        routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }
 

@@ -64,7 +64,7 @@ struct ObservabilityTests {
                 let token = try await client.signIn(credentials)
                 let ok = try await client.call(.get, "/v1/\(credentials.organizationID)/service/", token: token)
                 #expect(ok.headers[HTTPField.Name("X-Request-ID")!]?.isEmpty == false)
-                let missing = try await client.call(.get, "/v1/\(credentials.organizationID)/service/\(String(repeating: "a", count: 24))", token: token)
+                let missing = try await client.call(.get, "/v1/\(credentials.organizationID)/organization/agent/\(String(repeating: "a", count: 24))/version", token: token)
                 #expect(missing.status == .notFound)
                 let id = try #require(missing.headers[HTTPField.Name("X-Request-ID")!])
                 #expect(try missing.object()["request_id"] as? String == id)

@@ -330,6 +330,22 @@ struct ManagementTests {
             }
         }
     }
+
+    /// Found by schemathesis: an undeclared method on a served path was a 404.
+    @Test func anUndeclaredMethodIs405WithTheAllowedOnes() async throws {
+        try await SignedInAdmin.with { admin in
+            let traced = try await admin.client.call(.init("TRACE")!, "/v1/\(admin.org)/service/", token: admin.token)
+            #expect(traced.status == .methodNotAllowed)
+            #expect(traced.headers[.allow] == "GET, POST")
+            #expect(try traced.object()["detail"] is String)
+            let id = String(repeating: "a", count: 24)
+            let patched = try await admin.client.call(.patch, "/v1/\(admin.org)/conversation/\(id)/finish/", token: admin.token)
+            #expect(patched.status == .methodNotAllowed)
+            #expect(patched.headers[.allow] == "POST")
+            let unknown = try await admin.client.call(.patch, "/v1/\(admin.org)/nothing-here", token: admin.token)
+            #expect(unknown.status == .notFound)
+        }
+    }
 }
 
 @Suite("Rate limits")

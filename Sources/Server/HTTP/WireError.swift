@@ -5,6 +5,7 @@ import Logging
 import Hummingbird
 import NIOCore
 import Platform
+import Synchronization
 
 /// How an error reaches a client: the one table from what went wrong to the wire.
 ///
@@ -82,7 +83,12 @@ struct WireError: HTTPResponseError {
     var headers: HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         if let requestID { fields[.requestID] = requestID }
-        guard case .platform(let error) = base else { return fields }
+        guard case .platform(let error) = base else {
+            if case .http(let error) = base {
+                for field in error.headers where field.name != .contentType { fields[field.name] = field.value }
+            }
+            return fields
+        }
         switch error.kind {
         case .unauthorized:
             fields[.wwwAuthenticate] = "Bearer"
@@ -145,20 +151,65 @@ extension HTTPField.Name {
     static let rateLimitReset = Self("X-RateLimit-Reset")!
 }
 
-/// Turns every error that escapes a route (the router's own 404/405 included) into the API's JSON
-/// body with the request's ID, and logs the unexpected ones without showing them to the client.
+/// Turns every error that escapes a route (the router's own 404 included) into the API's JSON
+/// body with the request's ID, and logs the unexpected ones without showing them to the client. A
+/// method the API does not declare on a path it serves is a 405 with `Allow`.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The routes' paths and methods, filled once every route is registered.
+    let routes: RouteMethods
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             var response = try await RequestScope.$id.withValue(context.id) { try await next(request, context) }
             response.headers[.requestID] = context.id
             return response
         } catch {
+            var error = error
+            if let notFound = error as? HTTPError, notFound.status == .notFound,
+               let allowed = routes.methods(for: request.uri.path), !allowed.contains(request.method) {
+                error = HTTPError(
+                    .methodNotAllowed, headers: [.allow: allowed.map(\.rawValue).sorted().joined(separator: ", ")],
+                    message: "Method \(request.method.rawValue) is not allowed here."
+                )
+            }
             let wire = WireError(error, requestID: context.id)
             if wire.kind == .internal {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             throw wire
         }
+    }
+}
+
+/// Which methods each route path serves, to answer an undeclared method with 405 and `Allow`.
+/// Path patterns are matched segment by segment: `:name` / `{name}` match one segment, `**` the rest.
+final class RouteMethods: Sendable {
+    private let table = Mutex<[(segments: [Substring], methods: Set<HTTPRequest.Method>)]>([])
+
+    func register(_ routes: [(path: String, method: HTTPRequest.Method)]) {
+        var byPath: [String: Set<HTTPRequest.Method>] = [:]
+        for route in routes { byPath[route.path, default: []].insert(route.method) }
+        table.withLock { table in
+            table = byPath.map { (segments: $0.key.split(separator: "/"), methods: $0.value) }
+        }
+    }
+
+    /// The methods of the routes whose pattern matches `path`; nil when none does.
+    func methods(for path: String) -> Set<HTTPRequest.Method>? {
+        let parts = path.split(separator: "/")
+        let matching = table.withLock { table in
+            table.filter { Self.matches($0.segments, parts) }.map(\.methods)
+        }
+        return matching.isEmpty ? nil : matching.reduce(into: []) { $0.formUnion($1) }
+    }
+
+    private static func matches(_ pattern: [Substring], _ parts: [Substring]) -> Bool {
+        for (index, segment) in pattern.enumerated() {
+            if segment == "**" { return parts.count > index }
+            guard index < parts.count else { return false }
+            if segment.hasPrefix(":") || segment.hasPrefix("{") { continue }
+            if segment != parts[index] { return false }
+        }
+        return pattern.count == parts.count
     }
 }
