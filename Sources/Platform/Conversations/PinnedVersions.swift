@@ -27,24 +27,22 @@ final class PinnedVersions: Sendable {
     }
 
     func persona(orgID: String, agent: VersionInfo, load: () async throws -> Persona) async throws -> Persona {
-        let key = Key(orgID: orgID, id: agent.id, version: agent.version)
-        if let cached = entries.withLock({ $0.personas[key] }) { return cached }
-        let persona = try await load()
-        entries.withLock { entries in
-            if entries.personas.count >= capacity { entries.personas.removeAll() }
-            entries.personas[key] = persona
-        }
-        return persona
+        try await cached(Key(orgID: orgID, id: agent.id, version: agent.version), in: \.personas, load: load)
     }
 
     func graphs(orgID: String, root: VersionInfo, load: () async throws -> GraphSet) async throws -> GraphSet {
-        let key = Key(orgID: orgID, id: root.id, version: root.version)
-        if let cached = entries.withLock({ $0.graphs[key] }) { return cached }
-        let graphs = try await load()
+        try await cached(Key(orgID: orgID, id: root.id, version: root.version), in: \.graphs, load: load)
+    }
+
+    private func cached<Value: Sendable>(
+        _ key: Key, in table: WritableKeyPath<Entries, [Key: Value]> & Sendable, load: () async throws -> Value
+    ) async throws -> Value {
+        if let value = entries.withLock({ $0[keyPath: table][key] }) { return value }
+        let value = try await load()
         entries.withLock { entries in
-            if entries.graphs.count >= capacity { entries.graphs.removeAll() }
-            entries.graphs[key] = graphs
+            if entries[keyPath: table].count >= capacity { entries[keyPath: table].removeAll() }
+            entries[keyPath: table][key] = value
         }
-        return graphs
+        return value
     }
 }
