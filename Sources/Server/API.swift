@@ -1,5 +1,4 @@
 import AmigoWire
-import Crypto
 import Engine
 import Foundation
 import HTTPTypes

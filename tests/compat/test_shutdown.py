@@ -83,18 +83,26 @@ def _terminate(compadre: Compadre) -> int:
     return code
 
 
+def _terminate_while_answering(
+    compadre: Compadre, fake: FakeOpenAI, reply: str, chunks: int, delay: float
+) -> tuple[str, list, list[dict]]:
+    """A conversation whose next reply streams `chunks` pieces `delay` apart; SIGTERM once the first
+    piece arrived. Returns the conversation, its messages before, and the lines the client read."""
+    cid, token, before = _conversation(compadre, fake)
+    fake.script({"when": "text", "text": reply, "chunks": chunks, "delay": delay})
+    reader, lines, failure, speaking = _interact_in_background(compadre, token, cid)
+    assert speaking.wait(timeout=60), f"no new-message; lines: {lines}, failure: {failure}"
+    assert _terminate(compadre) == 0, compadre.server.log_tail()
+    reader.join(timeout=15)
+    return cid, before, lines
+
+
 def test_an_interaction_that_ends_within_the_grace_period_completes_and_is_stored(
     server_with_grace: Compadre, fake_openai: FakeOpenAI
 ):
     compadre = server_with_grace
-    cid, token, before = _conversation(compadre, fake_openai)
     # 4 pieces, 0.15 s apart: about 0.6 s, inside the 1 s grace period.
-    fake_openai.script({"when": "text", "text": SHORT_REPLY, "chunks": 4, "delay": 0.15})
-    reader, lines, failure, speaking = _interact_in_background(compadre, token, cid)
-    assert speaking.wait(timeout=60), f"no new-message; lines: {lines}, failure: {failure}"
-
-    assert _terminate(compadre) == 0, compadre.server.log_tail()
-    reader.join(timeout=15)
+    cid, before, lines = _terminate_while_answering(compadre, fake_openai, SHORT_REPLY, chunks=4, delay=0.15)
     types = [line.get("type") for line in lines]
     assert types[-1] == "interaction-complete", f"{types}\n{compadre.server.log_tail()}"
     assert lines[-1]["full_message"] == SHORT_REPLY
@@ -113,14 +121,8 @@ def test_an_interaction_still_running_after_the_grace_period_is_cut_and_stores_n
     server_with_grace: Compadre, fake_openai: FakeOpenAI
 ):
     compadre = server_with_grace
-    cid, token, before = _conversation(compadre, fake_openai)
     # 20 pieces, 0.5 s apart: 10 s, far beyond the grace period.
-    fake_openai.script({"when": "text", "text": LONG_REPLY, "chunks": 20, "delay": 0.5})
-    reader, lines, failure, speaking = _interact_in_background(compadre, token, cid)
-    assert speaking.wait(timeout=60), f"no new-message; lines: {lines}, failure: {failure}"
-
-    assert _terminate(compadre) == 0, compadre.server.log_tail()
-    reader.join(timeout=15)
+    cid, before, lines = _terminate_while_answering(compadre, fake_openai, LONG_REPLY, chunks=20, delay=0.5)
     types = [line.get("type") for line in lines]
     assert "interaction-complete" not in types, types
     assert types[-1] == "error", f"the stream must end with an error event: {types}"
