@@ -165,9 +165,14 @@ struct OpenAICompatibleModelTests {
         }
     }
 
-    @Test func persistentServerErrorIsReportedAfterAllRetries() async throws {
-        try await withModel({ _ in .json(status: 500, body: #"{"error":{"message":"model crashed"}}"#) }) { model, server in
-            let error = try await failure { try await model.complete(Self.question) }
+    // The retry tests run on a manual clock: backoffs pass at once, and a busy machine cannot time an
+    // attempt out (which would add a retry and change the count).
+    @Test(.timeLimit(.minutes(1))) func persistentServerErrorIsReportedAfterAllRetries() async throws {
+        let clock = ManualClock()
+        try await withModel({ _ in .json(status: 500, body: #"{"error":{"message":"model crashed"}}"#) }, configure: {
+            $0.clock = AnyClock(clock)
+        }) { model, server in
+            let error = try await failure { try await Self.driving(clock) { try await model.complete(Self.question) } }
             #expect(error.kind == .httpStatus(500))
             #expect(error.message.contains(server.baseURL + "/chat/completions"))
             #expect(error.message.contains("fake-model"))
@@ -176,9 +181,10 @@ struct OpenAICompatibleModelTests {
         }
     }
 
-    @Test func persistentRateLimitIsRateLimited() async throws {
-        try await withModel({ _ in .json(status: 429, body: "quota") }) { model, server in
-            let error = try await failure { try await model.complete(Self.question) }
+    @Test(.timeLimit(.minutes(1))) func persistentRateLimitIsRateLimited() async throws {
+        let clock = ManualClock()
+        try await withModel({ _ in .json(status: 429, body: "quota") }, configure: { $0.clock = AnyClock(clock) }) { model, server in
+            let error = try await failure { try await Self.driving(clock) { try await model.complete(Self.question) } }
             #expect(error.kind == .rateLimited)
             #expect(await server.requests.count == 3)
         }
