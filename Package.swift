@@ -182,6 +182,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "HelloWorldBenchmark",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/HelloWorld",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "EngineBenchmark",
             dependencies: [
                 "AmigoWire", "CompadreTesting", "Engine", "EngineTesting", "Platform", "Server", "Storage", "StorageTesting",

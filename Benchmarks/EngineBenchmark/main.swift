@@ -123,6 +123,36 @@ let serverSamples: [Duration] = try await server.test { client in
         precondition(last == "interaction-complete", answer.text)
         if iteration >= 100 { samples.append(elapsed) }
     }
+    // 64 conversations at once, each interacting in a loop: latency under load and interactions per second.
+    let concurrency = 64
+    let perConversation = max(10, iterations / concurrency)
+    var conversations: [String] = []
+    for _ in 0..<concurrency {
+        serverModel.script(.selectNextAction, .choice(1))
+        let created = try await client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: token, json: ["service_id": service])
+        conversations.append(try created.events().first?["conversation_id"] as? String ?? "")
+    }
+    let loadStarted = clock.now
+    let loaded = try await withThrowingTaskGroup(of: [Duration].self) { group in
+        for id in conversations {
+            group.addTask {
+                var durations: [Duration] = []
+                for _ in 0..<perConversation {
+                    let started = clock.now
+                    let answer = try await client.interact(org: org, conversation: id, token: token, text: "Hello there.")
+                    durations.append(clock.now - started)
+                    let last = try answer.eventTypes().last
+                    precondition(last == "interaction-complete", answer.text)
+                }
+                return durations
+            }
+        }
+        return try await group.reduce(into: [Duration]()) { $0 += $1 }
+    }
+    let wall = clock.now - loadStarted
+    report("server interact request, \(concurrency) conversations at once", loaded)
+    let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+    print(String(format: "throughput: %.0f interactions/s (%d in %.2f s)", Double(loaded.count) / seconds, loaded.count, seconds))
     return samples
 }
 report("server interact request (in process, SQLite, commit included)", serverSamples)

@@ -25,7 +25,8 @@ public struct TestServer: Sendable {
         database: any Database, rateLimiter: RateLimiter? = nil, tokenSecret: String = "compadre-test-secret-of-at-least-32-bytes",
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
         tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil
+        realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil,
+        cacheClock: AnyClock = .continuous
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -35,7 +36,10 @@ public struct TestServer: Sendable {
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
             logger: Logger(label: "compadre-test")
         )
-        var api = API(store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations)
+        var api = API(
+            store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations,
+            cacheClock: cacheClock
+        )
         api.realtimeLimits = realtimeLimits
         api.tools = made.tools
         api.metrics = metrics

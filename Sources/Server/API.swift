@@ -9,6 +9,7 @@ import Metrics
 import Prometheus
 import Storage
 import Platform
+import Synchronization
 
 /// The request context of every route.
 public struct AppContext: RequestContext, WebSocketRequestContext {
@@ -35,6 +36,12 @@ enum Access {
 public struct API: Sendable {
     public let store: Store
     public let tokens: TokenIssuer
+    /// Who tokens name, cached per organization.
+    public var principals: Principals
+    /// Counters and timers of every operation's requests.
+    let requestMetrics = RequestMetrics()
+    /// Encoded answers of `GET /service/`, cached per organization and query.
+    let serviceListings: OrganizationCache<ServiceListingKey, ByteBuffer>
     public let rateLimiter: RateLimiter?
     /// The limits of sign-ins with an API key (failed ones); nil with rate limits off.
     public var signIns: SignInGuard?
@@ -48,9 +55,16 @@ public struct API: Sendable {
     /// The organizations' tools; `nil` on a server started without them (tool routes answer 503).
     public var tools: Tools?
 
-    public init(store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog, conversations: Conversations) {
+    /// `cacheLifetime` bounds how long a cached read (the caller, a listing) is used: how long another
+    /// replica's change may take to show here. Zero turns the caches off.
+    public init(
+        store: Store, tokens: TokenIssuer, rateLimiter: RateLimiter?, catalog: OperationCatalog, conversations: Conversations,
+        cacheLifetime: Duration = .seconds(1), cacheClock: AnyClock = .continuous
+    ) {
         self.store = store
         self.tokens = tokens
+        self.principals = Principals(store: store, lifetime: cacheLifetime, clock: cacheClock)
+        self.serviceListings = OrganizationCache(generations: store.generations, lifetime: cacheLifetime, clock: cacheClock)
         self.rateLimiter = rateLimiter
         self.catalog = catalog
         self.conversations = conversations
@@ -76,13 +90,10 @@ public struct API: Sendable {
         }
         // A token only ever acts inside the organization that issued it.
         guard claims.orgID == orgID else { throw PlatformError.unauthorized("The token is not valid for this organization.") }
-        let found = try await store.read { repositories -> (User, Role)? in
-            guard let user = try await repositories.users.get(id: claims.userID, orgID: orgID),
-                  let role = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
-            return (user, role)
+        guard let principal = try await principals.principal(userID: claims.userID, orgID: orgID, apiKeyID: claims.apiKeyID) else {
+            throw PlatformError.unauthorized("The user or the API key of this token no longer exists.")
         }
-        guard let (user, role) = found else { throw PlatformError.unauthorized("The user of this token no longer exists.") }
-        return Principal(orgID: orgID, user: user, role: role)
+        return principal
     }
 
     /// The JWT of `Authorization: Bearer <jwt>` or `Authorization: Basic base64({org}_{user}:<jwt>)`.
@@ -181,10 +192,10 @@ extension Router where Context == AppContext {
             let started = clock.now
             do {
                 let response = try await Self.perform(request, context, operationID, access: access, api: api, handler)
-                Self.record(operationID, status: response.status.code, duration: clock.now - started)
+                api.requestMetrics.record(operationID, status: response.status.code, duration: clock.now - started)
                 return response
             } catch {
-                Self.record(operationID, status: WireError(error).status.code, duration: clock.now - started)
+                api.requestMetrics.record(operationID, status: WireError(error).status.code, duration: clock.now - started)
                 throw error
             }
         }
@@ -211,9 +222,35 @@ extension Router where Context == AppContext {
         for field in limitHeaders { response.headers.append(field) }
         return response
     }
+}
 
-    private static func record(_ operationID: String, status: Int, duration: Duration) {
-        Counter(label: "compadre_http_requests_total", dimensions: [("operation", operationID), ("status", String(status))]).increment()
-        Metrics.Timer(label: "compadre_http_request_duration_seconds", dimensions: [("operation", operationID)]).record(duration: duration)
+/// Every operation's request counter (by status) and duration timer. A handle is made once, on first
+/// use, from the metrics factory of that moment: asking the factory on every request costs a lock and
+/// a lookup by label and dimensions.
+final class RequestMetrics: Sendable {
+    private struct CounterKey: Hashable {
+        var operation: String
+        var status: Int
+    }
+
+    private let counters = Mutex<[CounterKey: Metrics.Counter]>([:])
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    func record(_ operationID: String, status: Int, duration: Duration) {
+        let key = CounterKey(operation: operationID, status: status)
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(label: "compadre_http_requests_total", dimensions: [("operation", operationID), ("status", String(status))])
+            counters[key] = counter
+            return counter
+        }
+        let timer = timers.withLock { timers in
+            if let timer = timers[operationID] { return timer }
+            let timer = Metrics.Timer(label: "compadre_http_request_duration_seconds", dimensions: [("operation", operationID)])
+            timers[operationID] = timer
+            return timer
+        }
+        counter.increment()
+        timer.record(duration: duration)
     }
 }

@@ -72,7 +72,8 @@ public enum CompadreServer {
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
             rateLimiter: configuration.rateLimitsEnabled ? RateLimiter() : nil,
             catalog: try OperationCatalog.bundled(),
-            conversations: conversations
+            conversations: conversations,
+            cacheLifetime: configuration.cacheLifetime
         )
         api.tools = tools
         if configuration.rateLimitsEnabled { api.signIns = SignInGuard(configuration: configuration.signInLimits) }

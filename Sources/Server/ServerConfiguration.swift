@@ -18,6 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var rateLimitsEnabled: Bool = true
     /// The limits of sign-ins with an API key: failed ones back off, valid ones get a generous budget.
     public var signInLimits = SignInLimits.Configuration()
+    /// How long a cached read (the caller of a token, the service listing) is used before it is read
+    /// again: the longest a change made by another replica takes to show on this one. This replica's
+    /// own changes show at once. Default 1 s; zero turns the caches off.
+    public var cacheLifetime: Duration = .seconds(1)
     /// How far a client's external-event timestamps may be off the server's clock. Default 10 s.
     public var eventClockSkew: Duration = .seconds(10)
     /// The most state transitions one interaction may make before it is stopped as a runaway graph.

@@ -17,6 +17,7 @@ extension ServerConfiguration {
         if let count = try reader.whole("signIn.freeFailures") { signInLimits.freeFailures = max(0, count) }
         if let count = try reader.whole("signIn.perMinute") { signInLimits.successesPerMinute = max(1, count) }
         if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
+        if let lifetime = try reader.seconds("cache.seconds", allowZero: true) { cacheLifetime = lifetime }
         if let skew = try reader.seconds("events.clockSkewSeconds", allowZero: true) { eventClockSkew = skew }
         if let grace = try reader.seconds("shutdown.graceSeconds", allowZero: true) { shutdownGracePeriod = grace }
         if let count = try reader.whole("realtime.messagesPerMinute") { realtimeLimits.messagesPerMinute = count }

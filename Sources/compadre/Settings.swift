@@ -50,6 +50,7 @@ enum Settings {
             Setting(key: "signIn.perMinute", defaultValue: "\(server.signInLimits.successesPerMinute)", help: "Successful sign-ins per API key per minute."),
             Setting(key: "events.clockSkewSeconds", defaultValue: "\(server.eventClockSkew.components.seconds)", help: "How far clients' external-event timestamps may be off the server's clock."),
             Setting(key: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
+            Setting(key: "cache.seconds", defaultValue: "\(server.cacheLifetime.components.seconds)", help: "How long cached callers and listings are used: the longest another replica's change takes to show here (0: off)."),
             Setting(key: "lease.seconds", defaultValue: "\(server.leaseDuration.components.seconds)", help: "How long a crashed replica's locks outlive it."),
             Setting(key: "shutdown.graceSeconds", defaultValue: "\(server.shutdownGracePeriod.components.seconds)", help: "How long SIGTERM lets running interactions and realtime turns finish."),
             Setting(key: "realtime.messagesPerMinute", defaultValue: "\(server.realtimeLimits.messagesPerMinute)", help: "Realtime messages a minute before close 4029."),

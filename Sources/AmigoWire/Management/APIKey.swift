@@ -14,9 +14,7 @@ public struct CreateAPIKeyRequest: Decodable, Sendable, ValidatableRequest {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        guard c.contains(.name) else {
-            throw DecodingError.keyNotFound(CodingKeys.name, .init(codingPath: c.codingPath, debugDescription: "Field required"))
-        }
+        // Required but nullable: the official SDK leaves out fields whose value is None, so absent means null.
         name = try c.decodeIfPresent(String.self, forKey: .name)
         duration = try c.decode(String.self, forKey: .duration)
         roleName = try c.decodeIfPresent(String.self, forKey: .roleName) ?? "DefaultAdministratorRole"

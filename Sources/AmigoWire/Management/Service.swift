@@ -42,9 +42,8 @@ public struct VersionSet: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        for key in [CodingKeys.agentVersionNumber, .contextGraphVersionNumber, .llmModelPreferences] where !c.contains(key) {
-            throw DecodingError.keyNotFound(key, .init(codingPath: c.codingPath, debugDescription: "Field required"))
-        }
+        // The version numbers are required but nullable: the official SDK leaves out fields whose value is
+        // None, so absent means null (the latest version).
         agentVersionNumber = try c.decodeIfPresent(Int.self, forKey: .agentVersionNumber)
         contextGraphVersionNumber = try c.decodeIfPresent(Int.self, forKey: .contextGraphVersionNumber)
         llmModelPreferences = try c.decode([String: LLMConfig].self, forKey: .llmModelPreferences)

@@ -1,5 +1,7 @@
 import AmigoWire
+import Engine
 import Foundation
+import Storage
 
 /// Every permission name Compadre checks, grouped by resource.
 enum Permission {
@@ -118,6 +120,40 @@ extension PermissionCondition {
         case .equals(let value): return resolve(value) == actual
         case .notEquals(let value): return resolve(value) != actual
         case .isIn(let values): return values.contains { resolve($0) == actual }
+        }
+    }
+}
+
+/// Who a verified token names: its user with the user's role, while the user — and the API key the
+/// token was signed in with, unexpired — still exist. Answers come from an ``OrganizationCache``: a
+/// deleted user or key, or a changed role, takes effect on this process's next request and on other
+/// processes within the cache's lifetime.
+public struct Principals: Sendable {
+    struct Key: Hashable, Sendable {
+        var orgID: String
+        var userID: String
+        var apiKeyID: String?
+    }
+
+    private let store: Store
+    private let cache: OrganizationCache<Key, Principal?>
+
+    public init(store: Store, lifetime: Duration = .seconds(1), clock: AnyClock = .continuous) {
+        self.store = store
+        cache = OrganizationCache(generations: store.generations, lifetime: lifetime, clock: clock)
+    }
+
+    /// The principal of `userID` in `orgID`, or nil when the user (or the API key) no longer exists.
+    public func principal(userID: String, orgID: String, apiKeyID: String?) async throws -> Principal? {
+        try await cache.value(Key(orgID: orgID, userID: userID, apiKeyID: apiKeyID), orgID: orgID) {
+            try await store.read { repositories -> Principal? in
+                if let apiKeyID {
+                    guard let key = try await repositories.apiKeys.get(keyID: apiKeyID, orgID: orgID), key.instance.expiresAt > Date() else { return nil }
+                }
+                guard let user = try await repositories.users.get(id: userID, orgID: orgID),
+                      let role = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
+                return Principal(orgID: orgID, user: user, role: role)
+            }
         }
     }
 }

@@ -119,7 +119,7 @@ struct OrganizationController {
                 throw PlatformError.unauthorized("This API key's role cannot sign in a user with the role `\(userRole.name)`.")
             }
             api.signIns?.succeeded(key: keyID)
-            let (token, expiresAt) = try await api.tokens.issue(userID: user.userID, orgID: orgID)
+            let (token, expiresAt) = try await api.tokens.issue(userID: user.userID, orgID: orgID, apiKeyID: keyID)
             return try .json(SignInResponse(idToken: token, expiresAt: expiresAt))
         }
     }

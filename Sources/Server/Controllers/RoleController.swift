@@ -64,7 +64,7 @@ struct RoleController {
                     // Changing what a role allows must not grant more than the caller has.
                     try caller.requireCovers(role)
                 }
-                try await repositories.roles.update(role)
+                try await repositories.roles.update(role, orgID: orgID)
                 return role.id
             }
             return try .json(RoleIDResponse(roleID: roleID))

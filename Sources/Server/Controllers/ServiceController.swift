@@ -4,6 +4,13 @@ import Hummingbird
 import Storage
 import Platform
 
+/// What a cached service listing depends on: the organization, the query, and whether the caller sees version sets.
+struct ServiceListingKey: Hashable, Sendable {
+    var orgID: String
+    var query: String
+    var withVersionSets: Bool
+}
+
 /// Services and their version sets.
 struct ServiceController {
     let api: API
@@ -45,19 +52,25 @@ struct ServiceController {
             let page = try query.page(defaultLimit: 10, maxLimit: 20)
             let orgID = call.orgID
             let canSeeVersionSets = caller.can("Service:GetVersionSet")
-            let (result, tags) = try await api.store.read { repositories in
-                (try await repositories.services.list(orgID: orgID, filter: filter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)),
-                 page.offset == 0 ? try await repositories.services.tagValues(orgID: orgID) : nil)
+            // The listing is the hottest read of the management API: its encoded answer is cached per
+            // query until the organization's services change (or 1 s passes, for other replicas).
+            let key = ServiceListingKey(orgID: orgID, query: call.request.uri.query ?? "", withVersionSets: canSeeVersionSets)
+            let body = try await api.serviceListings.value(key, orgID: orgID) {
+                let (result, tags) = try await api.store.read { repositories in
+                    (try await repositories.services.list(orgID: orgID, filter: filter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)),
+                     page.offset == 0 ? try await repositories.services.tagValues(orgID: orgID) : nil)
+                }
+                let services = result.items.map { service in
+                    var service = service
+                    if !canSeeVersionSets { service.versionSets = [:] }
+                    return service
+                }
+                return ByteBuffer(bytes: try WireJSON.encoder.encode(GetServicesResponse(
+                    services: services, hasMore: result.hasMore, continuationToken: result.nextToken,
+                    filterValues: tags.map { GetServicesResponse.FilterValues(tags: $0) }
+                )))
             }
-            let services = result.items.map { service in
-                var service = service
-                if !canSeeVersionSets { service.versionSets = [:] }
-                return service
-            }
-            return try .json(GetServicesResponse(
-                services: services, hasMore: result.hasMore, continuationToken: result.nextToken,
-                filterValues: tags.map { GetServicesResponse.FilterValues(tags: $0) }
-            ))
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
         }
 
         router.operation(.post, "/v1/:organization/service/:service_id/", "update-service", api: api) { call in

@@ -1,24 +1,35 @@
 import AmigoWire
 import Foundation
 import SQLKit
+import Synchronization
 
 /// Every repository, bound to one session or transaction. Obtain it through `Store.read` or `Store.write`.
 public struct Repositories: Sendable {
     let sql: any SQLDatabase
-    public init(sql: any SQLDatabase) { self.sql = sql }
+    /// Where a write transaction notes the organizations whose cached data it changes; nil when reading.
+    let touched: TouchedOrganizations?
+    public init(sql: any SQLDatabase) {
+        self.sql = sql
+        self.touched = nil
+    }
+
+    init(sql: any SQLDatabase, touched: TouchedOrganizations?) {
+        self.sql = sql
+        self.touched = touched
+    }
 
     public var settings: SettingsRepository { SettingsRepository(sql: sql) }
-    public var organizations: OrganizationRepository { OrganizationRepository(sql: sql) }
-    public var roles: RoleRepository { RoleRepository(sql: sql) }
-    public var users: UserRepository { UserRepository(sql: sql) }
-    public var apiKeys: APIKeyRepository { APIKeyRepository(sql: sql) }
+    public var organizations: OrganizationRepository { OrganizationRepository(sql: sql, touched: touched) }
+    public var roles: RoleRepository { RoleRepository(sql: sql, touched: touched) }
+    public var users: UserRepository { UserRepository(sql: sql, touched: touched) }
+    public var apiKeys: APIKeyRepository { APIKeyRepository(sql: sql, touched: touched) }
     public var agents: VersionedResourceRepository<AgentVersion> {
         VersionedResourceRepository(sql: sql, table: "agents", versionTable: "agent_versions", parentColumn: "agent_id")
     }
     public var contextGraphs: VersionedResourceRepository<ContextGraphVersion> {
         VersionedResourceRepository(sql: sql, table: "context_graphs", versionTable: "context_graph_versions", parentColumn: "context_graph_id")
     }
-    public var services: ServiceRepository { ServiceRepository(sql: sql) }
+    public var services: ServiceRepository { ServiceRepository(sql: sql, touched: touched) }
     public var conversations: ConversationRepository { ConversationRepository(sql: sql) }
     public var leases: LeaseRepository { LeaseRepository(sql: sql) }
     public var tools: ToolRepository { ToolRepository(sql: sql) }
@@ -27,6 +38,8 @@ public struct Repositories: Sendable {
 /// The database with its repositories: `read` for one session, `write` for one transaction.
 public struct Store: Sendable {
     public let database: any Database
+    /// Advanced for an organization by every committed write to its users, roles, API keys or services.
+    public let generations = OrganizationGenerations()
 
     public init(database: any Database) { self.database = database }
 
@@ -35,7 +48,41 @@ public struct Store: Sendable {
     }
 
     public func write<Result: Sendable>(_ body: @Sendable (Repositories) async throws -> Result) async throws -> Result {
-        try await database.withTransaction { try await body(Repositories(sql: $0)) }
+        let touched = TouchedOrganizations()
+        let result = try await database.withTransaction { try await body(Repositories(sql: $0, touched: touched)) }
+        // After the commit: a cache entry loaded before it carries an older generation and is reloaded.
+        generations.advance(touched.ids.withLock { $0 })
+        return result
+    }
+}
+
+/// A counter per organization that every committed write to the organization's users, roles, API keys
+/// or services advances. A cache reads the generation *before* it loads an entry and stores both; the
+/// entry is stale once the generation moved on, so a change takes effect on the next request of the
+/// process that made it. (Other processes learn of it when their entries expire.)
+public final class OrganizationGenerations: Sendable {
+    private let counters = Mutex<[String: UInt64]>([:])
+
+    public init() {}
+
+    public func current(_ orgID: String) -> UInt64 {
+        counters.withLock { $0[orgID] ?? 0 }
+    }
+
+    func advance(_ orgIDs: Set<String>) {
+        guard !orgIDs.isEmpty else { return }
+        counters.withLock { counters in
+            for id in orgIDs { counters[id, default: 0] &+= 1 }
+        }
+    }
+}
+
+/// The organizations a write transaction changed in ways caches keep.
+final class TouchedOrganizations: Sendable {
+    let ids = Mutex<Set<String>>([])
+
+    func touch(_ orgID: String) {
+        _ = ids.withLock { $0.insert(orgID) }
     }
 }
 
@@ -57,6 +104,7 @@ public struct SettingsRepository: Sendable {
 
 public struct OrganizationRepository: Sendable {
     let sql: any SQLDatabase
+    let touched: TouchedOrganizations?
 
     public func get(_ id: String) async throws -> Organization? {
         try await sql.select().column("doc").from("organizations").where("id", .equal, id).first()
@@ -64,11 +112,13 @@ public struct OrganizationRepository: Sendable {
     }
 
     public func insert(_ organization: Organization) async throws {
+        touched?.touch(organization.orgID)
         try await sql.insert(into: "organizations").columns("id", "doc")
             .values(SQLBind(organization.orgID), SQLBind(try Documents.encode(organization))).run()
     }
 
     public func update(_ organization: Organization) async throws {
+        touched?.touch(organization.orgID)
         try await sql.update("organizations").set("doc", to: try Documents.encode(organization))
             .where("id", .equal, organization.orgID).run()
     }
@@ -76,14 +126,17 @@ public struct OrganizationRepository: Sendable {
 
 public struct RoleRepository: Sendable {
     let sql: any SQLDatabase
+    let touched: TouchedOrganizations?
 
     public func insert(_ role: Role, orgID: String) async throws {
+        touched?.touch(orgID)
         try await sql.insert(into: "roles").columns("id", "org_id", "name", "doc")
             .values(SQLBind(role.id), SQLBind(orgID), SQLBind(role.name), SQLBind(try Documents.encode(role))).run()
     }
 
-    public func update(_ role: Role) async throws {
-        try await sql.update("roles").set("doc", to: try Documents.encode(role)).where("id", .equal, role.id).run()
+    public func update(_ role: Role, orgID: String) async throws {
+        touched?.touch(orgID)
+        try await sql.update("roles").set("doc", to: try Documents.encode(role)).where("id", .equal, role.id).where("org_id", .equal, orgID).run()
     }
 
     public func get(id: String, orgID: String) async throws -> Role? {
@@ -116,12 +169,14 @@ public struct UserFilter: Sendable {
 
 public struct UserRepository: Sendable {
     let sql: any SQLDatabase
+    let touched: TouchedOrganizations?
 
     private static func searchText(_ user: User) -> String {
         "\(user.firstName) \(user.lastName) \(user.email)".lowercased()
     }
 
     public func insert(_ user: User) async throws {
+        touched?.touch(user.orgID)
         try await sql.insert(into: "users")
             .columns("org_id", "id", "email", "role_id", "first_name", "last_name", "search_text", "doc")
             .values(
@@ -131,6 +186,7 @@ public struct UserRepository: Sendable {
     }
 
     public func update(_ user: User) async throws {
+        touched?.touch(user.orgID)
         try await sql.update("users")
             .set("role_id", to: user.roleID).set("first_name", to: user.firstName).set("last_name", to: user.lastName)
             .set("search_text", to: Self.searchText(user)).set("doc", to: try Documents.encode(user))
@@ -182,6 +238,7 @@ public struct UserRepository: Sendable {
     }
 
     public func delete(id: String, orgID: String) async throws {
+        touched?.touch(orgID)
         try await sql.delete(from: "users").where("org_id", .equal, orgID).where("id", .equal, id).run()
     }
 
@@ -215,8 +272,10 @@ public struct StoredAPIKey: Sendable {
 
 public struct APIKeyRepository: Sendable {
     let sql: any SQLDatabase
+    let touched: TouchedOrganizations?
 
     public func insert(_ key: StoredAPIKey) async throws {
+        touched?.touch(key.instance.orgID)
         try await sql.insert(into: "api_keys").columns("key_id", "id", "org_id", "secret_hash", "role_id", "expires_at", "doc")
             .values(
                 SQLBind(key.instance.keyID), SQLBind(key.instance.id), SQLBind(key.instance.orgID), SQLBind(key.secretHash),
@@ -240,10 +299,12 @@ public struct APIKeyRepository: Sendable {
     }
 
     public func delete(keyID: String, orgID: String) async throws {
+        touched?.touch(orgID)
         try await sql.delete(from: "api_keys").where("key_id", .equal, keyID).where("org_id", .equal, orgID).run()
     }
 
     public func reassignRole(from oldRoleID: String, to newRoleID: String, orgID: String) async throws {
+        touched?.touch(orgID)
         for key in try await list(orgID: orgID) where key.roleID == oldRoleID {
             var updated = key
             updated.roleID = newRoleID

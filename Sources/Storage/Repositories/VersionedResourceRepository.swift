@@ -100,8 +100,10 @@ public struct ServiceFilter: Sendable {
 
 public struct ServiceRepository: Sendable {
     let sql: any SQLDatabase
+    let touched: TouchedOrganizations?
 
     public func insert(_ service: Service, orgID: String) async throws {
+        touched?.touch(orgID)
         try await sql.insert(into: "services").columns("id", "org_id", "name", "is_active", "agent_id", "context_graph_id", "doc")
             .values(
                 SQLBind(service.id), SQLBind(orgID), SQLBind(service.name), SQLBind(service.isActive),
@@ -110,6 +112,7 @@ public struct ServiceRepository: Sendable {
     }
 
     public func update(_ service: Service, orgID: String) async throws {
+        touched?.touch(orgID)
         try await sql.update("services").set("name", to: service.name).set("is_active", to: service.isActive)
             .set("agent_id", to: service.agentID).set("context_graph_id", to: service.contextGraphID)
             .set("doc", to: try Documents.encode(service))
