@@ -38,7 +38,7 @@ run() {
     creds="$("$bin/compadre" init --org "$org" --database "$url")"
     field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$creds" "$1"; }
     start=$(date +%s.%N)
-    COMPADRE_RATE_LIMITS=off COMPADRE_LOG_LEVEL=warning COMPADRE_TOOLS=off "$bin/compadre" serve --port $port --database "$url" &
+    COMPADRE_RATE_LIMITS=off COMPADRE_LOG_LEVEL=warning COMPADRE_TOOLS=off COMPADRE_LLM_BASE_URL=http://127.0.0.1:9/v1 "$bin/compadre" serve --port $port --database "$url" &
     local server=$!
     until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.01; done
     ready=$(date +%s.%N)

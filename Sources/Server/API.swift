@@ -103,7 +103,10 @@ public struct API: Sendable {
         guard parts.count == 2 else { return nil }
         switch parts[0].lowercased() {
         case "bearer":
-            return String(parts[1]).trimmingCharacters(in: .whitespaces)
+            // Not Foundation's `trimmingCharacters`: through NSString it cost a tenth of a cached request.
+            let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+            let token = parts[1].drop(while: isBlank)
+            return String(token[..<(token.lastIndex { !isBlank($0) }.map(token.index(after:)) ?? token.startIndex)])
         case "basic":
             guard let data = Data(base64Encoded: String(parts[1])), let decoded = String(data: data, encoding: .utf8),
                   let colon = decoded.firstIndex(of: ":") else { return nil }

@@ -102,33 +102,89 @@ struct CacheTests {
 
 @Suite("Organization cache")
 struct OrganizationCacheTests {
+    static func role(_ name: String) -> Role {
+        Role(id: ObjectID.generate(), name: name, description: "", frontendView: .client, permissionGrants: [])
+    }
+
     @Test func anEntryIsReloadedWhenItsOrganizationChangesOrItsLifetimeEnds() async throws {
         try await TestDatabase.sqlite.with { database in
             let store = Store(database: database)
             let clock = ManualClock()
             let cache = OrganizationCache<String, Int>(generations: store.generations, lifetime: .seconds(1), clock: AnyClock(clock))
             let loads = LoadCounter()
-            func read() async throws -> Int { try await cache.value("k", orgID: "acme") { loads.next() } }
+            @Sendable func read() async throws -> Int { try await cache.value("k", orgID: "acme") { loads.next() } }
             #expect(try await read() == 1)
+            clock.advance(by: .milliseconds(400))
             #expect(try await read() == 1)
-            clock.advance(by: .milliseconds(999))
-            #expect(try await read() == 1)
-            clock.advance(by: .milliseconds(1))
-            #expect(try await read() == 2, "an entry a second old is read again")
-            try await store.write { try await $0.roles.insert(Role(id: ObjectID.generate(), name: "r", description: "", frontendView: .client, permissionGrants: []), orgID: "other") }
+            #expect(loads.count == 1, "a young entry is used as it is")
+            clock.advance(by: .milliseconds(2000))
+            #expect(try await read() == 2, "an entry older than its lifetime is read again")
+            try await store.write { try await $0.roles.insert(Self.role("r"), orgID: "other") }
             #expect(try await read() == 2, "another organization's change keeps the entry")
-            try await store.write { try await $0.roles.insert(Role(id: ObjectID.generate(), name: "r", description: "", frontendView: .client, permissionGrants: []), orgID: "acme") }
+            try await store.write { try await $0.roles.insert(Self.role("s"), orgID: "acme") }
             #expect(try await read() == 3, "a committed change of the organization reloads it")
             _ = try? await store.write { repositories -> Void in
-                try await repositories.roles.insert(Role(id: ObjectID.generate(), name: "s", description: "", frontendView: .client, permissionGrants: []), orgID: "acme")
+                try await repositories.roles.insert(Self.role("t"), orgID: "acme")
                 throw CancellationError()
             }
             #expect(try await read() == 3, "a rolled-back write changes nothing")
         }
     }
+
+    @Test func requestsThatMissTogetherShareOneLoadAndAFailedLoadStoresNothing() async throws {
+        let generations = OrganizationGenerations()
+        let cache = OrganizationCache<String, Int>(generations: generations, lifetime: .seconds(1), clock: AnyClock(ManualClock()))
+        let gate = ManualClock()
+        let loads = LoadCounter()
+        let values = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    try await cache.value("k", orgID: "acme") {
+                        let value = loads.next()
+                        try await gate.sleep(for: .seconds(1))
+                        return value
+                    }
+                }
+            }
+            await gate.sleepers(atLeast: 1)
+            gate.advance(by: .seconds(1))
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(values == Array(repeating: 1, count: 10))
+        #expect(loads.count == 1)
+
+        struct Unreachable: Error {}
+        await #expect(throws: Unreachable.self) {
+            try await cache.value("failing", orgID: "acme") { throw Unreachable() }
+        }
+        #expect(try await cache.value("failing", orgID: "acme") { 7 } == 7, "a failed load is not remembered")
+    }
+
+    @Test func aBusyEntryIsRefreshedInTheBackgroundWhileItIsStillUsed() async throws {
+        let clock = ManualClock()
+        let cache = OrganizationCache<String, Int>(generations: OrganizationGenerations(), lifetime: .seconds(1), clock: AnyClock(clock))
+        let loads = LoadCounter()
+        let gate = ManualClock()
+        @Sendable func read() async throws -> Int {
+            try await cache.value("k", orgID: "acme") {
+                let value = loads.next()
+                if value > 1 { try await gate.sleep(for: .seconds(1)) }
+                return value
+            }
+        }
+        #expect(try await read() == 1)
+        clock.advance(by: .milliseconds(600))
+        #expect(try await read() == 1, "past half its lifetime the entry is still answered at once")
+        await gate.sleepers(atLeast: 1)
+        #expect(loads.count == 2, "and reloaded in the background")
+        gate.advance(by: .seconds(1))
+        clock.advance(by: .milliseconds(400))
+        #expect(try await read() == 2, "once the first entry expired, the refreshed one is used")
+    }
 }
 
 private final class LoadCounter: Sendable {
-    private let count = Synchronization.Mutex(0)
-    func next() -> Int { count.withLock { $0 += 1; return $0 } }
+    private let loads = Synchronization.Mutex(0)
+    func next() -> Int { loads.withLock { $0 += 1; return $0 } }
+    var count: Int { loads.withLock { $0 } }
 }

@@ -159,9 +159,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: RouteMethods
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let requestID = context.id
         do {
-            var response = try await RequestScope.$id.withValue(context.id) { try await next(request, context) }
-            response.headers[.requestID] = context.id
+            var response = try await RequestScope.$id.withValue(requestID) { try await next(request, context) }
+            response.headers[.requestID] = requestID
             return response
         } catch {
             var error = error
@@ -172,7 +173,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     message: "Method \(request.method.rawValue) is not allowed here."
                 )
             }
-            let wire = WireError(error, requestID: context.id)
+            let wire = WireError(error, requestID: requestID)
             if wire.kind == .internal {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             }
