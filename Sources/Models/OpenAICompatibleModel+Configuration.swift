@@ -86,11 +86,18 @@ extension OpenAICompatibleModel {
         /// retries inside the client (the model retries with backoff itself, so an unreachable server is
         /// reported after the model's retries rather than after the client's connect timeout each time).
         /// Read timeouts are left to the model, which knows when a stream is idle.
+        /// Connections kept to one model host: at most this many model calls stream at once per host.
+        public static let connectionsPerHost = 512
+
         public var httpClientConfiguration: HTTPClient.Configuration {
             var configuration = HTTPClient.Configuration(
                 timeout: .init(connect: TimeAmount(connectTimeout), read: nil)
             )
             configuration.connectionPool.retryConnectionEstablishment = false
+            // AsyncHTTPClient opens 8 connections per host by default and lets a request wait for one only
+            // as long as the connect timeout: at 100 interactions streaming at once, most would fail as
+            // "unreachable". Streams are long-lived, so the pool must hold one connection per interaction.
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.connectionsPerHost
             configuration.decompression = .disabled
             return configuration
         }

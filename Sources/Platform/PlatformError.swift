@@ -1,5 +1,6 @@
 import AmigoWire
 import Engine
+import Storage
 
 /// An error of the platform's operations that a caller can act on: what went wrong (`kind`) and a
 /// message for a person.
@@ -135,6 +136,8 @@ extension PlatformError {
             self.init(error.kind.platformKind, error.message)
         case is CancellationError:
             self.init(.cancelled, "The operation was cancelled.")
+        case StorageError.unstorableText:
+            self.init(.badRequest, "Text may not contain NUL characters or invalid UTF-8.")
         default:
             if let error = error as? LanguageModelError {
                 self.init(InteractionError(error))

@@ -102,9 +102,9 @@ public enum CompadreServer {
         let router = makeRouter(api: api)
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: router,
-                configuration: .init(maxFrameSize: configuration.realtimeLimits.maxMessageBytes * 2)
+            server: .guardedHTTP1WebSocketUpgrade(
+                webSocketRouter: router, maxFrameSize: configuration.realtimeLimits.maxMessageBytes * 2,
+                deadlines: configuration.requestDeadlines
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "compadre"),
             logger: logger

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// again: the longest a change made by another replica takes to show on this one. This replica's
     /// own changes show at once. Default 1 s; zero turns the caches off.
     public var cacheLifetime: Duration = .seconds(1)
+    /// How long a client may take to send a request's head and body, and to keep an idle connection.
+    public var requestDeadlines = RequestDeadlines()
     /// How far a client's external-event timestamps may be off the server's clock. Default 10 s.
     public var eventClockSkew: Duration = .seconds(10)
     /// The most state transitions one interaction may make before it is stopped as a runaway graph.

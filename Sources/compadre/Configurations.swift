@@ -18,6 +18,9 @@ extension ServerConfiguration {
         if let count = try reader.whole("signIn.perMinute") { signInLimits.successesPerMinute = max(1, count) }
         if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
         if let lifetime = try reader.seconds("cache.seconds", allowZero: true) { cacheLifetime = lifetime }
+        if let head = try reader.seconds("http.headTimeoutSeconds") { requestDeadlines.head = head }
+        if let body = try reader.seconds("http.bodyTimeoutSeconds") { requestDeadlines.body = body }
+        if let idle = try reader.seconds("http.idleTimeoutSeconds") { requestDeadlines.idle = idle }
         if let skew = try reader.seconds("events.clockSkewSeconds", allowZero: true) { eventClockSkew = skew }
         if let grace = try reader.seconds("shutdown.graceSeconds", allowZero: true) { shutdownGracePeriod = grace }
         if let count = try reader.whole("realtime.messagesPerMinute") { realtimeLimits.messagesPerMinute = count }

@@ -73,7 +73,11 @@ struct ConversationController {
                 guard caller.can("Conversation:GetConversation", on: ["user_id": me]) else {
                     return try .json(Page<ConversationInstance>(itemsKey: "conversations", items: [], hasMore: false, continuationToken: nil))
                 }
-                filter.userIDs = filter.userIDs.isEmpty || filter.userIDs.contains(me) ? [me] : ["\u{0}none"]
+                // Filtering by other users only: nothing they may see (not a query PostgreSQL would refuse).
+                guard filter.userIDs.isEmpty || filter.userIDs.contains(me) else {
+                    return try .json(Page<ConversationInstance>(itemsKey: "conversations", items: [], hasMore: false, continuationToken: nil))
+                }
+                filter.userIDs = [me]
             }
             let orgID = call.orgID
             let finalFilter = filter

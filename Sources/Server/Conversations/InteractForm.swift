@@ -106,6 +106,9 @@ struct InteractForm: Sendable {
         return nil
     }
 
+    /// The most parts a form may have: its fields, one per external event (with a timestamp each).
+    static let maximumParts = 1000
+
     static func parts(of body: ByteBuffer, boundary: String) throws -> [MultipartPart] {
         let parser = MultipartParser(boundary: boundary)
         var parts: [MultipartPart] = []
@@ -113,13 +116,22 @@ struct InteractForm: Sendable {
         var content = ByteBuffer()
         parser.onHeader = { name, value in headers.add(name: name, value: value) }
         parser.onBody = { chunk in content.writeBuffer(&chunk) }
+        struct TooManyParts: Error {}
         parser.onPartComplete = {
             parts.append(MultipartPart(headers: headers, body: content))
             headers = HTTPHeaders()
             content = ByteBuffer()
         }
         do {
-            try parser.execute(body)
+            // Parsed a slice at a time so a form of thousands of tiny parts stops at the limit.
+            var remaining = body
+            while remaining.readableBytes > 0 {
+                let slice = remaining.readSlice(length: min(remaining.readableBytes, 4096))!
+                try parser.execute(slice)
+                if parts.count > maximumParts { throw TooManyParts() }
+            }
+        } catch is TooManyParts {
+            throw PlatformError.payloadTooLarge("The form has more than \(maximumParts) parts.")
         } catch {
             throw PlatformError.validation(["body"], "The multipart form could not be parsed: \(error)", type: "value_error")
         }

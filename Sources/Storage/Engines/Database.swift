@@ -104,9 +104,14 @@ public enum DatabaseURL {
 public enum StorageError: Error, CustomStringConvertible, Sendable {
     case unsupportedURL(String)
     case corruptDocument(table: String, id: String)
+    /// Text the database cannot hold (PostgreSQL refuses NUL characters and invalid UTF-8); the input
+    /// was bad, nothing was stored.
+    case unstorableText
 
     public var description: String {
         switch self {
+        case .unstorableText:
+            "text containing NUL characters or invalid UTF-8 cannot be stored"
         case .unsupportedURL(let url):
             "unsupported database URL '\(url)': use sqlite:PATH or postgres://user:pass@host:port/db"
         case .corruptDocument(let table, let id):

@@ -51,10 +51,17 @@ public final class PostgresDatabase: Database {
     }
 
     public func withSession<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
-        try await client.withConnection { connection in
-            try await body(connection.sql(queryLogLevel: nil))
+        do {
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        } catch let error as PSQLError where Self.unstorableTextStates.contains(error.serverInfo?[.sqlState] ?? "") {
+            throw StorageError.unstorableText
         }
     }
+
+    /// `invalid byte sequence` (NUL in text) and `untranslatable character` (`\u0000` in JSON).
+    private static let unstorableTextStates: Set<String> = ["22021", "22P05"]
 
     public func close() async throws {
         guard let task = runTask.withLock({ $0.take() }) else { return }
