@@ -1,7 +1,10 @@
 // Many realtime sockets on one server: connections held, memory per idle connection, and the time
 // from a user message to `server.interaction-complete` with an instant scripted model.
 //
-//   swift run -c release RealtimeBenchmark [connections]
+//   swift run -c release RealtimeBenchmark [connections (2000)] [rounds (3)]
+//
+// Every socket sends a user message every 10 s (from a random offset) for `rounds` rounds; the figures
+// are the time to the first `server.new-message` and to `server.interaction-complete`.
 //
 // Server and clients share this process (in-process server on a loopback port, SQLite file), so the
 // memory figure is an upper bound: it includes the client side of every socket.
@@ -23,7 +26,9 @@ import Glibc
 import EngineTesting
 #endif
 
-let connections = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1000
+let connections = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 2000
+let rounds = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 3
+let interval = Duration.seconds(10)
 
 // Two descriptors per socket (both ends live here) plus the database.
 var limit = rlimit()
@@ -93,7 +98,7 @@ func makeBenchmarkService(_ client: TestServer.Client, org: String, token: Strin
 }
 
 let baseline = residentKB()
-let results = try await server.live { port -> (held: Int, idleKB: Int, latencies: [Duration]) in
+let results = try await server.live { port -> (held: Int, idleKB: Int, latencies: [(Duration, Duration)]) in
     let shared = Shared()
     let (allOpen, signalOpen) = AsyncStream<Void>.makeStream()
     let (go, signalGo) = AsyncStream<Void>.makeStream()
@@ -120,11 +125,19 @@ let results = try await server.live { port -> (held: Int, idleKB: Int, latencies
                     try await until("server.interaction-complete")
                     if shared.opened.add(1, ordering: .relaxed).newValue == connections { signalOpen.yield() }
                     for await _ in mine { break }
-                    let started = ContinuousClock.now
-                    try await outbound.writeTextMessage(#"{"type":"client.new-text-message","text":"Hello there","message_type":"user-message"}"#)
-                    try await until("server.interaction-complete")
-                    let elapsed = ContinuousClock.now - started
-                    shared.latencies.withLock { $0.append(elapsed) }
+                    // Each socket sends a message every `interval`, starting at a random offset, so the
+                    // server sees a steady connections/interval messages a second.
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0..<Int(interval.components.seconds * 1000))))
+                    for _ in 0..<rounds {
+                        let started = ContinuousClock.now
+                        try await outbound.writeTextMessage(#"{"type":"client.new-text-message","text":"Hello there","message_type":"user-message"}"#)
+                        try await until("server.new-message")
+                        let firstMessage = ContinuousClock.now - started
+                        try await until("server.interaction-complete")
+                        let complete = ContinuousClock.now - started
+                        shared.latencies.withLock { $0.append((firstMessage, complete)) }
+                        try await Task.sleep(until: started + interval)
+                    }
                     try await outbound.writeTextMessage(#"{"type":"client.close-connection"}"#)
                     while try await messages.next() != nil {}
                 }
@@ -141,14 +154,17 @@ let results = try await server.live { port -> (held: Int, idleKB: Int, latencies
     }
     return (idleState.0, idleState.1, shared.latencies.withLock { $0 })
 }
-let sorted = results.latencies.sorted()
+let first = results.latencies.map(\.0).sorted()
+let sorted = results.latencies.map(\.1).sorted()
 print("connections held at once: \(results.held)")
 print("memory per idle connection (server + client side, in process): \((results.idleKB - baseline) / max(1, results.held)) KB (RSS \(baseline / 1024) MB → \(results.idleKB / 1024) MB)")
-print("user message → server.interaction-complete, \(sorted.count) turns at once: p50 \(ms(percentile(sorted, 0.5)))  p99 \(ms(percentile(sorted, 0.99)))  max \(ms(sorted.last ?? .zero))")
+print("each socket sends a message every \(interval), \(rounds) rounds: \(first.count) turns")
+print("client.new-text-message → first server.new-message: p50 \(ms(percentile(first, 0.5)))  p99 \(ms(percentile(first, 0.99)))  max \(ms(first.last ?? .zero))")
+print("client.new-text-message → server.interaction-complete: p50 \(ms(percentile(sorted, 0.5)))  p99 \(ms(percentile(sorted, 0.99)))  max \(ms(sorted.last ?? .zero))")
 try await database.close()
 try? FileManager.default.removeItem(atPath: path)
 
 final class Shared: Sendable {
     let opened = Atomic<Int>(0)
-    let latencies = Mutex<[Duration]>([])
+    let latencies = Mutex<[(Duration, Duration)]>([])
 }

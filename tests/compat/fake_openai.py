@@ -41,8 +41,9 @@ with `delay` but no content key gets the generic content, slowly.
 
 `fake.requests` holds the parsed JSON bodies received (in order),
 `fake.request_headers` their headers, `fake.pending()` counts scripted replies
-not yet consumed, `fake.reset()` clears script and history. All of it is
-thread-safe.
+not yet consumed, `fake.in_flight` / `fake.max_in_flight` count the
+completions being answered now / at most at once since the last reset,
+`fake.reset()` clears script and history. All of it is thread-safe.
 """
 
 from __future__ import annotations
@@ -228,6 +229,9 @@ class _Disconnected(Exception):
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Room for many simultaneous connections (the crash test opens ~100 at once); the default
+    # listen backlog of 5 would drop SYNs and turn a burst into connect retries.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client (compadre) going away mid-answer is expected, e.g. when a test
@@ -254,6 +258,8 @@ class FakeOpenAI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -333,6 +339,24 @@ class FakeOpenAI:
             self._script.clear()
             self._requests.clear()
             self._headers.clear()
+            self._max_in_flight = self._in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Chat completions being answered right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most chat completions answered at once since the last reset."""
+        with self._lock:
+            return self._max_in_flight
+
+    def _enter(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
 
     def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
         """Block until at least `count` requests were received since the last reset."""
@@ -432,6 +456,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(404, {"error": {"message": f"no route GET {self.path}", "type": "not_found"}})
 
     def do_POST(self) -> None:  # noqa: N802
+        self.owner._enter(1)
+        try:
+            self._post()
+        finally:
+            self.owner._enter(-1)
+
+    def _post(self) -> None:
         raw = self._read_body()
         if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, {"error": {"message": f"no route POST {self.path}", "type": "not_found"}})
