@@ -126,15 +126,21 @@ let serverSamples: [Duration] = try await server.test { client in
     // 64 conversations at once, each interacting in a loop: latency under load and interactions per second.
     let concurrency = 64
     let perConversation = max(10, iterations / concurrency)
-    var conversations: [String] = []
-    for _ in 0..<concurrency {
+    // A user has one unfinished conversation per service: one user per conversation.
+    try await client.call(.post, "/v1/\(org)/conversation/\(conversation)/finish/", token: token)
+    var conversations: [(id: String, token: String)] = []
+    for index in 0..<concurrency {
+        let invited = try await client.call(.post, "/v1/\(org)/user/", token: token, json: [
+            "first_name": "User", "last_name": "\(index)", "email": "user\(index)@bench.example", "role_name": "DefaultUserRole",
+        ])
+        let userToken = try await client.signIn(org: org, keyID: admin.apiKeyID, key: admin.apiKey, userID: try invited.object()["user_id"] as! String)
         serverModel.script(.selectNextAction, .choice(1))
-        let created = try await client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: token, json: ["service_id": service])
-        conversations.append(try created.events().first?["conversation_id"] as? String ?? "")
+        let created = try await client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: userToken, json: ["service_id": service])
+        conversations.append((try created.events().first?["conversation_id"] as? String ?? "", userToken))
     }
     let loadStarted = clock.now
     let loaded = try await withThrowingTaskGroup(of: [Duration].self) { group in
-        for id in conversations {
+        for (id, token) in conversations {
             group.addTask {
                 var durations: [Duration] = []
                 for _ in 0..<perConversation {
@@ -142,7 +148,10 @@ let serverSamples: [Duration] = try await server.test { client in
                     let answer = try await client.interact(org: org, conversation: id, token: token, text: "Hello there.")
                     durations.append(clock.now - started)
                     let last = try answer.eventTypes().last
-                    precondition(last == "interaction-complete", answer.text)
+                    if last != "interaction-complete" {
+                        FileHandle.standardError.write(Data("interaction failed: \(answer.status) \(answer.text.prefix(400))\n".utf8))
+                        exit(1)
+                    }
                 }
                 return durations
             }

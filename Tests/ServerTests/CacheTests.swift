@@ -188,3 +188,29 @@ private final class LoadCounter: Sendable {
     func next() -> Int { loads.withLock { $0 += 1; return $0 } }
     var count: Int { loads.withLock { $0 } }
 }
+
+@Suite("Conversation history")
+struct ConversationHistoryTests {
+    @Test(arguments: TestDatabase.available)
+    func aReplicaSeesTheMessagesAnotherReplicaAddedToItsConversation(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let modelA = ScriptedModel(defaultReply: ["Reply from A."])
+            let modelB = ScriptedModel(defaultReply: ["Reply from B."])
+            let a = try await TestServer(database: database, model: modelA)
+            let b = try await TestServer(database: database, model: modelB)
+            try await a.test { clientA in
+                try await b.test { clientB in
+                    let setup = try await ConversationSetup.make(a, clientA)
+                    let id = try conversationID(of: try await setup.create(clientA))
+                    for (client, text) in [(clientA, "First on A"), (clientB, "Then on B"), (clientA, "Back on A")] {
+                        let answer = try await client.interact(org: setup.org, conversation: id, token: setup.token, text: text)
+                        #expect(answer.status == .ok, "\(answer.text)")
+                    }
+                    let lastPrompt = modelA.requests.last.map { String(describing: $0.messages) } ?? ""
+                    #expect(lastPrompt.contains("Then on B") && lastPrompt.contains("Reply from B."), "A's last prompt should hold B's turn")
+                    #expect(lastPrompt.contains("First on A") && lastPrompt.contains("Back on A"))
+                }
+            }
+        }
+    }
+}

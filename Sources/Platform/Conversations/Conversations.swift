@@ -19,6 +19,7 @@ public struct Conversations: Sendable {
     /// Running interactions, drained on shutdown.
     public let workload: Workload
     let pinned = PinnedVersions()
+    let histories = ConversationHistories()
     let logger: Logger
     /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
     let tools: Tools?
@@ -276,10 +277,13 @@ public struct Conversations: Sendable {
             let orgID = record.orgID
             let usesTools = setting.graphs.usesTools
             let toolResultInteractions = toolResultInteractions
+            let cached = isNew ? [] : histories.messages(of: record)
+            let historyWindow = historyWindow
             let (history, user, earlier) = try await store.read { repositories in
-                let history = isNew ? [] : try await repositories.conversations.recentMessages(
-                    conversationID: record.id, orgID: orgID, limit: historyWindow
-                )
+                var history = cached ?? []
+                if cached == nil {
+                    history = try await repositories.conversations.recentMessages(conversationID: record.id, orgID: orgID, limit: historyWindow)
+                }
                 let user = try await repositories.users.get(id: record.userID, orgID: orgID)
                 // Persisted tool results of earlier interactions stay visible to later LLM calls.
                 let earlier = isNew || !usesTools ? [] : try await repositories.conversations.recentInteractions(
@@ -316,7 +320,7 @@ public struct Conversations: Sendable {
             if lease.isLost {
                 throw PlatformError.conflict("The conversation's lock was lost during the interaction; nothing was stored.")
             }
-            try await commit(record: record, input: input, outcome: outcome, isNew: isNew)
+            try await commit(record: record, history: history, input: input, outcome: outcome, isNew: isNew)
             try await events.write(.interactionComplete(InteractionComplete(
                 messageID: outcome.agentMessage.id, interactionID: interactionID,
                 fullMessage: outcome.agentMessage.message, conversationCompleted: outcome.conversationCompleted
@@ -338,7 +342,9 @@ public struct Conversations: Sendable {
         }
     }
 
-    private func commit(record: ConversationRecord, input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool) async throws {
+    private func commit(
+        record: ConversationRecord, history: [MessageInstance], input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool
+    ) async throws {
         var record = record
         // An interrupted reply is stored as far as it was sent; one interrupted before its first piece not at all.
         let messages = input + outcome.messages.filter { !($0.messageType == .agentMessage && $0.message.isEmpty) }
@@ -369,6 +375,7 @@ public struct Conversations: Sendable {
             )
             if outcome.conversationCompleted { try await conversationEnded(final, in: repositories) }
         }
+        histories.store(history + messages, of: final, window: historyWindow)
     }
 
     // MARK: - Finish
