@@ -9,7 +9,9 @@ Sources/Server/Resources/openapi.json with only the operations listed in OPERATI
 
 What is taken from the reference: paths, methods, operationIds, parameters (name, in,
 required, schema), request bodies, status codes, response schemas and the per-operation
-rate limits. What is not: any prose. Every description, summary, title and example is
+rate limits. What is added: the rules the server enforces that the reference leaves unsaid
+(patterns, enums, bounds; see "Rules the server enforces" below), which Benchmarks/fuzz.sh
+holds the server to. What is not: any prose. Every description, summary, title and example is
 dropped; summaries and error descriptions are written here. Schema names are rewritten
 to readable ones (see schema_name()). Output is deterministic: sorted keys, indent=1.
 
@@ -220,8 +222,10 @@ SUCCESS_DESCRIPTIONS = {
 }
 # Status codes of the reference that Compadre does not use (it has no maintenance mode).
 DROPPED_STATUS_CODES = {"503"}
-# Header parameters of the reference that mean nothing to Compadre.
-DROPPED_PARAMETERS = {("header", "x-mongo-cluster-name"), ("header", "sec-websocket-protocol")}
+# Header parameters of the reference that mean nothing to Compadre. A `Content-Type` header parameter
+# is ignored by OpenAPI (the request body's media type says it); a client that fills it in as a
+# parameter sends a multipart boundary that does not match its body.
+DROPPED_PARAMETERS = {("header", "x-mongo-cluster-name"), ("header", "sec-websocket-protocol"), ("header", "content-type")}
 
 # Readable names for reference schemas whose generated names cannot be turned into one
 # mechanically (their names encode a regular expression). Two reference schemas may share a
@@ -277,6 +281,272 @@ RATE_LIMIT_HEADERS = {
 }
 
 RATE_LIMIT_PATTERN = re.compile(r"rate limit of (\d+) requests? per minute")
+
+# ---------------------------------------------------------------------------
+# Rules the server enforces that the reference leaves unsaid.
+#
+# The reference states some rules only in prose (dropped here) or in server code, or states one that
+# its own server does not hold to. Compadre's server enforces the rules below, so its document says
+# so: a client reads them here, and Benchmarks/fuzz.sh (schemathesis) holds the server to exactly what
+# the document says, in both directions: what the document allows is accepted, what it forbids is
+# rejected. Each rule is what the server checks, no more and no less; nothing is added where neither
+# the reference nor the server has a rule. A rule JSON Schema cannot state (one field compared with
+# another, a number range across units) is left to prose and to Benchmarks/fuzz_hooks.py.
+# ---------------------------------------------------------------------------
+
+# White space as the server trims and tests it (Swift's Character.isWhitespace, Foundation's
+# .whitespacesAndNewlines: the Unicode White_Space property), spelled out rather than `\s`, which
+# means different sets in ECMA, Python and Rust regular expressions.
+WHITESPACE = r"\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WS = f"[{WHITESPACE}]"
+# Foundation's .whitespaces (tabs and spaces, no line breaks): what query values are trimmed of.
+HSPACE = r"[\t \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+
+# A `StrippedNonemptyString`: something other than white space.
+NOT_BLANK = f"[^{WHITESPACE}]"
+
+# A PEP 440 version specifier set as tool versions use it (Sources/AmigoWire/Tools/VersionSpecifier.swift):
+# comma-separated clauses, empty ones skipped (so "" matches every version); `~=` needs two release
+# numbers; `.*` only after `==`/`!=`; `===` takes any text without white space, `;` or `)`.
+# Numbers have at most 18 digits: the server reads them as 64-bit integers.
+_NUMBER = "[0-9]{1,18}"
+_RELEASE = f"[vV]?(?:{_NUMBER}!)?{_NUMBER}(?:\\.{_NUMBER})*"
+_RELEASE2 = f"[vV]?(?:{_NUMBER}!)?{_NUMBER}(?:\\.{_NUMBER})+"
+_CLAUSE = (f"(?:==={WS}*[^,;){WHITESPACE}]*|~={WS}*{_RELEASE2}|(?:==|!=){WS}*{_RELEASE}(?:\\.\\*)?"
+           f"|(?:<=|>=|<|>){WS}*{_RELEASE})")
+_PIECE = f"{WS}*(?:{_CLAUSE}{WS}*)?"
+VERSION_SPECIFIER = f"^{_PIECE}(?:,{_PIECE})*$"
+
+# Which versions of an agent or context graph to list: a number, `latest`, `N-M` or `N-latest`, with
+# numbers from 1 (the server also needs N <= M, which no pattern can say).
+_VERSION_NUMBER = r"\+?0*[1-9][0-9]{0,17}"
+VERSION_SELECTOR = f"^{HSPACE}*(?:latest|{_VERSION_NUMBER}(?:-(?:{_VERSION_NUMBER}|latest))?){HSPACE}*$"
+
+# Base64 as the server decodes it (Foundation's Data(base64Encoded:)): groups of four, the last one
+# padded; Foundation also takes `=` after the padding, and four or more `=` alone, as nothing.
+BASE64 = r"^(?:={4,}|(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)=*)?$"
+
+# Tag keys and values: word characters and white space, stripped, so not white space alone.
+TAG_TEXT = f"^[\\w{WHITESPACE}]*\\w[\\w{WHITESPACE}]*$"
+
+# The largest continuation token (an offset) the server reads.
+MAX_CONTINUATION_TOKEN = 2**31 - 1
+# Integers in a JSON body are read as 64-bit integers.
+INT64 = {"minimum": -2**63, "maximum": 2**63 - 1}
+
+# `sort_by` fields each listing accepts; each may be prefixed `+` (ascending, the default) or `-`.
+SORT_FIELDS = {
+    "get-conversations": ["created_at"],
+    "get-conversation-messages": ["created_at", "interaction_id"],
+    "get-agent-versions": ["version"],
+    "get-service-hierarchical-state-machine-versions": ["version"],
+    "get-services": ["is_active", "name"],
+    "get-tools": ["deprecated", "name"],
+    "get-tool-versions": ["created_at", "deprecated", "version.major", "version.minor", "version.patch"],
+    "get-tool-invocations": ["created_at", "invocation_source.type", "invocation_status.succeeded", "tool_id",
+                             "version.major", "version.minor", "version.patch"],
+    "get-users": ["email", "first_name", "last_name", "user_stats.last_message_time",
+                  "user_stats.num_conversations", "user_stats.num_messages"],
+    "get-memories": ["conversation_id", "created_at"],
+}
+
+# Parameter rules: (operationId, in, name) -> keywords merged into the parameter's schema (into its
+# string branch when it is `anyOf` string/null; into `items` when it is an array).
+PARAMETER_RULES = {
+    # A tag filter is `key:value` (`key:` matches a tag without value, `key:*` any value).
+    ("get-conversations", "query", "tag"): {"pattern": ":"},
+    ("get-tools", "query", "tag"): {"pattern": ":"},
+    ("get-agent-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
+    ("get-service-hierarchical-state-machine-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
+    ("create-agent-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},
+    ("create-service-hierarchical-state-machine-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},
+    ("get-tool-versions", "query", "versions"): {"pattern": VERSION_SPECIFIER},
+    ("get-tool-invocations", "query", "version"): {"pattern": VERSION_SPECIFIER},
+    # A path segment cannot be empty.
+    ("deprecate-tool-version", "path", "versions"): {"pattern": VERSION_SPECIFIER, "minLength": 1},
+    ("invoke-tool-version", "path", "version"): {"pattern": f"^{_NUMBER}\\.{_NUMBER}\\.{_NUMBER}$"},
+    # Voice input and output are not supported yet: `voice` is answered 415 (input) or 400 (output).
+    ("create-conversation", "query", "response_format"): {"enum": ["text"]},
+    ("interact-with-conversation", "query", "request_format"): {"enum": ["text"]},
+    ("interact-with-conversation", "query", "response_format"): {"enum": ["text"]},
+    # Which agent actions to stream: a regular expression.
+    ("create-conversation", "query", "current_agent_action_type"): {"format": "regex"},
+    ("interact-with-conversation", "query", "current_agent_action_type"): {"format": "regex"},
+    # An empty credential header counts as a missing one.
+    ("sign-in-with-api-key", "header", "x-api-key"): {"minLength": 1},
+    ("sign-in-with-api-key", "header", "x-api-key-id"): {"minLength": 1},
+    ("sign-in-with-api-key", "header", "x-user-id"): {"minLength": 1},
+}
+
+# Path parameters the reference names differently for two methods of one path. OpenAPI treats
+# `/x/{a}/` and `/x/{b}/` as the same path, which must not appear twice: both methods are listed
+# under the first name.
+RENAMED_PATH_PARAMETERS = {
+    "/v1/{organization}/organization/service_hierarchical_state_machine/{state_machine_id}/":
+        ("state_machine_id", "service_hierarchical_state_machine_id"),
+}
+
+# Schema rules: (schema name, property or None for the schema itself) -> keywords merged into it (into
+# every string or integer branch of an `anyOf`). A property may be a path: `references/additionalProperties/prefixItems/1`.
+LANGUAGE_3 = {"pattern": "^[a-z]{3}$"}
+SCHEMA_RULES = {
+    ("NonEmptyString", None): {"pattern": NOT_BLANK},
+    ("NonEmptyStringMax100", None): {"pattern": NOT_BLANK},
+    ("NonEmptyStringMax256", None): {"pattern": NOT_BLANK},
+    ("NonEmptyStringMax3", None): {"pattern": NOT_BLANK},
+    # The reference writes `[A-Z_]+`, which Pydantic reads as "contains one"; the whole name must match.
+    ("UpperSnakeName", None): {"pattern": "^[A-Z_]+$"},
+    ("TagText", None): {"pattern": TAG_TEXT},
+    ("ConversationTagKey", None): {"pattern": TAG_TEXT},
+    ("CreateToolRequest", "name"): {"maxLength": 100},
+    ("AssignRoleRequest", "user_id"): {"pattern": NOT_BLANK},
+    ("PermissionGrantInput", "permission_name"): {"pattern": "^(?:\\*|[^:]+:[^:]+)$"},
+    # A message type needs a message.
+    ("CreateConversationRequest", None): {
+        "if": {"required": ["initial_message_type"], "properties": {"initial_message_type": {"type": "string"}}},
+        "then": {"required": ["initial_message"], "properties": {"initial_message": {"type": "string"}}},
+    },
+    ("VersionSetInput", "agent_version_number"): {"minimum": 1, "maximum": INT64["maximum"]},
+    ("VersionSetInput", "service_hierarchical_state_machine_version_number"): {"minimum": 1, "maximum": INT64["maximum"]},
+    ("ReflectionStateInput", "word_limit"): {"maximum": INT64["maximum"]},
+    ("CreateServiceHierarchicalStateMachineVersionRequest", "references/additionalProperties/prefixItems/1"): INT64,
+    ("IdentityInput", "default_spoken_language"): LANGUAGE_3,
+    ("UpdateUserInfoRequest", "preferred_language"): LANGUAGE_3,
+    ("ModifyOrganizationPreferences", "preferred_language"): LANGUAGE_3,
+    ("ModifyOrganizationRequest", "favicon"): {"pattern": BASE64},
+    ("ModifyOrganizationRequest", "logo"): {"pattern": BASE64},
+    ("ModifyOrganizationRequest", "signup_page_headshot"): {"pattern": BASE64},
+    ("ModifyOrganizationRequest", "square_logo"): {"pattern": BASE64},
+}
+# Properties whose 3-letter branch is LANGUAGE_3 and whose 2-letter branch is ASCII letters.
+TWO_OR_THREE_LETTER_LANGUAGES = {("CreateInvitedUserPreferences", "preferred_language")}
+# Properties that hold an IANA time zone name (the TimeZoneName schema).
+TIME_ZONE_PROPERTIES = {
+    ("ModifyOrganizationPreferences", "timezone"),
+    ("CreateInvitedUserPreferences", "timezone"),
+    ("UpdateUserInfoRequest", "timezone"),
+}
+# Time zone names of the reference that the server does not take: `localtime` is a file of the
+# time zone database standing for the machine's own zone, not a zone.
+DROPPED_TIME_ZONES = {"localtime"}
+
+# Responses the reference describes as JSON that are not: operationId -> {status: content}.
+GIT_MEDIA_TYPES = ["application/x-git-upload-pack-advertisement", "application/x-git-receive-pack-advertisement",
+                   "application/x-git-upload-pack-result", "application/x-git-receive-pack-result",
+                   "application/x-git-loose-object", "application/x-git-packed-objects",
+                   "application/x-git-packed-objects-toc", "text/plain"]
+RESPONSE_CONTENT = {
+    "get-tool-scaffold-release": {"200": {"application/gzip": {}}},
+    "access-git-interface": {"200": {media: {} for media in GIT_MEDIA_TYPES}},
+    "access-git-interface-get": {"200": {media: {} for media in GIT_MEDIA_TYPES}},
+}
+# Error responses an operation gives that the reference does not list: operationId -> {status: description}.
+EXTRA_ERRORS = {
+    "access-git-interface": {
+        401: "No credentials: git is asked for Basic ones (a plain-text body).",
+        403: "The caller may not access the tool repository.",
+        404: "No such file or service in the repository.",
+    },
+}
+EXTRA_ERRORS["access-git-interface-get"] = EXTRA_ERRORS["access-git-interface"]
+# Responses whose body is plain text besides the usual JSON error.
+PLAIN_TEXT_ERRORS = {("access-git-interface", 401), ("access-git-interface-get", 401)}
+
+
+def merge_rule(schema, rule, where):
+    """Merges `rule` into `schema`: its string branches when it is an `anyOf`, its items when an array."""
+    if "anyOf" in schema:
+        targets = [s for s in schema["anyOf"] if s.get("type") in ("string", "integer") or "$ref" in s]
+        if not targets:
+            raise SystemExit(f"{where}: no branch to take {rule}")
+        for target in targets:
+            merge_rule(target, rule, where)
+    elif schema.get("type") == "array":
+        merge_rule(schema["items"], rule, where)
+    else:
+        for key, value in rule.items():
+            narrows = key == "enum" and set(value) <= set(schema.get(key, []))
+            if key in schema and schema[key] != value and key != "pattern" and not narrows:
+                raise SystemExit(f"{where}: {key} is {schema[key]!r} in the reference, not {value!r}")
+        schema.update(rule)
+
+
+def apply_rules(paths, schemas, reference):
+    """The rules above, applied to the generated paths and schemas (in place)."""
+    for old_path, (old, new) in RENAMED_PATH_PARAMETERS.items():
+        item = paths.pop(old_path)
+        new_path = old_path.replace("{" + old + "}", "{" + new + "}")
+        for method, op in item.items():
+            if method in paths.get(new_path, {}):
+                raise SystemExit(f"{method.upper()} {new_path} listed twice")
+            for p in op.get("parameters", []):
+                if p["in"] == "path" and p["name"] == old:
+                    p["name"] = new
+            paths.setdefault(new_path, {})[method] = op
+
+    used = set()
+    for path, item in paths.items():
+        for method, op in item.items():
+            op_id = op["operationId"]
+            for p in op.get("parameters", []):
+                schema = p["schema"]
+                where = f"{op_id} {p['in']} {p['name']}"
+                if p["in"] == "query":
+                    # The reference's `uniqueItems` on query lists comes from Pydantic sets, which
+                    # accept repeated values and merge them; so do its server and Compadre.
+                    schema.pop("uniqueItems", None)
+                if p["name"] == "continuation_token" and schema.get("type") == "integer":
+                    merge_rule(schema, {"minimum": 0, "maximum": MAX_CONTINUATION_TOKEN}, where)
+                if p["name"] == "sort_by" and p["in"] == "query":
+                    fields = SORT_FIELDS.get(op_id)
+                    if fields is None:
+                        raise SystemExit(f"{where}: add its fields to SORT_FIELDS")
+                    merge_rule(schema, {"enum": sorted(prefix + f for f in fields for prefix in ("", "+", "-"))}, where)
+                rule = PARAMETER_RULES.get((op_id, p["in"], p["name"]))
+                if rule is not None:
+                    used.add((op_id, p["in"], p["name"]))
+                    merge_rule(schema, rule, where)
+            for code, content in RESPONSE_CONTENT.get(op_id, {}).items():
+                op["responses"][code]["content"] = content
+            for code, description in EXTRA_ERRORS.get(op_id, {}).items():
+                if str(code) in op["responses"]:
+                    raise SystemExit(f"{op_id}: the reference has {code} now; drop it from EXTRA_ERRORS")
+                op["responses"][str(code)] = error_response(code, description)
+                if (op_id, code) in PLAIN_TEXT_ERRORS:
+                    op["responses"][str(code)]["content"]["text/plain"] = {"schema": {"type": "string"}}
+            op["responses"] = dict(sorted(op["responses"].items()))
+    unused = set(PARAMETER_RULES) - used
+    if unused:
+        raise SystemExit(f"parameter rules for no parameter: {sorted(unused)}")
+
+    for (name, prop), rule in SCHEMA_RULES.items():
+        schema = schemas[name]
+        for step in [] if prop is None else ["properties"] + prop.split("/"):
+            schema = schema[int(step)] if isinstance(schema, list) else schema[step]
+        merge_rule(schema, rule, f"{name}.{prop}")
+    for name, prop in TWO_OR_THREE_LETTER_LANGUAGES:
+        for branch in schemas[name]["properties"][prop]["anyOf"]:
+            if branch.get("minLength") == 3:
+                branch.update(LANGUAGE_3)
+            elif branch.get("type") == "string":
+                branch["pattern"] = "^[A-Za-z]{2}$"
+
+    zones = None
+    for s in reference["components"]["schemas"].values():
+        for branch in [s.get("properties", {}).get("timezone", {})] + s.get("properties", {}).get("timezone", {}).get("anyOf", []):
+            if is_timezone_enum(branch.get("enum", [])):
+                if zones is not None and zones != branch["enum"]:
+                    raise SystemExit("the reference has two lists of time zones")
+                zones = branch["enum"]
+    if zones is None:
+        raise SystemExit("no time zone list in the reference")
+    schemas["TimeZoneName"] = {"type": "string", "enum": [z for z in zones if z not in DROPPED_TIME_ZONES]}
+    for name, prop in TIME_ZONE_PROPERTIES:
+        branches = schemas[name]["properties"][prop]["anyOf"]
+        strings = [i for i, b in enumerate(branches) if b.get("type") == "string"]
+        if len(strings) != 1:
+            raise SystemExit(f"{name}.{prop}: expected one string branch")
+        branches[strings[0]] = {"$ref": "#/components/schemas/TimeZoneName"}
 
 # ---------------------------------------------------------------------------
 # Schema names
@@ -584,6 +854,7 @@ def main():
                 raise SystemExit(f"name collision: {sources} all become {name}")
 
     schemas.update(OWN_SCHEMAS)
+    apply_rules(paths, schemas, reference)
 
     document = {
         "openapi": "3.1.0",
