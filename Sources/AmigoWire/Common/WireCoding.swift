@@ -147,3 +147,12 @@ extension DecodingError {
         }
     }
 }
+
+extension KeyedDecodingContainer {
+    /// An optional field that may not be `null`: absent gives nil, `null` fails as a value of the
+    /// wrong type would (the reference's Pydantic models refuse it: 422).
+    public func decodeIfPresentNotNull<Value: Decodable>(_ type: Value.Type, forKey key: Key) throws -> Value? {
+        guard contains(key) else { return nil }
+        return try decode(type, forKey: key)
+    }
+}

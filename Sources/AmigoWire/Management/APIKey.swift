@@ -17,7 +17,7 @@ public struct CreateAPIKeyRequest: Decodable, Sendable, ValidatableRequest {
         // Required but nullable: the official SDK leaves out fields whose value is None, so absent means null.
         name = try c.decodeIfPresent(String.self, forKey: .name)
         duration = try c.decode(String.self, forKey: .duration)
-        roleName = try c.decodeIfPresent(String.self, forKey: .roleName) ?? "DefaultAdministratorRole"
+        roleName = try c.decodeIfPresentNotNull(String.self, forKey: .roleName) ?? "DefaultAdministratorRole"
     }
 
     /// The parsed duration in seconds, if `duration` is a valid ISO 8601 duration.
@@ -35,7 +35,7 @@ public struct CreateAPIKeyRequest: Decodable, Sendable, ValidatableRequest {
     }
 }
 
-/// Parses ISO 8601 durations (`P1W`, `P30D`, `PT1H30M`, `P1DT2H`, `PT86400S`).
+/// Parses ISO 8601 durations (`P1M`, `P1W`, `P30D`, `PT1H30M`, `P1DT2H`, `PT86400S`).
 public enum ISODuration {
     public static func seconds(_ text: String) -> Double? {
         var s = Substring(text)
@@ -59,6 +59,9 @@ public enum ISODuration {
             number = ""
             sawComponent = true
             switch (ch, inTime) {
+            // Pydantic reads a month as 30 days and a year as 365.
+            case ("Y", false): total += value * 31_536_000
+            case ("M", false): total += value * 2_592_000
             case ("W", false): total += value * 604_800
             case ("D", false): total += value * 86_400
             case ("H", true): total += value * 3_600

@@ -33,12 +33,12 @@ public struct Preferences: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        enableResponseRecommendation = try c.decodeIfPresent(Bool.self, forKey: .enableResponseRecommendation) ?? false
+        enableResponseRecommendation = try c.decodeIfPresentNotNull(Bool.self, forKey: .enableResponseRecommendation) ?? false
         preferredLanguage = try c.decodeIfPresent(String.self, forKey: .preferredLanguage)
-        conversationsVisibleToAdmins = try c.decodeIfPresent(Bool.self, forKey: .conversationsVisibleToAdmins) ?? true
-        userModelVisibleToAdmins = try c.decodeIfPresent(Bool.self, forKey: .userModelVisibleToAdmins) ?? true
+        conversationsVisibleToAdmins = try c.decodeIfPresentNotNull(Bool.self, forKey: .conversationsVisibleToAdmins) ?? true
+        userModelVisibleToAdmins = try c.decodeIfPresentNotNull(Bool.self, forKey: .userModelVisibleToAdmins) ?? true
         timezone = try c.decodeIfPresent(String.self, forKey: .timezone)
-        audioKeyterms = try c.decodeIfPresent([String].self, forKey: .audioKeyterms) ?? []
+        audioKeyterms = try c.decodeIfPresentNotNull([String].self, forKey: .audioKeyterms) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {

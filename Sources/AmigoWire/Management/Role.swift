@@ -8,7 +8,7 @@ public enum PermissionCondition: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let type = try c.decodeIfPresent(String.self, forKey: .type)
+        let type = try c.decodeIfPresentNotNull(String.self, forKey: .type)
         switch type {
         case "In":
             self = .isIn(try c.decode([JSONValue].self, forKey: .values))
@@ -96,7 +96,7 @@ public struct RoleIDResponse: Codable, Sendable {
 private func validateGrants(_ grants: [PermissionGrant], into c: inout ValidationCollector) {
     for (index, grant) in grants.enumerated() {
         let name = grant.permissionName
-        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
+        let parts = name.unicodeScalars.split(separator: ":", omittingEmptySubsequences: false)
         if name != "*" && (parts.count != 2 || parts.contains(where: \.isEmpty)) {
             c.add(["permission_grants", .index(index), "permission_name"], "Permission names have the form 'Resource:Action'", type: "value_error")
         }

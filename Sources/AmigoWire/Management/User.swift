@@ -166,8 +166,8 @@ public struct CreateInvitedUserRequest: Decodable, Sendable, ValidatableRequest 
         email = try c.decode(String.self, forKey: .email)
         loginLink = try c.decodeIfPresent(String.self, forKey: .loginLink)
         roleName = try c.decode(String.self, forKey: .roleName)
-        nonsensitiveUserVariables = try c.decodeIfPresent([String: String].self, forKey: .nonsensitiveUserVariables) ?? [:]
-        sensitiveUserVariables = try c.decodeIfPresent([String: String].self, forKey: .sensitiveUserVariables) ?? [:]
+        nonsensitiveUserVariables = try c.decodeIfPresentNotNull([String: String].self, forKey: .nonsensitiveUserVariables) ?? [:]
+        sensitiveUserVariables = try c.decodeIfPresentNotNull([String: String].self, forKey: .sensitiveUserVariables) ?? [:]
         userPreferences = try c.decodeIfPresent(Preferences.self, forKey: .userPreferences)
     }
 

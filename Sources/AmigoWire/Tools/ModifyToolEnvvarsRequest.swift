@@ -77,9 +77,9 @@ public struct ModifyToolEnvvarsRequest: Codable, Sendable, Hashable, Validatable
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        inserts = try c.decodeIfPresent([Insert].self, forKey: .inserts) ?? []
-        updates = try c.decodeIfPresent([Update].self, forKey: .updates) ?? []
-        deletes = try c.decodeIfPresent([Delete].self, forKey: .deletes) ?? []
+        inserts = try c.decodeIfPresentNotNull([Insert].self, forKey: .inserts) ?? []
+        updates = try c.decodeIfPresentNotNull([Update].self, forKey: .updates) ?? []
+        deletes = try c.decodeIfPresentNotNull([Delete].self, forKey: .deletes) ?? []
     }
 
     public func validate(into c: inout ValidationCollector) {

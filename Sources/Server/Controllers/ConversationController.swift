@@ -63,7 +63,7 @@ struct ConversationController {
             let query = call.query
             var filter = ConversationFilter(
                 ids: try query.objectIDs("id"), userIDs: query.all("user_id"), serviceIDs: try query.objectIDs("service_id"),
-                isFinished: try query.bool("is_finished"), tags: try Self.tagFilters(query)
+                isFinished: try query.bool("is_finished"), tags: try query.keyValues("tag")
             )
             let sort = try query.sort(allowed: ["created_at": "created_at"]).map { SortKey(column: $0.column, ascending: $0.ascending) }
             let page = try query.page(defaultLimit: 150, maxLimit: 150)
@@ -206,13 +206,4 @@ struct ConversationController {
         }
     }
 
-    /// `tag=key:value` filters.
-    static func tagFilters(_ query: Query) throws -> [(key: String, value: String)] {
-        try query.all("tag").enumerated().map { index, raw in
-            guard let colon = raw.firstIndex(of: ":") else {
-                throw PlatformError.validation(["query", "tag", .index(index)], "Tags must be written as key:value", type: "value_error")
-            }
-            return (String(raw[..<colon]), String(raw[raw.index(after: colon)...]))
-        }
-    }
 }

@@ -91,7 +91,10 @@ struct ServiceController {
                 if let keyterms = body.keyterms { service.keyterms = keyterms }
                 if let isActive = body.isActive { service.isActive = isActive }
                 if body.agentID != nil || body.contextGraphID != nil || body.isActive == true {
-                    try await Self.checkServiceParts(agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID, forActivation: service.isActive)
+                    try await Self.checkServiceParts(
+                        agentID: service.agentID, contextGraphID: service.contextGraphID, in: repositories, orgID: orgID,
+                        forActivation: service.isActive, updating: true
+                    )
                 }
                 if service.isActive, try await repositories.services.activeServiceExists(name: service.name, orgID: orgID, excluding: service.id) {
                     throw PlatformError.conflict("An active service named `\(service.name)` already exists.")
@@ -99,7 +102,7 @@ struct ServiceController {
                 service.updatedBy = caller.userInfo
                 try await repositories.services.update(service, orgID: orgID)
             }
-            return .empty(.ok)
+            return .null
         }
 
         router.operation(.put, "/v1/:organization/service/:service_id/version_sets/:version_set_name/", "upsert-service-version-set", api: api) { call in
@@ -147,12 +150,17 @@ struct ServiceController {
 
     /// The agent and context graph of a service must exist (404), have a version and, for an active
     /// service, not be deprecated (400).
-    static func checkServiceParts(agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String, forActivation: Bool = true) async throws {
+    /// A service's agent and graph must exist — a missing one is 404 when creating, and an invalid part
+    /// (400) when an update names it, as the document's answers of the two operations say.
+    static func checkServiceParts(
+        agentID: String, contextGraphID: String, in repositories: Repositories, orgID: String, forActivation: Bool = true, updating: Bool = false
+    ) async throws {
+        let missing: (String) -> PlatformError = { updating ? .badRequest($0) : .notFound($0) }
         guard let agent = try await repositories.agents.get(id: agentID, orgID: orgID) else {
-            throw PlatformError.notFound("Agent `\(agentID)` does not exist.")
+            throw missing("Agent `\(agentID)` does not exist.")
         }
         guard let graph = try await repositories.contextGraphs.get(id: contextGraphID, orgID: orgID) else {
-            throw PlatformError.notFound("Context graph `\(contextGraphID)` does not exist.")
+            throw missing("Context graph `\(contextGraphID)` does not exist.")
         }
         if agent.latestVersion == nil { throw PlatformError.badRequest("Agent `\(agentID)` has no versions yet.") }
         if graph.latestVersion == nil { throw PlatformError.badRequest("Context graph `\(contextGraphID)` has no versions yet.") }

@@ -39,7 +39,7 @@ struct ToolController {
             let ids = try query.objectIDs("id")
             let deprecated = try query.bool("deprecated")
             let sort = try query.sort(allowed: ["name": "name", "deprecated": "deprecated"])
-            let tags = try Self.tagFilters(query.all("tag"))
+            let tags = try query.keyValues("tag").map { TagFilter(key: $0.key, value: $0.value) }
             let page = try query.page(defaultLimit: 10, maxLimit: 20)
             let orgID = call.orgID
             let all = try await api.store.read { try await $0.tools.all(orgID: orgID) }
@@ -370,14 +370,6 @@ struct ToolController {
         }
     }
 
-    static func tagFilters(_ raw: [String]) throws -> [TagFilter] {
-        try raw.enumerated().map { index, text in
-            guard let colon = text.firstIndex(of: ":") else {
-                throw PlatformError.validation(["query", "tag", .index(index)], "Tags must be written `key:value`", type: "value_error")
-            }
-            return TagFilter(key: String(text[..<colon]), value: String(text[text.index(after: colon)...]))
-        }
-    }
 
     static func versionSpecifier(_ text: String?, location: [ValidationIssue.Location]) throws -> VersionSpecifier? {
         guard let text else { return nil }

@@ -66,6 +66,8 @@ struct ToolRepositoryController {
         } catch let error as ToolRepositoryError {
             throw PlatformError.notFound(error.description)
         }
+        // git's own "not found" has no body: answer it as every other 404, in JSON.
+        if response.status == 404 { throw PlatformError.notFound("No such repository path: `\(path)`.") }
         var fields = HTTPFields()
         for header in response.headers {
             if let name = HTTPField.Name(header.name) { fields.append(HTTPField(name: name, value: header.value)) }

@@ -55,7 +55,11 @@ struct UserController {
         router.operation(.get, "/v1/:organization/user/", "get-users", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            var filter = UserFilter(ids: Array(Set(query.all("user_id"))).sorted(), emails: query.all("email"))
+            let emails = query.all("email")
+            for (index, email) in emails.enumerated() where !FieldRule.isEmail(email) {
+                throw PlatformError.validation(["query", "email", .index(index)], "value is not a valid email address", type: "value_error")
+            }
+            var filter = UserFilter(ids: Array(Set(query.all("user_id"))).sorted(), emails: emails)
             let page = try query.page(defaultLimit: 100, maxLimit: 100, minLimit: 0)
             let sort = try query.sort(allowed: userSortFields).map { SortKey(column: $0.column, ascending: $0.ascending) }
             if let visible = caller.visibleUserIDs("User:GetUserInfo") {

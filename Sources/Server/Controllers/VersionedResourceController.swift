@@ -131,7 +131,7 @@ struct VersionedResourceController<Kind: VersionedResourceKind> {
                 }
                 try await Kind.repository(in: repositories).setDeprecated(id: id, orgID: orgID)
             }
-            return .empty(.ok)
+            return .null
         }
     }
 

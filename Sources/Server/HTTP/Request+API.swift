@@ -46,9 +46,14 @@ extension Response {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// An empty-bodied response (204 or the spec's bodiless 200s).
+    /// An empty-bodied response (204).
     static func empty(_ status: HTTPResponse.Status) -> Response {
         Response(status: status)
+    }
+
+    /// The document's 200s whose schema is empty: JSON `null`, as the reference (FastAPI) answers them.
+    static var null: Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "null")))
     }
 }
 
@@ -109,7 +114,19 @@ struct Query {
             issues.append(ValidationIssue(loc: ["query", .key(name), .index(index)], msg: "String should match pattern '^[a-f0-9]{24}$'", type: "string_pattern_mismatch"))
         }
         if !issues.isEmpty { throw PlatformError.validation(issues) }
-        return Array(NSOrderedSet(array: values)) as? [String] ?? values
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
+    }
+
+    /// The `key:value` entries of parameter `name` (tag filters), split at the first `:` — a Unicode
+    /// scalar, so a colon followed by a combining mark still splits.
+    func keyValues(_ name: String) throws -> [(key: String, value: String)] {
+        try all(name).enumerated().map { index, raw in
+            guard let colon = raw.unicodeScalars.firstIndex(of: ":") else {
+                throw PlatformError.validation(["query", .key(name), .index(index)], "Tags must be written as key:value", type: "value_error")
+            }
+            return (String(raw.unicodeScalars[..<colon]), String(raw.unicodeScalars[raw.unicodeScalars.index(after: colon)...]))
+        }
     }
 
     /// `limit` and `continuation_token` as an offset page.

@@ -195,13 +195,24 @@ final class RouteMethods: Sendable {
         }
     }
 
-    /// The methods of the routes whose pattern matches `path`; nil when none does.
+    /// The methods of the route the router picks for `path` — the most specific matching pattern (a
+    /// constant segment before a parameter, a parameter before `**`), with patterns of the same shape
+    /// merged; nil when none matches.
     func methods(for path: String) -> Set<HTTPRequest.Method>? {
         let parts = path.split(separator: "/")
         let matching = table.withLock { table in
-            table.filter { Self.matches($0.segments, parts) }.map(\.methods)
+            table.filter { Self.matches($0.segments, parts) }.map { (rank: Self.specificity($0.segments), methods: $0.methods) }
         }
-        return matching.isEmpty ? nil : matching.reduce(into: []) { $0.formUnion($1) }
+        guard let best = matching.map(\.rank).max(by: { $0.lexicographicallyPrecedes($1) }) else { return nil }
+        return matching.filter { $0.rank == best }.reduce(into: []) { $0.formUnion($1.methods) }
+    }
+
+    /// Per segment: 2 for a constant, 1 for a parameter, 0 for `**`.
+    private static func specificity(_ pattern: [Substring]) -> [Int] {
+        pattern.map { segment in
+            if segment == "**" { return 0 }
+            return segment.hasPrefix(":") || segment.hasPrefix("{") ? 1 : 2
+        }
     }
 
     private static func matches(_ pattern: [Substring], _ parts: [Substring]) -> Bool {
