@@ -548,6 +548,37 @@ def apply_rules(paths, schemas, reference):
             raise SystemExit(f"{name}.{prop}: expected one string branch")
         branches[strings[0]] = {"$ref": "#/components/schemas/TimeZoneName"}
 
+    # The official SDK leaves out request fields whose value is None, so a field the reference marks
+    # required but nullable may be absent, meaning null: it is not required here, and the schema lists
+    # it under `x-compadre-absent-means-null` (RequiredNullableTests proves each one).
+    request_schemas = set()
+
+    def reach(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref and ref.startswith("#/components/schemas/"):
+                name = ref.split("/")[-1]
+                if name not in request_schemas:
+                    request_schemas.add(name)
+                    reach(schemas[name])
+            for value in node.values():
+                reach(value)
+        elif isinstance(node, list):
+            for value in node:
+                reach(value)
+
+    for item in paths.values():
+        for op in item.values():
+            if "requestBody" in op:
+                reach(op["requestBody"])
+    for name in sorted(request_schemas):
+        schema = schemas[name]
+        properties = schema.get("properties", {})
+        nullable = [f for f in schema.get("required", []) if any(b.get("type") == "null" for b in properties.get(f, {}).get("anyOf", []))]
+        if nullable:
+            schema["required"] = [f for f in schema["required"] if f not in nullable]
+            schema["x-compadre-absent-means-null"] = nullable
+
 # ---------------------------------------------------------------------------
 # Schema names
 # ---------------------------------------------------------------------------

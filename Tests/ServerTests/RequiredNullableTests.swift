@@ -8,8 +8,9 @@ import Testing
 
 /// The official SDK serializes request bodies with `exclude_none=True`: a field the API document marks
 /// required but nullable never reaches the server when its value is `None`. Such a field may be absent,
-/// meaning `null`. This suite walks Compadre's own `/openapi.json`, so every required-nullable field an
-/// operation added later brings needs a fixture here before the suite passes.
+/// meaning `null`. This suite walks Compadre's own `/openapi.json` (which lists such fields under
+/// `x-compadre-absent-means-null` rather than `required`), so every required-nullable field an operation
+/// added later brings needs a fixture here before the suite passes.
 @Suite("Required nullable fields")
 struct RequiredNullableTests {
     /// How a fixture sends the field under test.
@@ -82,6 +83,10 @@ struct RequiredNullableTests {
         for name in reached {
             guard let schema = schemas[name], let properties = schema["properties"] as? [String: [String: Any]] else { continue }
             for field in schema["required"] as? [String] ?? [] where properties[field].map(isNullable) == true {
+                fields.insert("\(name).\(field)")
+            }
+            // The document states these as not required (the reference's required-nullable fields).
+            for field in schema["x-compadre-absent-means-null"] as? [String] ?? [] {
                 fields.insert("\(name).\(field)")
             }
         }

@@ -40,8 +40,9 @@ public enum FieldRule {
     /// ISO 639-3 style language codes (three lowercase letters) or two-letter codes.
     public static func isLanguageCode(_ value: String, allowTwoLetters: Bool) -> Bool {
         let bytes = Array(value.utf8)
-        let lengthOK = bytes.count == 3 || (allowTwoLetters && bytes.count == 2)
-        return lengthOK && bytes.allSatisfy { (0x61...0x7A).contains($0) || (allowTwoLetters && (0x41...0x5A).contains($0)) }
+        // ISO 639-3: three lower-case letters; where allowed, ISO 639-1's two letters in either case.
+        if bytes.count == 3 { return bytes.allSatisfy { (0x61...0x7A).contains($0) } }
+        return allowTwoLetters && bytes.count == 2 && bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x41...0x5A).contains($0) }
     }
 
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {

@@ -51,8 +51,9 @@ public struct Preferences: Codable, Sendable, Hashable {
         try c.encode(audioKeyterms, forKey: .audioKeyterms)
     }
 
-    func validate(into c: inout ValidationCollector) {
-        if let language = preferredLanguage, !FieldRule.isLanguageCode(language, allowTwoLetters: true) {
+    /// An organization's preferences take ISO 639-3 codes; an invited user's also ISO 639-1 (`allowTwoLetters`).
+    func validate(into c: inout ValidationCollector, allowTwoLetters: Bool = false) {
+        if let language = preferredLanguage, !FieldRule.isLanguageCode(language, allowTwoLetters: allowTwoLetters) {
             c.add(["preferred_language"], "Input should be an ISO 639-3 language code", type: "enum")
         }
         if let timezone, !TimeZoneRule.isKnown(timezone) {

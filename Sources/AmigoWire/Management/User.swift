@@ -186,7 +186,7 @@ public struct CreateInvitedUserRequest: Decodable, Sendable, ValidatableRequest 
         for name in sensitiveUserVariables.keys.sorted() where !FieldRule.isVariableName(name) {
             c.add(["sensitive_user_variables", .key(name)], "String should match pattern '^[a-z_][a-z0-9_]+$'", type: "string_pattern_mismatch")
         }
-        if let userPreferences { c.nested(["user_preferences"]) { userPreferences.validate(into: &$0) } }
+        if let userPreferences { c.nested(["user_preferences"]) { userPreferences.validate(into: &$0, allowTwoLetters: true) } }
     }
 }
 
