@@ -26,6 +26,31 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: engines)
+    func aWriteCancelledMidTransactionIsWholeOrAbsentAndLaterWritesWork(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let store = Store(database: database)
+            let id = uniqueOrgID()
+            let cut = Task {
+                try await store.write { repositories in
+                    try await repositories.organizations.insert(Organization(orgID: id, orgName: "Cut", title: "Cut", mainDescription: "", subDescription: ""))
+                    // The task is cancelled between two statements, as a realtime socket closing cancels its turn.
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    try await repositories.organizations.insert(Organization(orgID: id + "b", orgName: "Cut", title: "Cut", mainDescription: "", subDescription: ""))
+                }
+            }
+            _ = try? await cut.value
+            // SQLite drops a cancelled task's statements (so the transaction rolls back); PostgreSQL runs
+            // them. Either way the transaction is whole or absent.
+            let first = try await store.read { try await $0.organizations.get(id) } != nil
+            let second = try await store.read { try await $0.organizations.get(id + "b") } != nil
+            #expect(first == second, "a transaction is stored whole or not at all")
+            let other = uniqueOrgID()
+            try await store.write { try await $0.organizations.insert(Organization(orgID: other, orgName: "Next", title: "Next", mainDescription: "", subDescription: "")) }
+            #expect(try await store.read { try await $0.organizations.get(other) } != nil, "the next write works")
+        }
+    }
+
+    @Test(arguments: engines)
     func organizationsRoundTripAndUpdate(engine: TestDatabase) async throws {
         try await engine.with { database in
             let store = Store(database: database)

@@ -12,7 +12,7 @@ import Synchronization
 ///   read from the database again.
 /// - It is stored after a commit, with the committed messages, trimmed to the window. A failed
 ///   interaction stores nothing, so its entry stays as it was.
-/// - Past `capacity` conversations the cache starts over empty.
+/// - A finished conversation is forgotten; past `capacity` conversations the cache starts over empty.
 final class ConversationHistories: Sendable {
     private struct Entry {
         var interactionCount: Int
@@ -23,7 +23,7 @@ final class ConversationHistories: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity: Int
 
-    init(capacity: Int = 4096) {
+    init(capacity: Int = 1000) {
         self.capacity = capacity
     }
 
@@ -36,12 +36,18 @@ final class ConversationHistories: Sendable {
         }
     }
 
-    /// Remembers the history of a conversation whose interaction was just committed as `record`.
+    /// Remembers the history of a conversation whose interaction was just committed as `record`; a
+    /// finished conversation is forgotten.
     func store(_ messages: [MessageInstance], of record: ConversationRecord, window: Int) {
+        guard !record.isFinished else { return forget(record.id) }
         let entry = Entry(interactionCount: record.interactionCount, lastInteractionID: record.lastInteractionID, messages: Array(messages.suffix(window)))
         entries.withLock { entries in
             if entries[record.id] == nil, entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[record.id] = entry
         }
+    }
+
+    func forget(_ conversationID: String) {
+        _ = entries.withLock { $0.removeValue(forKey: conversationID) }
     }
 }

@@ -404,6 +404,7 @@ public struct Conversations: Sendable {
             try await repositories.conversations.update(record)
             try await conversationEnded(record, in: repositories)
         }
+        histories.forget(conversationID)
     }
 
     /// A conversation ended — its user finished it, or its graph reached the terminal state — inside

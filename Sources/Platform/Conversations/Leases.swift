@@ -109,7 +109,10 @@ public final class LeaseKeeper: Service, Sendable {
 
     fileprivate func release(_ key: String, holder: String) async {
         guard held.withLock({ $0.removeValue(forKey: holder) }) != nil else { return }
-        try? await store.write { try await $0.leases.release(key, holder: holder) }
+        // Not cancellable: an operation cut short (a realtime socket closing) still frees its key at once,
+        // instead of leaving it to expire.
+        let store = store
+        await Task { try? await store.write { try await $0.leases.release(key, holder: holder) } }.value
     }
 }
 

@@ -35,7 +35,10 @@ extension Database {
                 try await sql.raw("COMMIT").run()
                 return result
             } catch {
-                try? await sql.raw("ROLLBACK").run()
+                // Not cancellable: a cancelled task's statements are dropped before they run (SQLiteNIO's
+                // thread pool), and a ROLLBACK dropped would leave SQLite's one connection inside this
+                // transaction for every later write.
+                await Task { try? await sql.raw("ROLLBACK").run() }.value
                 throw error
             }
         }
