@@ -89,7 +89,8 @@ let path = FileManager.default.temporaryDirectory.appendingPathComponent("compad
 let database = try await SQLiteDatabase.open(path: path, logger: .init(label: "bench"))
 try await Migrations.apply(to: database, logger: .init(label: "bench"))
 let serverModel = ScriptedModel(defaultReply: ["Sure", ", here", " it is."])
-let server = try await TestServer(database: database, model: serverModel)
+// As `serve` runs on SQLite: one process owns the file, so its leases stay in memory.
+let server = try await TestServer(database: database, model: serverModel, leasesInProcess: true)
 let admin = try await server.bootstrap()
 let org = admin.organizationID
 let serverSamples: [Duration] = try await server.test { client in

@@ -26,12 +26,13 @@ public struct TestServer: Sendable {
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
         tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil,
-        cacheClock: AnyClock = .continuous
+        cacheClock: AnyClock = .continuous, leasesInProcess: Bool = false
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
         configuration.rateLimitsEnabled = false
         configuration.tools = tools
+        configuration.leasesInProcess = leasesInProcess
         let made = try await CompadreServer.makeAPI(
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
             logger: Logger(label: "compadre-test")

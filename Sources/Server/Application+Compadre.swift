@@ -67,7 +67,7 @@ public enum CompadreServer {
         }
         var conversations = Conversations(
             store: store, models: models, tools: tools, maxTransitions: configuration.maxTransitionsPerInteraction,
-            leases: LeaseKeeper(store: store, duration: configuration.leaseDuration), logger: logger
+            leases: LeaseKeeper(store: store, duration: configuration.leaseDuration, inProcess: configuration.leasesInProcess), logger: logger
         )
         conversations.clockSkew = configuration.eventClockSkew
         var api = API(
@@ -96,6 +96,9 @@ public enum CompadreServer {
             // One process owns an SQLite file: leases still there were left by a process that crashed.
             try await store.write { try await $0.leases.removeAll() }
         }
+        // One process owns an SQLite file: its leases need not be written to it.
+        var configuration = configuration
+        configuration.leasesInProcess = database.kind == .sqlite
         var api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
         api.realtimeLimits = configuration.realtimeLimits
         api.metrics = metrics

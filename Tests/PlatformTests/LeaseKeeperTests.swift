@@ -16,6 +16,23 @@ struct LeaseKeeperTests {
         )
     }
 
+    @Test func inProcessLeasesFollowTheSameRulesWithoutTouchingTheDatabase() async throws {
+        try await TestDatabase.sqlite.with { database in
+            let store = Store(database: database)
+            let keeper = LeaseKeeper(store: store, inProcess: true)
+            let key = "conversation/\(UUID().uuidString)"
+            let lease = try #require(try await keeper.acquire(key))
+            #expect(try await keeper.acquire(key) == nil, "a held key excludes another operation")
+            #expect(try await keeper.acquire("other/\(UUID().uuidString)") != nil)
+            let rows = try await store.read { try await $0.leases.holder(of: key, now: Date()) }
+            #expect(rows == nil, "nothing was written")
+            await keeper.renewAll()
+            #expect(!lease.isLost)
+            await lease.release()
+            #expect(try await keeper.acquire(key) != nil, "a released key is free")
+        }
+    }
+
     @Test(arguments: TestDatabase.available)
     func aHeldLeaseExcludesOthersUntilReleased(engine: TestDatabase) async throws {
         try await engine.with { database in

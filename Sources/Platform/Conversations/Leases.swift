@@ -18,6 +18,8 @@ import Synchronization
 ///   answer) until it has expired: another process may hold the key by then, so the operation must not
 ///   commit as if it still had it alone (``Lease/isLost``).
 /// - ``Lease/release()`` frees the key at once; a lease dropped without release expires.
+/// - A keeper made `inProcess` (the server on SQLite: one process owns the file) keeps its leases in
+///   memory only — the same rules within the process, no database write to take or free a key.
 public final class LeaseKeeper: Service, Sendable {
     let store: Store
     /// Who this process is in the `leases` table (the prefix of each of its leases' holder names).
@@ -27,6 +29,8 @@ public final class LeaseKeeper: Service, Sendable {
     private let sleep: @Sendable (Duration) async throws -> Void
     private let now: @Sendable () -> Date
     private let held = Mutex<[String: Held]>([:])
+    /// Whether leases live only in this process (see the rules).
+    public let inProcess: Bool
 
     private struct Held {
         var key: String
@@ -36,8 +40,9 @@ public final class LeaseKeeper: Service, Sendable {
 
     public init<C: Clock>(
         store: Store, holder: String = UUID().uuidString, duration: Duration = .seconds(30), clock: C,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, inProcess: Bool = false
     ) where C.Duration == Duration {
+        self.inProcess = inProcess
         self.store = store
         self.holder = holder
         self.duration = duration
@@ -45,8 +50,8 @@ public final class LeaseKeeper: Service, Sendable {
         self.now = now
     }
 
-    public convenience init(store: Store, holder: String = UUID().uuidString, duration: Duration = .seconds(30)) {
-        self.init(store: store, holder: holder, duration: duration, clock: ContinuousClock())
+    public convenience init(store: Store, holder: String = UUID().uuidString, duration: Duration = .seconds(30), inProcess: Bool = false) {
+        self.init(store: store, holder: holder, duration: duration, clock: ContinuousClock(), inProcess: inProcess)
     }
 
     /// Takes `key`, or returns nil when another holder has it. The lease is renewed until released.
@@ -54,6 +59,14 @@ public final class LeaseKeeper: Service, Sendable {
         let now = self.now()
         let expiresAt = now + duration.timeInterval
         let holder = "\(self.holder)/\(UUID().uuidString)"
+        if inProcess {
+            let taken = held.withLock { held -> Bool in
+                guard !held.values.contains(where: { $0.key == key }) else { return false }
+                held[holder] = Held(key: key, expiresAt: .distantFuture)
+                return true
+            }
+            return taken ? Lease(key: key, holder: holder, keeper: self) : nil
+        }
         let acquired = try await store.write { try await $0.leases.acquire(key, holder: holder, until: expiresAt, now: now) }
         guard acquired else { return nil }
         held.withLock { $0[holder] = Held(key: key, expiresAt: expiresAt) }
@@ -71,6 +84,7 @@ public final class LeaseKeeper: Service, Sendable {
 
     /// Renews every held lease once, in one transaction.
     public func renewAll() async {
+        guard !inProcess else { return }
         let leases = held.withLock { held in held.filter { !$0.value.isLost }.map { (holder: $0.key, key: $0.value.key) } }
         guard !leases.isEmpty else { return }
         let expiresAt = now() + duration.timeInterval
@@ -108,7 +122,7 @@ public final class LeaseKeeper: Service, Sendable {
     }
 
     fileprivate func release(_ key: String, holder: String) async {
-        guard held.withLock({ $0.removeValue(forKey: holder) }) != nil else { return }
+        guard held.withLock({ $0.removeValue(forKey: holder) }) != nil, !inProcess else { return }
         // Not cancellable: an operation cut short (a realtime socket closing) still frees its key at once,
         // instead of leaving it to expire.
         let store = store
