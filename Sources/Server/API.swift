@@ -170,14 +170,7 @@ struct Call: Sendable {
 
     /// A body that may be absent: `nil` when the request has none.
     mutating func optionalBody<Body: ValidatableRequest>(_ type: Body.Type) async throws -> Body? {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: maximumJSONBodySize)
-        } catch {
-            throw PlatformError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
-        }
-        guard buffer.readableBytes > 0 else { return nil }
-        request.body = .init(buffer: buffer)
+        guard try await request.collectJSONBody().readableBytes > 0 else { return nil }
         return try await request.decodeBody(type, context: context)
     }
 }

@@ -280,8 +280,10 @@ public struct Conversations: Sendable {
             let cached = isNew ? [] : histories.messages(of: record)
             let historyWindow = historyWindow
             let (history, user, earlier) = try await store.read { repositories in
-                var history = cached ?? []
-                if cached == nil {
+                let history: [MessageInstance]
+                if let cached {
+                    history = cached
+                } else {
                     history = try await repositories.conversations.recentMessages(conversationID: record.id, orgID: orgID, limit: historyWindow)
                 }
                 let user = try await repositories.users.get(id: record.userID, orgID: orgID)

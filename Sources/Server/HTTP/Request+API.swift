@@ -11,12 +11,7 @@ let maximumJSONBodySize = 2 * 1024 * 1024
 extension Request {
     /// Decodes and validates a JSON body: 422 naming each failing field, never a partial decode.
     mutating func decodeBody<Body: ValidatableRequest>(_ type: Body.Type, context: some RequestContext) async throws -> Body {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await collectBody(upTo: maximumJSONBodySize)
-        } catch {
-            throw PlatformError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
-        }
+        let buffer = try await collectJSONBody()
         guard buffer.readableBytes > 0 else {
             throw PlatformError.validation(["body"], "Field required", type: "missing")
         }
@@ -30,6 +25,18 @@ extension Request {
         value.validate(into: &collector)
         if !collector.isEmpty { throw PlatformError.validation(collector.issues) }
         return value
+    }
+}
+
+extension Request {
+    /// The whole body of a JSON request, or 413 past `maximumJSONBodySize` (the body is then not read
+    /// further). The body stays readable again through `body`.
+    mutating func collectJSONBody() async throws -> ByteBuffer {
+        do {
+            return try await collectBody(upTo: maximumJSONBodySize)
+        } catch {
+            throw PlatformError.payloadTooLarge("Request body exceeds \(maximumJSONBodySize) bytes.")
+        }
     }
 }
 
