@@ -43,6 +43,14 @@ nonisolated(unsafe) let loopGraph: [String: Any] = [
     ] as [[String: Any]],
 ]
 
+/// CPU time (user + system) this process has used so far, in milliseconds.
+func cpuMilliseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func ms(_ t: timeval) -> Double { Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
+    return ms(usage.ru_utime) + ms(usage.ru_stime)
+}
+
 func report(_ name: String, _ samples: [Duration]) {
     let sorted = samples.sorted()
     func at(_ q: Double) -> Duration { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
@@ -140,6 +148,7 @@ let serverSamples: [Duration] = try await server.test { client in
         conversations.append((try created.events().first?["conversation_id"] as? String ?? "", userToken))
     }
     let loadStarted = clock.now
+    let loadCPU = cpuMilliseconds()
     let loaded = try await withThrowingTaskGroup(of: [Duration].self) { group in
         for (id, token) in conversations {
             group.addTask {
@@ -160,9 +169,11 @@ let serverSamples: [Duration] = try await server.test { client in
         return try await group.reduce(into: [Duration]()) { $0 += $1 }
     }
     let wall = clock.now - loadStarted
+    let cpuPerInteraction = (cpuMilliseconds() - loadCPU) / Double(concurrency * perConversation)
     report("server interact request, \(concurrency) conversations at once", loaded)
     let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
-    print(String(format: "throughput: %.0f interactions/s (%d in %.2f s)", Double(loaded.count) / seconds, loaded.count, seconds))
+    print(String(format: "throughput: %.0f interactions/s (%d in %.2f s), CPU %.2f ms per interaction (server and in-process client)",
+                 Double(loaded.count) / seconds, loaded.count, seconds, cpuPerInteraction))
     return samples
 }
 report("server interact request (in process, SQLite, commit included)", serverSamples)

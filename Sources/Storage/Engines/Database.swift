@@ -35,9 +35,9 @@ extension Database {
                 try await sql.raw("COMMIT").run()
                 return result
             } catch {
-                // Not cancellable: a cancelled task's statements are dropped before they run (SQLiteNIO's
-                // thread pool), and a ROLLBACK dropped would leave SQLite's one connection inside this
-                // transaction for every later write.
+                // Not cancellable: a cancelled task gives up waiting (a pool, a locked file), and a
+                // ROLLBACK not sent would leave the connection inside this transaction for every later
+                // session on it.
                 await Task { try? await sql.raw("ROLLBACK").run() }.value
                 throw error
             }

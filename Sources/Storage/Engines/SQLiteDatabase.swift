@@ -1,30 +1,31 @@
 import Logging
 import SQLKit
-import SQLiteKit
 import ServiceLifecycle
 
 /// The embedded default: one SQLite file in WAL mode behind one connection.
 ///
 /// SQLite has a single writer, so one connection serialized by an async lock is both correct
-/// (a transaction never interleaves with another task's statements) and fast for this workload.
+/// (a transaction never interleaves with another task's statements) and fast for this workload: each
+/// statement runs on the calling thread (`SQLiteFile`), so a session holds the lock only for the
+/// microseconds its statements take.
 public final class SQLiteDatabase: Database {
     public let kind = DatabaseKind.sqlite
-    private let connection: SQLiteConnection
+    private let file: SQLiteFile
+    private let session: SQLiteSession
     private let lock = AsyncLock()
-    private let logger: Logger
 
-    private init(connection: SQLiteConnection, logger: Logger) {
-        self.connection = connection
-        self.logger = logger
+    private init(file: SQLiteFile, logger: Logger) {
+        self.file = file
+        // How long a statement waits for another process that holds the file's lock.
+        self.session = SQLiteSession(file: file, logger: logger, busyTimeout: .seconds(5))
     }
 
     /// Opens (creating if needed) the database file at `path`; `:memory:` gives a private in-memory database.
     public static func open(path: String, logger: Logger) async throws -> SQLiteDatabase {
-        let storage: SQLiteConnection.Storage = path == ":memory:" || path.isEmpty ? .memory : .file(path: path)
-        let connection = try await SQLiteConnection.open(storage: storage, logger: logger)
-        let database = SQLiteDatabase(connection: connection, logger: logger)
+        let file = try SQLiteFile(path: path.isEmpty ? ":memory:" : path)
+        let database = SQLiteDatabase(file: file, logger: logger)
         try await database.withSession { sql in
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"] {
                 try await sql.raw(SQLQueryString(pragma)).run()
             }
         }
@@ -32,8 +33,7 @@ public final class SQLiteDatabase: Database {
     }
 
     public func withSession<Result: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> Result) async throws -> Result {
-        let sql = connection.sql(queryLogLevel: nil)
-        return try await lock.withLock { try await body(sql) }
+        try await lock.withLock { try await body(session) }
     }
 
     /// Serves until the service group shuts down, then closes the file.
@@ -43,7 +43,7 @@ public final class SQLiteDatabase: Database {
     }
 
     public func close() async throws {
-        guard !connection.isClosed else { return }
-        try await connection.close()
+        // After any session that is running: closing under it would cut its statements.
+        try await lock.withLock { file.close() }
     }
 }
