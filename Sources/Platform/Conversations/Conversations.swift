@@ -76,6 +76,9 @@ public struct Conversations: Sendable {
         var input: [MessageInstance]
         var userMessage: MessageInstance?
         var isNew: Bool
+        /// The conversation's user when the caller is that user (the caller's record is kept current by
+        /// `Principals`), so the interaction need not read it again.
+        var user: User?
         var lease: Lease
         var ticket: Ticket
         /// The request that prepared it, for the logs of the interaction.
@@ -85,7 +88,7 @@ public struct Conversations: Sendable {
     /// Admits the work, takes the lease on `key`, and loads the interaction with `load` holding both;
     /// both are let go when anything fails.
     private func prepare(
-        isNew: Bool, holding key: String,
+        isNew: Bool, holding key: String, caller: Principal,
         _ load: () async throws -> (ConversationRecord, ConversationSetting, [MessageInstance], MessageInstance?)
     ) async throws -> PendingInteraction {
         let ticket = try workload.admit()
@@ -99,7 +102,8 @@ public struct Conversations: Sendable {
         do {
             let (record, setting, input, userMessage) = try await load()
             return PendingInteraction(
-                record: record, setting: setting, input: input, userMessage: userMessage, isNew: isNew, lease: lease, ticket: ticket
+                record: record, setting: setting, input: input, userMessage: userMessage, isNew: isNew,
+                user: caller.user.userID == record.userID ? caller.user : nil, lease: lease, ticket: ticket
             )
         } catch {
             ticket.end()
@@ -112,7 +116,7 @@ public struct Conversations: Sendable {
         orgID: String, caller: Principal, request: CreateConversationRequest
     ) async throws -> PendingInteraction {
         let userID = caller.user.userID
-        return try await prepare(isNew: true, holding: "create/\(orgID)/\(userID)/\(request.serviceID)") {
+        return try await prepare(isNew: true, holding: "create/\(orgID)/\(userID)/\(request.serviceID)", caller: caller) {
             let (setting, returning) = try await store.read { repositories in
                 if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
                     throw PlatformError.badRequest(
@@ -165,12 +169,17 @@ public struct Conversations: Sendable {
     }
 
     public func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
-        try await prepare(isNew: false, holding: "conversation/\(conversationID)") {
+        try await prepare(isNew: false, holding: "conversation/\(conversationID)", caller: caller) {
             let (record, setting, lastMessageAt) = try await store.read { repositories in
                 let record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:InteractWithConversation")
                 if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
                 let setting = try await ConversationSetting.load(record: record, repositories: repositories, pinned: pinned)
-                let last = try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
+                // The cached history ends with the conversation's last message when it is current.
+                let last = if let cached = histories.messages(of: record), !cached.isEmpty {
+                    cached.last
+                } else {
+                    try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
+                }
                 return (record, setting, last?.createdAt)
             }
             let now = Date()
@@ -223,7 +232,8 @@ public struct Conversations: Sendable {
             }
             return await runInteraction(
                 record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: pending.isNew, events: events, interruption: interruption, lease: pending.lease, requestID: pending.requestID
+                isNew: pending.isNew, knownUser: pending.user, events: events, interruption: interruption, lease: pending.lease,
+                requestID: pending.requestID
             )
         }
         await pending.lease.release()
@@ -235,7 +245,7 @@ public struct Conversations: Sendable {
     /// Runs one interaction inside its span, with its request's ID in the logs and its metrics.
     private func runInteraction(
         record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?,
+        userMessage: MessageInstance?, isNew: Bool, knownUser: User?, events: some ConversationEventSink, interruption: Interruption?,
         lease: Lease, requestID: String?
     ) async -> InteractionOutcome? {
         let interactionID = ObjectID.generate()
@@ -250,7 +260,7 @@ public struct Conversations: Sendable {
                     span.attributes["compadre.interaction_id"] = interactionID
                     let outcome = await performInteraction(
                         interactionID: interactionID, record: record, setting: setting, input: input, userMessage: userMessage,
-                        isNew: isNew, events: events, interruption: interruption, lease: lease
+                        isNew: isNew, knownUser: knownUser, events: events, interruption: interruption, lease: lease
                     )
                     if outcome == nil { span.setStatus(SpanStatus(code: .error)) }
                     return outcome
@@ -265,7 +275,7 @@ public struct Conversations: Sendable {
     /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
     private func performInteraction(
         interactionID: String, record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, events: some ConversationEventSink, interruption: Interruption?,
+        userMessage: MessageInstance?, isNew: Bool, knownUser: User?, events: some ConversationEventSink, interruption: Interruption?,
         lease: Lease
     ) async -> InteractionOutcome? {
         let input = input.map { message in
@@ -279,19 +289,22 @@ public struct Conversations: Sendable {
             let toolResultInteractions = toolResultInteractions
             let cached = isNew ? [] : histories.messages(of: record)
             let historyWindow = historyWindow
-            let (history, user, earlier) = try await store.read { repositories in
-                let history: [MessageInstance]
-                if let cached {
-                    history = cached
-                } else {
-                    history = try await repositories.conversations.recentMessages(conversationID: record.id, orgID: orgID, limit: historyWindow)
+            // Persisted tool results of earlier interactions stay visible to later LLM calls.
+            let readsToolResults = !isNew && usesTools
+            var (history, user, earlier) = (cached ?? [], knownUser, [InteractionRecord]())
+            if cached == nil || knownUser == nil || readsToolResults {
+                (history, user, earlier) = try await store.read { repositories in
+                    let history = if let cached {
+                        cached
+                    } else {
+                        try await repositories.conversations.recentMessages(conversationID: record.id, orgID: orgID, limit: historyWindow)
+                    }
+                    let user = if let knownUser { knownUser } else { try await repositories.users.get(id: record.userID, orgID: orgID) }
+                    let earlier = !readsToolResults ? [] : try await repositories.conversations.recentInteractions(
+                        conversationID: record.id, orgID: orgID, limit: toolResultInteractions
+                    )
+                    return (history, user, earlier)
                 }
-                let user = try await repositories.users.get(id: record.userID, orgID: orgID)
-                // Persisted tool results of earlier interactions stay visible to later LLM calls.
-                let earlier = isNew || !usesTools ? [] : try await repositories.conversations.recentInteractions(
-                    conversationID: record.id, orgID: orgID, limit: toolResultInteractions
-                )
-                return (history, user, earlier)
             }
             let profile = UserProfile(
                 name: [user?.firstName ?? "", user?.lastName ?? ""].filter { !$0.isEmpty }.joined(separator: " "),

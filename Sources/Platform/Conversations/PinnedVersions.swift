@@ -35,7 +35,7 @@ final class PinnedVersions: Sendable {
     }
 
     private func cached<Value: Sendable>(
-        _ key: Key, in table: WritableKeyPath<Entries, [Key: Value]> & Sendable, load: () async throws -> Value
+        _ key: Key, in table: any WritableKeyPath<Entries, [Key: Value]> & Sendable, load: () async throws -> Value
     ) async throws -> Value {
         if let value = entries.withLock({ $0[keyPath: table][key] }) { return value }
         let value = try await load()

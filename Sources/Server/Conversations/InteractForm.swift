@@ -35,9 +35,11 @@ struct InteractForm: Sendable {
         } catch {
             throw PlatformError.payloadTooLarge("The form exceeds \(maximumSize) bytes.")
         }
-        let parts = try parts(of: body, boundary: boundary)
+        let fields = try parts(of: body, boundary: boundary).map { part in
+            (name: part.headers.first(name: "content-disposition").flatMap(fieldName(in:)), body: part.body)
+        }
         func texts(_ name: String) -> [String] {
-            parts.filter { $0.name == name }.map { String(buffer: $0.body) }
+            fields.filter { $0.name == name }.map { String(buffer: $0.body) }
         }
 
         var issues: [ValidationIssue] = []
@@ -102,6 +104,22 @@ struct InteractForm: Sendable {
             guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
             let value = pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
             return value.isEmpty ? nil : value
+        }
+        return nil
+    }
+
+    /// The field name of a part's `Content-Disposition: form-data; name="…"` (read once per part: this is
+    /// on every interaction's path).
+    static func fieldName(in disposition: String) -> String? {
+        for parameter in disposition.utf8.split(separator: UInt8(ascii: ";")).dropFirst() {
+            let trimmed = parameter.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            guard trimmed.count > 5, trimmed.prefix(5).elementsEqual("name=".utf8) else { continue }
+            var value = trimmed.dropFirst(5)
+            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
+            if value.count >= 2, value.first == UInt8(ascii: "\""), value.last == UInt8(ascii: "\"") {
+                value = value.dropFirst().dropLast()
+            }
+            return String(decoding: value, as: UTF8.self)
         }
         return nil
     }

@@ -194,7 +194,7 @@ public struct UserRepository: Sendable {
     }
 
     public func get(id: String, orgID: String) async throws -> User? {
-        try await sql.select().column("doc").from("users").where("org_id", .equal, orgID).where("id", .equal, id).first()
+        try await sql.raw("SELECT doc FROM users WHERE org_id = \(bind: orgID) AND id = \(bind: id)").first()
             .map { try Documents.decode(User.self, from: $0) }
     }
 
@@ -230,11 +230,12 @@ public struct UserRepository: Sendable {
     public func recordActivity(
         userID: String, orgID: String, conversations: Int, messages: Int, at time: Date?
     ) async throws {
-        let update = sql.update("users")
-            .set(SQLIdentifier("num_conversations"), to: SQLRaw("num_conversations + \(conversations)"))
-            .set(SQLIdentifier("num_messages"), to: SQLRaw("num_messages + \(messages)"))
-        if let time { update.set("last_message_time", to: time.timeIntervalSince1970) }
-        try await update.where("id", .equal, userID).where("org_id", .equal, orgID).run()
+        // SQL text, like the other statements of every interaction (see `ConversationRepository`).
+        try await sql.raw("""
+            UPDATE users SET num_conversations = num_conversations + \(bind: conversations), num_messages = num_messages + \(bind: messages), \
+            last_message_time = COALESCE(\(bind: time?.timeIntervalSince1970), last_message_time)
+            WHERE id = \(bind: userID) AND org_id = \(bind: orgID)
+            """).run()
     }
 
     public func delete(id: String, orgID: String) async throws {
