@@ -26,7 +26,7 @@ public struct TestServer: Sendable {
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
         tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil,
-        cacheClock: AnyClock = .continuous, leasesInProcess: Bool = false
+        cacheClock: AnyClock = .continuous, leasesInProcess: Bool = false, speech: SpeechEngines = .none
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -35,7 +35,7 @@ public struct TestServer: Sendable {
         configuration.leasesInProcess = leasesInProcess
         let made = try await CompadreServer.makeAPI(
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
-            logger: Logger(label: "compadre-test")
+            speech: speech, logger: Logger(label: "compadre-test")
         )
         var api = API(
             store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations,
@@ -143,6 +143,29 @@ public struct TestServer: Sendable {
                 .authorization: "Bearer \(token)", .contentType: "multipart/form-data; boundary=\(boundary)",
             ]
             return try await client.execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(string: text)) { response in
+                Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
+            }
+        }
+
+        /// Interacts with a conversation by voice, as the official SDK sends it: the audio file as the
+        /// `recorded_message` part, `request_format=voice` and whatever else `query` says.
+        @discardableResult
+        public func interactByVoice(
+            org: String, conversation: String, token: String, audio: Data, contentType: String = "audio/wav",
+            query: String = "request_format=voice&response_format=text"
+        ) async throws -> Answer {
+            let boundary = "compadre-test-boundary"
+            var body = ByteBuffer()
+            body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"initial_message_type\"\r\n\r\nuser-message\r\n")
+            body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"recorded_message\"; filename=\"audio.wav\"\r\n")
+            body.writeString("Content-Type: \(contentType)\r\n\r\n")
+            body.writeBytes(audio)
+            body.writeString("\r\n--\(boundary)--\r\n")
+            let fields: HTTPFields = [
+                .authorization: "Bearer \(token)", .contentType: "multipart/form-data; boundary=\(boundary)",
+            ]
+            let uri = "/v1/\(org)/conversation/\(conversation)/interact?\(query)"
+            return try await client.execute(uri: uri, method: .post, headers: fields, body: body) { response in
                 Answer(status: response.status, headers: response.headers, body: Data(response.body.readableBytesView))
             }
         }

@@ -138,6 +138,11 @@ extension PlatformError {
             self.init(.cancelled, "The operation was cancelled.")
         case StorageError.unstorableText:
             self.init(.badRequest, "Text may not contain NUL characters or invalid UTF-8.")
+        case let error as SpeechError:
+            switch error.kind {
+            case .unreadableAudio: self.init(.unsupportedMediaType, error.message)
+            case .unavailable, .failed: self.init(.unavailable, "Speech engine: \(error.message)")
+            }
         default:
             if let error = error as? LanguageModelError {
                 self.init(InteractionError(error))
@@ -156,6 +161,7 @@ extension InteractionError.Kind {
         case .modelTimedOut: .modelTimedOut
         case .modelRateLimited: .modelRateLimited
         case .cancelled: .cancelled
+        case .speechFailed: .unavailable
         case .toolUnusable, .navigationFailed, .internal: .internal
         }
     }

@@ -52,7 +52,7 @@ public enum CompadreServer {
 
     /// The API over `store`, with the token secret from configuration or stored in the database.
     public static func makeAPI(
-        store: Store, configuration: ServerConfiguration, models: LanguageModels, logger: Logger
+        store: Store, configuration: ServerConfiguration, models: LanguageModels, speech: SpeechEngines = .none, logger: Logger
     ) async throws -> API {
         let secret: String
         if let configured = configuration.tokenSecret, !configured.isEmpty {
@@ -70,6 +70,7 @@ public enum CompadreServer {
             leases: LeaseKeeper(store: store, duration: configuration.leaseDuration, inProcess: configuration.leasesInProcess), logger: logger
         )
         conversations.clockSkew = configuration.eventClockSkew
+        conversations.speech = speech
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
@@ -87,7 +88,7 @@ public enum CompadreServer {
     /// the order of the service group: the lease keeper, the HTTP server, the graceful drain (the last
     /// is shut down first).
     public static func makeServices(
-        database: any Database, configuration: ServerConfiguration, models: LanguageModels,
+        database: any Database, configuration: ServerConfiguration, models: LanguageModels, speech: SpeechEngines = .none,
         metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) async throws -> (services: [any ServiceLifecycle.Service], store: Store) {
         try await Migrations.apply(to: database, logger: logger)
@@ -99,7 +100,7 @@ public enum CompadreServer {
         // One process owns an SQLite file: its leases need not be written to it.
         var configuration = configuration
         configuration.leasesInProcess = database.kind == .sqlite
-        var api = try await makeAPI(store: store, configuration: configuration, models: models, logger: logger)
+        var api = try await makeAPI(store: store, configuration: configuration, models: models, speech: speech, logger: logger)
         api.realtimeLimits = configuration.realtimeLimits
         api.metrics = metrics
         let router = makeRouter(api: api)

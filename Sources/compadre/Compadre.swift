@@ -92,6 +92,7 @@ struct Serve: AsyncParsableCommand {
         let reader = try await options.reader()
         let configuration = try ServerConfiguration(reader)
         let setup = try LanguageModelSetup(reader)
+        let speechSetup = try SpeechSetup(reader)
         let level = try reader.text("log.level").map { raw in
             guard let level = Logger.Level(rawValue: raw) else { throw SettingError(key: "log.level", message: "is not a log level: `\(raw)`") }
             return level
@@ -114,8 +115,8 @@ struct Serve: AsyncParsableCommand {
             do {
                 try await database.waitUntilReachable()
                 for service in try await startServices(
-                    database: database, configuration: configuration, setup: setup, httpClient: httpClient,
-                    started: started, logger: logger
+                    database: database, configuration: configuration, setup: setup, speechSetup: speechSetup,
+                    httpClient: httpClient, started: started, logger: logger
                 ) {
                     await group.addServiceUnlessShutdown(service)
                 }
@@ -131,8 +132,8 @@ struct Serve: AsyncParsableCommand {
     /// The services that follow the database and the HTTP client: the embedded model (when no remote
     /// one is configured), then the server's own.
     private func startServices(
-        database: any Database, configuration: ServerConfiguration, setup: LanguageModelSetup, httpClient: HTTPClient,
-        started: ContinuousClock.Instant, logger: Logger
+        database: any Database, configuration: ServerConfiguration, setup: LanguageModelSetup, speechSetup: SpeechSetup,
+        httpClient: HTTPClient, started: ContinuousClock.Instant, logger: Logger
     ) async throws -> [any Service] {
         var services: [any Service] = []
         var embedded: (any LanguageModel)?
@@ -152,13 +153,15 @@ struct Serve: AsyncParsableCommand {
         let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
         _ = Observability.metrics
         if let tracing = try Observability.tracing(logger: logger) { services.append(tracing) }
+        let speech = speechSetup.makeEngines(httpClient: httpClient, logger: logger)
         let (server, store) = try await CompadreServer.makeServices(
-            database: database, configuration: configuration, models: models, metrics: Observability.registry, logger: logger
+            database: database, configuration: configuration, models: models, speech: speech, metrics: Observability.registry, logger: logger
         )
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
             "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
+            "speech_to_text": "\(speechSetup.speechToText?.baseURL ?? "none")", "text_to_speech": "\(speechSetup.textToSpeech?.baseURL ?? "none")",
         ])
         return services + server
     }

@@ -122,6 +122,8 @@ public struct InteractionError: Error, Sendable, Hashable, CustomStringConvertib
         case toolUnusable
         /// The graph cannot go on (a runaway graph, a missing state).
         case navigationFailed
+        /// A speech engine (the reply's text to speech) failed.
+        case speechFailed
         case cancelled
         case `internal`
     }
@@ -153,6 +155,8 @@ public struct InteractionError: Error, Sendable, Hashable, CustomStringConvertib
             self.init(.toolUnusable, message: "A tool of the context graph cannot be used: \(error.message)")
         case let error as NavigationFailure:
             self.init(.navigationFailed, message: error.description)
+        case let error as SpeechError:
+            self.init(.speechFailed, message: "Speech engine: \(error.message)")
         case is CancellationError:
             self.init(.cancelled, message: "The interaction was cancelled.")
         default:

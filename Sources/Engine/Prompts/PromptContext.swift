@@ -11,10 +11,12 @@ public struct Persona: Sendable, Hashable {
     public var communicationPatterns: [String]
     /// ISO 639-3 code of the language the agent speaks by default.
     public var language: String
+    /// The agent version's `voice_config.voice_id`; nil when the agent has no voice.
+    public var voiceID: String?
 
     public init(
         name: String, role: String, developedBy: String = "", background: String = "",
-        behaviors: [String] = [], communicationPatterns: [String] = [], language: String = "eng"
+        behaviors: [String] = [], communicationPatterns: [String] = [], language: String = "eng", voiceID: String? = nil
     ) {
         self.name = name
         self.role = role
@@ -23,6 +25,7 @@ public struct Persona: Sendable, Hashable {
         self.behaviors = behaviors
         self.communicationPatterns = communicationPatterns
         self.language = language
+        self.voiceID = voiceID
     }
 
     public init(_ version: AgentVersion) {
@@ -33,7 +36,8 @@ public struct Persona: Sendable, Hashable {
             background: version.background,
             behaviors: version.behaviors,
             communicationPatterns: version.communicationPatterns,
-            language: version.identity.defaultSpokenLanguage
+            language: version.identity.defaultSpokenLanguage,
+            voiceID: version.voiceConfig?.voiceID
         )
     }
 }

@@ -26,6 +26,8 @@ public struct Conversations: Sendable {
     /// How far ahead of the server's clock (or behind the message it follows) a client may stamp an
     /// external event; such an event is stored at the server's receipt time.
     public var clockSkew: Duration = .seconds(10)
+    /// Speech to text for voice messages, text to speech for voice replies; either may be absent.
+    public var speech: SpeechEngines = .none
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
     /// How many earlier interactions are searched for persisted tool results.
@@ -76,6 +78,8 @@ public struct Conversations: Sendable {
         var input: [MessageInstance]
         var userMessage: MessageInstance?
         var isNew: Bool
+        /// How the reply is spoken when the client asked for voice (`response_format=voice`).
+        var voiceReply: VoiceReply?
         /// The conversation's user when the caller is that user (the caller's record is kept current by
         /// `Principals`), so the interaction need not read it again.
         var user: User?
@@ -88,7 +92,7 @@ public struct Conversations: Sendable {
     /// Admits the work, takes the lease on `key`, and loads the interaction with `load` holding both;
     /// both are let go when anything fails.
     private func prepare(
-        isNew: Bool, holding key: String, caller: Principal,
+        isNew: Bool, holding key: String, caller: Principal, voiceReply: Bool,
         _ load: () async throws -> (ConversationRecord, ConversationSetting, [MessageInstance], MessageInstance?)
     ) async throws -> PendingInteraction {
         let ticket = try workload.admit()
@@ -103,6 +107,7 @@ public struct Conversations: Sendable {
             let (record, setting, input, userMessage) = try await load()
             return PendingInteraction(
                 record: record, setting: setting, input: input, userMessage: userMessage, isNew: isNew,
+                voiceReply: voiceReply ? try self.voiceReply(for: setting) : nil,
                 user: caller.user.userID == record.userID ? caller.user : nil, lease: lease, ticket: ticket
             )
         } catch {
@@ -113,10 +118,11 @@ public struct Conversations: Sendable {
     }
 
     public func prepareCreate(
-        orgID: String, caller: Principal, request: CreateConversationRequest
+        orgID: String, caller: Principal, request: CreateConversationRequest, voiceReply: Bool = false
     ) async throws -> PendingInteraction {
         let userID = caller.user.userID
-        return try await prepare(isNew: true, holding: "create/\(orgID)/\(userID)/\(request.serviceID)", caller: caller) {
+        let key = "create/\(orgID)/\(userID)/\(request.serviceID)"
+        return try await prepare(isNew: true, holding: key, caller: caller, voiceReply: voiceReply) {
             let (setting, returning) = try await store.read { repositories in
                 if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
                     throw PlatformError.badRequest(
@@ -157,30 +163,58 @@ public struct Conversations: Sendable {
         public var events: [(text: String, at: Date)] = []
         /// The message that starts the interaction; nil for a skip (the agent goes on).
         public var message: (type: MessageType, text: String)?
+        /// The user's speech: the user message is its transcript (`message` is then ignored).
+        public var audio: AudioClip?
         /// Whether event times must be in the past and not before the conversation's last message
         /// (REST clients send their own times; the socket stamps events itself on receipt).
         public var checksEventTimes = true
 
-        public init(events: [(text: String, at: Date)] = [], message: (type: MessageType, text: String)?, checksEventTimes: Bool = true) {
+        public init(
+            events: [(text: String, at: Date)] = [], message: (type: MessageType, text: String)?, audio: AudioClip? = nil,
+            checksEventTimes: Bool = true
+        ) {
             self.events = events
             self.message = message
+            self.audio = audio
             self.checksEventTimes = checksEventTimes
         }
     }
 
-    public func prepareInteract(orgID: String, conversationID: String, caller: Principal, turn: Turn) async throws -> PendingInteraction {
-        try await prepare(isNew: false, holding: "conversation/\(conversationID)", caller: caller) {
-            let (record, setting, lastMessageAt) = try await store.read { repositories in
+    public func prepareInteract(
+        orgID: String, conversationID: String, caller: Principal, turn: Turn, voiceReply: Bool = false
+    ) async throws -> PendingInteraction {
+        if turn.audio != nil, speech.speechToText == nil {
+            throw PlatformError.unsupportedMediaType(
+                "This server has no speech-to-text engine, so it cannot take voice messages: run scripts/setup-voice or set COMPADRE_STT_BASE_URL."
+            )
+        }
+        return try await prepare(isNew: false, holding: "conversation/\(conversationID)", caller: caller, voiceReply: voiceReply) {
+            let (record, setting, lastMessageAt, keyterms) = try await store.read { repositories in
                 let record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:InteractWithConversation")
                 if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
                 let setting = try await ConversationSetting.load(record: record, repositories: repositories, pinned: pinned)
+                // Words to expect in the user's speech: the service's and the user's key terms.
+                var keyterms: [String] = []
+                if turn.audio != nil {
+                    keyterms += try await repositories.services.get(id: record.serviceID, orgID: orgID)?.keyterms ?? []
+                    let owner = caller.user.userID == record.userID ? caller.user : try await repositories.users.get(id: record.userID, orgID: orgID)
+                    keyterms += owner?.preferences.audioKeyterms ?? []
+                }
                 // The cached history ends with the conversation's last message when it is current.
                 let last = if let cached = histories.messages(of: record), !cached.isEmpty {
                     cached.last
                 } else {
                     try await repositories.conversations.recentMessages(conversationID: conversationID, orgID: orgID, limit: 1).first
                 }
-                return (record, setting, last?.createdAt)
+                return (record, setting, last?.createdAt, keyterms)
+            }
+            if voiceReply { _ = try self.voiceReply(for: setting) }
+            // Transcribed holding the conversation's lease (one interaction at a time), not a database session.
+            var transcript: String?
+            if let audio = turn.audio, let speechToText = speech.speechToText {
+                let language = caller.user.preferences.preferredLanguage ?? setting.persona.language
+                transcript = try await speechToText.transcribe(audio, language: language, keyterms: keyterms)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
             }
             let now = Date()
             var input: [MessageInstance] = []
@@ -205,7 +239,13 @@ public struct Conversations: Sendable {
                 input.append(Self.message(.externalEvent, event.text, at: at, sender: "external"))
             }
             var userMessage: MessageInstance?
-            if let (type, raw) = turn.message {
+            if let transcript {
+                guard !transcript.isEmpty else { throw PlatformError.badRequest("The user message is empty: no speech was heard in the audio.") }
+                var message = Self.message(.userMessage, transcript, at: now, sender: record.userID)
+                message.format = .voice
+                input.append(message)
+                userMessage = message
+            } else if let (type, raw) = turn.message {
                 let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !text.isEmpty else { throw PlatformError.badRequest("The user message is empty.") }
                 if type == .userMessage {
@@ -226,6 +266,15 @@ public struct Conversations: Sendable {
     public func run(
         _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
+        if let voice = pending.voiceReply {
+            return await runPending(pending, events: VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice), interruption: interruption)
+        }
+        return await runPending(pending, events: events, interruption: interruption)
+    }
+
+    private func runPending(
+        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption?
+    ) async -> InteractionOutcome? {
         let outcome = await pending.ticket.run { () -> InteractionOutcome? in
             if pending.isNew {
                 guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
@@ -238,6 +287,27 @@ public struct Conversations: Sendable {
         }
         await pending.lease.release()
         return outcome
+    }
+
+    // MARK: - Voice
+
+    /// How a reply is spoken: the agent's voice through the server's text-to-speech engine.
+    struct VoiceReply: Sendable {
+        var speech: any TextToSpeech
+        var voice: String?
+    }
+
+    /// The voice of replies in `setting`; 400 when the server cannot speak or the agent has no voice.
+    func voiceReply(for setting: ConversationSetting) throws -> VoiceReply {
+        guard let textToSpeech = speech.textToSpeech else {
+            throw PlatformError.badRequest(
+                "This server has no text-to-speech engine, so it cannot answer in voice: run scripts/setup-voice or set COMPADRE_TTS_BASE_URL."
+            )
+        }
+        guard let voiceID = setting.persona.voiceID else {
+            throw PlatformError.badRequest("The agent does not have voice config specified.")
+        }
+        return VoiceReply(speech: textToSpeech, voice: speech.voice(for: voiceID))
     }
 
     // MARK: - One interaction

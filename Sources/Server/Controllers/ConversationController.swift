@@ -15,7 +15,7 @@ struct ConversationController {
         router.operation(.post, "/v1/:organization/conversation/", "create-conversation", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            try Self.requireTextResponse(query, required: true)
+            let voiceReply = try Self.repliesInVoice(query, required: true)
             try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
             let filter = try AgentActionFilter(
                 pattern: query.string("current_agent_action_type"),
@@ -23,7 +23,7 @@ struct ConversationController {
             )
             let body = try await call.body(CreateConversationRequest.self)
             let conversations = api.conversations
-            let pending = try await conversations.prepareCreate(orgID: call.orgID, caller: caller, request: body)
+            let pending = try await conversations.prepareCreate(orgID: call.orgID, caller: caller, request: body, voiceReply: voiceReply)
             return .ndjson(status: .created, filter: filter) { events in
                 await conversations.run(pending, events: events)
             }
@@ -33,24 +33,29 @@ struct ConversationController {
             let caller = try call.caller
             let conversationID = try call.objectID("conversation_id")
             let query = call.query
+            let voiceInput: Bool
             switch query.string("request_format") {
-            case "text": break
-            case "voice":
-                throw PlatformError.unsupportedMediaType("Voice input is not supported by this server yet; send request_format=text.")
+            case "text": voiceInput = false
+            case "voice": voiceInput = true
             case nil:
                 throw PlatformError.validation(["query", "request_format"], "Field required", type: "missing")
             case let other?:
                 throw PlatformError.validation(["query", "request_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
             }
-            try Self.requireTextResponse(query, required: true)
+            let voiceReply = try Self.repliesInVoice(query, required: true)
+            let audioConfig = voiceInput ? try VoiceInput.config(query.string("request_audio_config")) : nil
             let orgID = call.orgID
             // The regex is checked before anything else; who may see agent actions once the owner is known.
             var filter = try AgentActionFilter(pattern: query.string("current_agent_action_type"), allowed: true)
-            let form = try await InteractForm.read(from: &call.request)
+            let form = try await InteractForm.read(from: &call.request, voice: voiceInput)
+            var turn = try Conversations.Turn(form: form)
+            if voiceInput, form.initialMessageType == .userMessage {
+                turn.audio = try VoiceInput.clip(form.recordedBody, contentType: form.recordedContentType, config: audioConfig)
+            }
             let conversations = api.conversations
             // Loads the conversation once: 404, 403 (InteractWithConversation) and 409 come from here.
             let pending = try await conversations.prepareInteract(
-                orgID: orgID, conversationID: conversationID, caller: caller, turn: try Conversations.Turn(form: form)
+                orgID: orgID, conversationID: conversationID, caller: caller, turn: turn, voiceReply: voiceReply
             )
             filter.allowed = caller.can("Conversation:GetInteractionInsights", on: ["user_id": pending.record.userID])
             return .ndjson(status: .ok, filter: filter) { events in
@@ -195,13 +200,20 @@ struct ConversationController {
         }
     }
 
-    /// `response_format`: text works; voice answers 400 until the voice capability lands.
-    static func requireTextResponse(_ query: Query, required: Bool) throws {
+    /// Whether `response_format` asks for a spoken reply. With voice, `response_audio_format` may say
+    /// `pcm` (the default: base64 PCM16 mono 16 kHz in each `new-message`); `mp3` is not produced yet.
+    static func repliesInVoice(_ query: Query, required: Bool) throws -> Bool {
         switch query.string("response_format") {
-        case "text": return
-        case "voice": throw PlatformError.badRequest("Voice responses are not supported by this server yet; use response_format=text.")
+        case "text": return false
+        case "voice":
+            switch query.string("response_audio_format") {
+            case nil, "pcm": return true
+            case "mp3": throw PlatformError.badRequest("This server answers voice as PCM only; leave response_audio_format out or set it to pcm.")
+            case let other?:
+                throw PlatformError.validation(["query", "response_audio_format"], "Input should be 'pcm' or 'mp3', got '\(other)'", type: "enum")
+            }
         case nil where required: throw PlatformError.validation(["query", "response_format"], "Field required", type: "missing")
-        case nil: return
+        case nil: return false
         case let other?: throw PlatformError.validation(["query", "response_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
         }
     }

@@ -14,12 +14,18 @@ struct InteractForm: Sendable {
     var recordedMessage: String
     var externalEventContents: [String]
     var externalEventTimestamps: [Date]
+    /// The `recorded_message` part as sent, with its declared content type (a voice message's audio).
+    var recordedBody = ByteBuffer()
+    var recordedContentType: String?
 
-    /// The largest form `interact` reads (text mode).
+    /// The largest form `interact` reads with a text message.
     static let maximumSize = 1024 * 1024
+    /// The largest form with a voice message: about five minutes of 16 kHz PCM16, or far more MP3.
+    static let maximumVoiceSize = 10 * 1024 * 1024
 
     /// Reads and validates the form: 422 for a malformed form or field, naming the field.
-    static func read(from request: inout Request) async throws -> InteractForm {
+    static func read(from request: inout Request, voice: Bool = false) async throws -> InteractForm {
+        let maximumSize = voice ? maximumVoiceSize : maximumSize
         guard let contentType = request.headers[.contentType],
               contentType.lowercased().hasPrefix("multipart/form-data"),
               let boundary = boundary(in: contentType)
@@ -36,7 +42,8 @@ struct InteractForm: Sendable {
             throw PlatformError.payloadTooLarge("The form exceeds \(maximumSize) bytes.")
         }
         let fields = try parts(of: body, boundary: boundary).map { part in
-            (name: part.headers.first(name: "content-disposition").flatMap(fieldName(in:)), body: part.body)
+            (name: part.headers.first(name: "content-disposition").flatMap(fieldName(in:)), body: part.body,
+             contentType: part.headers.first(name: "content-type"))
         }
         func texts(_ name: String) -> [String] {
             fields.filter { $0.name == name }.map { String(buffer: $0.body) }
@@ -92,9 +99,12 @@ struct InteractForm: Sendable {
             }
         }
         if !issues.isEmpty { throw PlatformError.validation(issues) }
+        let recordedPart = fields.first { $0.name == "recorded_message" }
         return InteractForm(
             initialMessageType: type, recordedMessage: recorded,
-            externalEventContents: contents, externalEventTimestamps: timestamps
+            externalEventContents: contents, externalEventTimestamps: timestamps,
+            recordedBody: recordedPart?.body ?? ByteBuffer(),
+            recordedContentType: recordedPart?.contentType
         )
     }
 

@@ -1,0 +1,207 @@
+import AmigoWire
+import AsyncHTTPClient
+import Engine
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+
+/// Speech through an OpenAI-compatible audio API: `POST {baseURL}/audio/transcriptions` (multipart, the
+/// audio file) and `POST {baseURL}/audio/speech` (JSON, answered with a WAV file). The embedded speech
+/// server (`scripts/speech-server.py`) speaks the same API, so one client serves both.
+///
+/// Connection failures, 429 and 5xx are retried (`maxRetries`, backoff doubling from `initialBackoff`);
+/// anything else fails at once with the server's message.
+public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech {
+    public struct Configuration: Sendable {
+        /// The API root, for example `http://127.0.0.1:8082/v1`.
+        public var baseURL: String
+        /// Sent as `Authorization: Bearer …` when set. Never logged.
+        public var apiKey: String?
+        /// The `model` field (`whisper-1`, `tts-1`, or what the server names its engines).
+        public var model: String
+        /// The voice when the agent names none.
+        public var defaultVoice: String?
+        /// The longest one call may take, retries included.
+        public var timeout: Duration
+        public var maxRetries: Int
+        /// The wait before the first retry; it doubles with each retry.
+        public var initialBackoff: Duration
+
+        public init(
+            baseURL: String, apiKey: String? = nil, model: String, defaultVoice: String? = nil,
+            timeout: Duration = .seconds(60), maxRetries: Int = 2, initialBackoff: Duration = .milliseconds(250)
+        ) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+            self.model = model
+            self.defaultVoice = defaultVoice
+            self.timeout = timeout
+            self.maxRetries = maxRetries
+            self.initialBackoff = initialBackoff
+        }
+
+        func url(_ path: String) -> String {
+            var base = baseURL
+            while base.hasSuffix("/") { base.removeLast() }
+            return base + path
+        }
+    }
+
+    public let configuration: Configuration
+    private let client: HTTPClient
+    private let logger: Logger
+
+    public init(configuration: Configuration, httpClient: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.client = httpClient
+        self.logger = logger
+    }
+
+    // MARK: - Speech to text
+
+    public func transcribe(_ audio: AudioClip, language: String?, keyterms: [String]) async throws -> String {
+        let file = audio.file
+        var form = MultipartForm()
+        form.add(name: "file", fileName: file.fileName, contentType: audio.contentType, data: file.data)
+        form.add(name: "model", value: configuration.model)
+        form.add(name: "response_format", value: "json")
+        if let language = language.flatMap(Self.isoLanguage) { form.add(name: "language", value: language) }
+        // Whisper-style engines take words to expect as the prompt.
+        if !keyterms.isEmpty { form.add(name: "prompt", value: keyterms.joined(separator: ", ")) }
+        let (body, _) = try await send(path: "/audio/transcriptions", contentType: form.contentType, body: form.encoded())
+        struct Transcription: Decodable { var text: String }
+        do {
+            return try JSONDecoder().decode(Transcription.self, from: body).text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            // `response_format=text` servers answer the words alone.
+            guard let text = String(data: body, encoding: .utf8), !text.hasPrefix("{") else {
+                throw SpeechError(.failed, "\(target("/audio/transcriptions")) answered without a transcript.")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    // MARK: - Text to speech
+
+    public func synthesize(_ text: String, voice: String?) async throws -> SpeechAudio {
+        var request: [String: String] = ["model": configuration.model, "input": text, "response_format": "wav"]
+        if let voice = voice ?? configuration.defaultVoice { request["voice"] = voice }
+        let (body, headers) = try await send(
+            path: "/audio/speech", contentType: "application/json", body: try JSONEncoder().encode(request)
+        )
+        let pcm: Data
+        if let contents = WAV.read(body) {
+            guard let converted = WAV.pcm16Mono16k(contents) else {
+                throw SpeechError(.failed, "\(target("/audio/speech")) answered a WAV format this server cannot read.")
+            }
+            pcm = converted
+        } else {
+            // A server that ignores `response_format` and sends OpenAI's raw `pcm` (24 kHz, 16-bit, mono).
+            guard body.count % 2 == 0, !body.isEmpty else {
+                throw SpeechError(.failed, "\(target("/audio/speech")) answered neither WAV nor PCM audio.")
+            }
+            let contents = WAV.Contents(sampleRate: 24_000, channels: 1, bitsPerSample: 16, format: 1, samples: body)
+            pcm = WAV.pcm16Mono16k(contents) ?? Data()
+        }
+        let alignment = headers.first(name: "x-compadre-alignment").flatMap { raw in
+            try? JSONDecoder().decode([TranscriptAlignment].self, from: Data(raw.utf8))
+        }
+        return SpeechAudio(pcm16: pcm, alignment: alignment)
+    }
+
+    // MARK: - HTTP
+
+    private func target(_ path: String) -> String { "POST \(configuration.url(path)) (model \(configuration.model))" }
+
+    private func send(path: String, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
+        let deadline = ContinuousClock.now + configuration.timeout
+        var backoff = configuration.initialBackoff
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: configuration.url(path))
+            request.method = .POST
+            request.headers.replaceOrAdd(name: "content-type", value: contentType)
+            if let apiKey = configuration.apiKey { request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey)") }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let retryable: String
+            do {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                let response = try await client.execute(request, timeout: .nanoseconds(max(1, remaining.nanoseconds)), logger: logger)
+                var collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
+                let answer = collected.readData(length: collected.readableBytes) ?? Data()
+                if (200..<300).contains(Int(response.status.code)) { return (answer, response.headers) }
+                let message = Self.errorMessage(answer)
+                guard response.status.code == 429 || response.status.code >= 500 else {
+                    throw SpeechError(.failed, "\(target(path)) answered \(response.status.code): \(message)")
+                }
+                retryable = "\(response.status.code): \(message)"
+            } catch let error as SpeechError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                retryable = "\(error)"
+            }
+            guard attempt <= configuration.maxRetries, ContinuousClock.now + backoff < deadline else {
+                throw SpeechError(.unavailable, "\(target(path)) failed after \(attempt) attempt(s): \(retryable)")
+            }
+            logger.debug("speech request failed, retrying", metadata: ["speech_failure": "\(retryable)"])
+            if backoff > .zero { try await Task.sleep(for: backoff) }
+            backoff *= 2
+        }
+    }
+
+    /// The message of an OpenAI-style error body (`{"error": {"message": …}}`), or the body's start.
+    static func errorMessage(_ body: Data) -> String {
+        struct Envelope: Decodable {
+            struct Inner: Decodable { var message: String? }
+            var error: Inner?
+            var detail: String?
+        }
+        if let envelope = try? JSONDecoder().decode(Envelope.self, from: body), let message = envelope.error?.message ?? envelope.detail {
+            return message
+        }
+        return String(decoding: body.prefix(300), as: UTF8.self)
+    }
+
+    /// ISO 639-1 for the common ISO 639-3 codes agents use (`eng` → `en`); two-letter codes pass through.
+    static func isoLanguage(_ code: String) -> String? {
+        let code = code.lowercased()
+        if code.count == 2 { return code }
+        let map = [
+            "eng": "en", "spa": "es", "fra": "fr", "deu": "de", "ita": "it", "por": "pt", "nld": "nl", "jpn": "ja",
+            "zho": "zh", "kor": "ko", "rus": "ru", "ara": "ar", "hin": "hi", "pol": "pl", "tur": "tr", "swe": "sv",
+        ]
+        return map[code]
+    }
+}
+
+/// A `multipart/form-data` body.
+struct MultipartForm {
+    let boundary = "compadre-" + UUID().uuidString
+    private var body = Data()
+
+    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    mutating func add(name: String, value: String) {
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+    }
+
+    mutating func add(name: String, fileName: String, contentType: String, data: Data) {
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(fileName)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
+        body.append(data)
+        body.append(Data("\r\n".utf8))
+    }
+
+    func encoded() -> Data { body + Data("--\(boundary)--\r\n".utf8) }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,197 @@
+import AmigoWire
+import CompadreTesting
+import Engine
+import EngineTesting
+import Foundation
+import HTTPTypes
+import Platform
+import Storage
+import StorageTesting
+import Testing
+
+/// A conversation whose agent has a voice (`amy-voice`, spoken by the engine's `joe`), on a server
+/// whose speech engines are `speech`.
+struct VoiceSetup {
+    var conversation: ConversationSetup
+    var id: String
+    var speech: ScriptedSpeech
+
+    static func engines(_ speech: ScriptedSpeech) -> SpeechEngines {
+        SpeechEngines(speechToText: speech, textToSpeech: speech, voices: ["amy-voice": "joe"])
+    }
+
+    static func make(_ server: TestServer, _ client: TestServer.Client, speech: ScriptedSpeech, voice: Bool = true) async throws -> VoiceSetup {
+        let admin = try await server.bootstrap()
+        let token = try await client.signIn(admin)
+        let org = admin.organizationID
+        let (agent, _, service) = try await makeService(client, org: org, token: token)
+        if voice {
+            var version = agentVersion
+            version["voice_config"] = ["voice_id": "amy-voice", "stability": 0.5, "similarity_boost": 0.7, "style": 0.1]
+            let posted = try await client.call(.post, "/v1/\(org)/organization/agent/\(agent)/", token: token, json: version)
+            #expect(posted.status == .created, "\(posted.text)")
+        }
+        let updated = try await client.call(.post, "/v1/\(org)/service/\(service)/", token: token, json: ["keyterms": ["tuesday"]])
+        #expect(updated.status == .noContent || updated.status == .ok, "\(updated.text)")
+        let setup = ConversationSetup(org: org, token: token, service: service, admin: admin)
+        let id = try conversationID(of: try await setup.create(client))
+        return VoiceSetup(conversation: setup, id: id, speech: speech)
+    }
+
+    func interact(_ client: TestServer.Client, audio: Data, contentType: String = "audio/wav", query: String) async throws -> TestServer.Client.Answer {
+        try await client.interactByVoice(
+            org: conversation.org, conversation: id, token: conversation.token, audio: audio, contentType: contentType, query: query
+        )
+    }
+
+    func messages(_ client: TestServer.Client) async throws -> [[String: Any]] {
+        try await conversation.messages(client, id)
+    }
+}
+
+/// Half a second of quiet 16 kHz speech-shaped audio as a WAV file.
+let spokenWAV = WAV.file(pcm: Data(repeating: 1, count: 16_000), sampleRate: 16_000)
+
+@Suite("Voice over REST")
+struct VoiceTests {
+    @Test(arguments: TestDatabase.available)
+    func aVoiceMessageIsTranscribedWithTheKeyTermsAndStoredAsTheUsersMessage(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "I need a visit on Tuesday")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let answer = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=text")
+                #expect(answer.status == .ok)
+                let events = try answer.events()
+                #expect(events.first?["type"] as? String == "user-message-available")
+                #expect(events.first?["user_message"] as? String == "I need a visit on Tuesday")
+                #expect(try answer.eventTypes().last == "interaction-complete")
+                let heard = try #require(speech.transcriptions.first)
+                #expect(heard.audio.encoding == .wav)
+                #expect(heard.audio.data == spokenWAV)
+                #expect(heard.keyterms == ["tuesday"])
+                #expect(heard.language == "eng")
+                let user = try #require(try await voice.messages(client).first { $0["message_type"] as? String == "user-message" })
+                #expect(user["message"] as? String == "I need a visit on Tuesday")
+                #expect(user["format"] as? String == "voice")
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func rawPCMIsReadAsItsAudioConfigSaysAndMP3ByItsType(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let config = #"{"type":"pcm","frame_rate":8000,"n_channels":1,"sample_width":2}"#
+                let query = "request_format=voice&response_format=text&request_audio_config=" + config.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let pcm = try await voice.interact(client, audio: Data(repeating: 3, count: 1600), contentType: "application/octet-stream", query: query)
+                #expect(pcm.status == .ok)
+                let mp3 = try await voice.interact(client, audio: Data([0x49, 0x44, 0x33, 4, 0, 0]), contentType: "audio/mpeg", query: "request_format=voice&response_format=text")
+                #expect(mp3.status == .ok)
+                #expect(speech.transcriptions.map(\.audio.encoding) == [.pcm(sampleRate: 8000, channels: 1, sampleWidth: 2), .mp3])
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func aVoiceReplyStreamsOneSpokenPiecePerSentenceAndStoresTheText(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello")
+            let model = ScriptedModel(defaultReply: ["Sure. I can", " help with that! When", " works for you?"])
+            let server = try await TestServer(database: database, model: model, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let answer = try await client.interact(
+                    org: voice.conversation.org, conversation: voice.id, token: voice.conversation.token, text: "Hi",
+                    query: "request_format=text&response_format=voice"
+                )
+                #expect(answer.status == .ok)
+                let sentences = ["Sure.", "I can help with that!", "When works for you?"]
+                #expect(speech.spoken.map(\.text) == sentences)
+                #expect(speech.spoken.allSatisfy { $0.voice == "joe" })
+                let pieces = try answer.events().filter { $0["type"] as? String == "new-message" }
+                #expect(pieces.count == 3)
+                for (index, piece) in pieces.enumerated() {
+                    #expect(Data(base64Encoded: piece["message"] as? String ?? "") == ScriptedSpeech.audio(for: sentences[index]))
+                    #expect(piece["sequence_number"] as? Int == index)
+                    #expect(piece["stop"] as? Bool == (index == 2))
+                }
+                let complete = try #require(try answer.events().last)
+                #expect(complete["full_message"] as? String == "Sure. I can help with that! When works for you?")
+                let agent = try #require(try await voice.messages(client).last)
+                #expect(agent["message"] as? String == "Sure. I can help with that! When works for you?")
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func aSynthesisThatFailsFailsTheInteractionAndStoresNothing(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let before = try await voice.messages(client).count
+                speech.failSynthesis()
+                let answer = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=voice")
+                #expect(try answer.eventTypes().last == "error")
+                #expect(try await voice.messages(client).count == before)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func voiceRequestsThatCannotBeServedAreRefusedClearlyAndChangeNothing(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let before = try await voice.messages(client).count
+                func status(_ audio: Data, _ contentType: String = "audio/wav", query: String) async throws -> HTTPResponse.Status {
+                    try await voice.interact(client, audio: audio, contentType: contentType, query: query).status
+                }
+                let voiceIn = "request_format=voice&response_format=text"
+                #expect(try await status(Data(), query: voiceIn) == .badRequest)
+                #expect(try await status(Data("just text".utf8), "text/plain", query: voiceIn) == .unsupportedMediaType)
+                #expect(try await status(spokenWAV, query: voiceIn + "&request_audio_config=nonsense") == .unprocessableContent)
+                let badRate = #"{"type":"pcm","frame_rate":100,"n_channels":1,"sample_width":2}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                #expect(try await status(spokenWAV, query: voiceIn + "&request_audio_config=" + badRate) == .unprocessableContent)
+                #expect(try await status(spokenWAV, query: "request_format=voice&response_format=voice&response_audio_format=mp3") == .badRequest)
+                #expect(try await status(spokenWAV, query: "request_format=voice&response_format=voice&response_audio_format=ogg") == .unprocessableContent)
+                speech.willTranscribe("  ")
+                #expect(try await status(spokenWAV, query: voiceIn) == .badRequest)
+                #expect(try await voice.messages(client).count == before)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func anAgentWithoutAVoiceOrAServerWithoutEnginesCannotSpeak(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voiceless = try await VoiceSetup.make(server, client, speech: speech, voice: false)
+                let answer = try await voiceless.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=voice")
+                #expect(answer.status == .badRequest)
+                #expect(answer.text.contains("voice config"))
+                let created = try await voiceless.conversation.create(client, query: "response_format=voice")
+                #expect(created.status == .badRequest)
+            }
+            let silent = try await TestServer(database: database)
+            try await silent.test { client in
+                let voice = try await VoiceSetup.make(silent, client, speech: speech)
+                let voiceIn = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=text")
+                #expect(voiceIn.status == .unsupportedMediaType)
+                #expect(voiceIn.text.contains("speech-to-text"))
+                let voiceOut = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=voice")
+                #expect(voiceOut.status == .unsupportedMediaType)
+            }
+        }
+    }
+}

@@ -1,0 +1,779 @@
+#!/usr/bin/env python3
+"""Compadre's embedded, offline speech engines behind a small OpenAI-compatible HTTP server.
+
+Install the engines and models once with scripts/setup-voice, then:
+
+    eval "$(scripts/setup-voice)"
+    "$COMPADRE_VOICE_PYTHON" "$COMPADRE_VOICE_SERVER" --port 8094
+
+It binds 127.0.0.1:PORT at once (GET /healthz answers 503 while loading), loads the engines, then prints
+`speech server ready on http://127.0.0.1:PORT` on stdout. Errors go to stderr. SIGTERM/SIGINT stop it (exit 0).
+
+Endpoints
+- GET  /healthz                     200 {"status":"ok"} once the engines are loaded (503 {"status":"loading"} before)
+- POST /v1/audio/transcriptions     OpenAI form (multipart/form-data): `file` (WAV, MP3 or anything FFmpeg
+    reads), `model` (ignored), `language` (optional; en / eng / en-US…; other languages → 400: the model is
+    English-only), `prompt` (optional: Whisper's initial prompt, for key terms), `temperature` (optional),
+    `response_format` json (default, {"text": …}) | text | verbose_json. Audio that cannot be decoded → 400.
+    Engine: faster-whisper, Whisper tiny.en int8, beam 1, no timestamps.
+- POST /v1/audio/speech             OpenAI JSON: {"model" (ignored), "input" (≤ 4096 characters), "voice"
+    ("joe" / "en_US-joe-medium"; anything else → the default voice, logged once), "response_format" "wav"
+    (default; RIFF PCM16 mono at the voice's own 22,050 Hz) | "pcm" (raw PCM16 little-endian mono at
+    24,000 Hz, as OpenAI's), "speed" 0.25–4 (default 1)}, plus one extension: "sample_rate" (8000–48000)
+    to get either format at that rate instead (e.g. 16000). Response headers: `x-compadre-sample-rate`,
+    and `x-compadre-alignment`: JSON [[ms, "c"], …], one entry per character of `input` (spaces included)
+    with when it starts being spoken, from the voice's per-phoneme durations mapped onto words (left out
+    when larger than 32 KB). Engine: Piper voice en_US-joe-medium run directly with onnxruntime; its
+    phonemes come from Debian's `espeak-ng` program (a subprocess, not linked).
+
+Requests may come in parallel: each engine runs one request at a time (a lock each; --one-at-a-time shares
+one lock between them, so that transcription and synthesis do not compete for 2 cores).
+"""
+
+import argparse
+import io
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unicodedata
+import wave
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Nothing is ever fetched from a model hub: the models are local folders.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+MAX_BODY_BYTES = 25 * 1024 * 1024 + 64 * 1024  # OpenAI's 25 MB file limit plus room for the form
+MAX_INPUT_CHARS = 4096
+MAX_ALIGNMENT_HEADER_BYTES = 32 * 1024
+WHISPER_RATE = 16_000
+OPENAI_PCM_RATE = 24_000
+DEFAULT_VOICE = "en_US-joe-medium"
+VOICE_ALIASES = {"joe", "en_us-joe-medium", "en_us-joe", "joe-medium"}
+
+
+def log(message):
+    print(f"speech-server: {message}", file=sys.stderr, flush=True)
+
+
+class Stop(BaseException):
+    """Raised by the SIGTERM/SIGINT handler in the main thread."""
+
+
+class RequestError(Exception):
+    """A problem with the request: answered with its status and an OpenAI-style error body."""
+
+    def __init__(self, message, status=HTTPStatus.BAD_REQUEST, param=None):
+        super().__init__(message)
+        self.status = status
+        self.param = param
+
+
+# --------------------------------------------------------------------------------------------- speech to text
+
+
+def english_language(value):
+    """Maps ISO 639-1/639-3 codes and tags (en, eng, en-US, English) to "en"; anything else is refused."""
+    if value is None or not value.strip():
+        return "en"
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    if code in ("en", "eng", "english"):
+        return "en"
+    raise RequestError(
+        f"language '{value}' is not supported: the embedded speech-to-text model (Whisper tiny.en) is English-only",
+        param="language",
+    )
+
+
+class SpeechToText:
+    def __init__(self, model_dir, threads):
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(
+            model_dir, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1, local_files_only=True
+        )
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def decode(data):
+        """Audio file bytes → float32 mono samples at 16 kHz."""
+        import numpy as np
+
+        if not data:
+            raise RequestError("the uploaded file is empty", param="file")
+        # Fast path for what Compadre sends: a PCM16 WAV at 16 kHz.
+        if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+            try:
+                with wave.open(io.BytesIO(data)) as w:
+                    if w.getsampwidth() == 2 and w.getframerate() == WHISPER_RATE:
+                        channels = w.getnchannels()
+                        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+                        if channels > 1:
+                            pcm = pcm[: len(pcm) // channels * channels].reshape(-1, channels).mean(axis=1)
+                        return pcm
+            except (wave.Error, EOFError, ValueError):
+                pass  # not a plain PCM WAV (float, extensible, truncated…): let FFmpeg try
+        from faster_whisper.audio import decode_audio
+
+        try:
+            return decode_audio(io.BytesIO(data), sampling_rate=WHISPER_RATE)
+        except Exception as error:  # PyAV raises several kinds (InvalidDataError, IndexError for no audio stream…)
+            raise RequestError(f"could not decode the audio file: {error}", param="file") from None
+
+    def transcribe(self, audio, prompt=None, temperature=None):
+        if len(audio) == 0:
+            return "", []
+        temperatures = (0.0, 0.4) if temperature is None else (temperature,)
+        with self.lock:
+            segments, _info = self.model.transcribe(
+                audio,
+                language="en",
+                beam_size=1,
+                without_timestamps=True,
+                initial_prompt=prompt or None,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                temperature=temperatures,
+            )
+            segments = list(segments)  # the generator does the work: keep it under the lock
+        text = "".join(s.text for s in segments).strip()
+        return text, segments
+
+
+# --------------------------------------------------------------------------------------------- text to speech
+
+# A clause ends at a run of punctuation followed by whitespace or the end (closing quotes/brackets may follow
+# the punctuation), at an em dash, or at a spaced dash. Decimal points, times (3:30) and hyphens stay inside.
+_CLAUSE_END = re.compile(r"""(?:\.\.\.|…|[.!?;:,]+)["'”’)\]]*(?=\s|$)|\s*—\s*|\s+[-–]{1,2}\s+""")
+# Words after which a period does not end the sentence.
+_NO_BREAK_AFTER = {"mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "mt", "vs", "e.g", "i.e", "approx"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LANGUAGE_FLAG = re.compile(r"\([^)]*\)")  # espeak-ng marks words it reads in another language: (fr)…(en)
+_SENTINEL = "Zyxqvk"  # a separator line: its own phonemes come back on their own line
+_MAX_PIECE_CHARS = 300  # espeak-ng reads stdin line by line with a fixed buffer: keep lines short
+
+
+class Piece:
+    """A clause of the input: its span in the text, the terminator Piper's model expects after it, its phonemes."""
+
+    __slots__ = ("start", "end", "terminator", "phonemes")
+
+    def __init__(self, start, end, terminator):
+        self.start, self.end, self.terminator, self.phonemes = start, end, terminator, ""
+
+
+def split_clauses(text):
+    """Cuts text into clauses with the punctuation Piper voices were trained on (. ! ? , ; : or none)."""
+    pieces = []
+    start = 0
+    for m in _CLAUSE_END.finditer(text):
+        mark = m.group(0).strip()
+        if "?" in mark:
+            terminator = "?"
+        elif "!" in mark:
+            terminator = "!"
+        elif mark.startswith("...") or mark.startswith("…"):
+            terminator = ","
+        elif "." in mark:
+            following = text[m.end():].lstrip()
+            word = text[start:m.start()].split()[-1:] or [""]
+            word = word[0].lower().strip("\"'(“‘")
+            if word in _NO_BREAK_AFTER or (following[:1].islower() or following[:1].isdigit()):
+                continue  # an abbreviation ("Dr. Smith", "e.g. this", "p.m. on"): not the end of a sentence
+            terminator = "."
+        elif ";" in mark:
+            terminator = ";"
+        elif ":" in mark:
+            terminator = ":"
+        else:
+            terminator = ","  # commas, dashes
+        if m.end() > start:
+            pieces.append(Piece(start, m.end(), terminator))
+        start = m.end()
+    if start < len(text):
+        pieces.append(Piece(start, len(text), ""))
+    # Very long clauses: cut at spaces (no terminator between the parts).
+    result = []
+    for p in pieces:
+        while p.end - p.start > _MAX_PIECE_CHARS:
+            cut = text.rfind(" ", p.start + 1, p.start + _MAX_PIECE_CHARS)
+            if cut <= p.start:
+                cut = p.start + _MAX_PIECE_CHARS
+            result.append(Piece(p.start, cut, ""))
+            p = Piece(cut, p.end, p.terminator)
+        result.append(p)
+    return result  # a text without final punctuation is spoken as it is, like Piper does
+
+
+class TextToSpeech:
+    def __init__(self, voice_dir, voice, espeak, threads):
+        import numpy as np
+        import onnxruntime
+
+        self.np = np
+        model = os.path.join(voice_dir, voice + ".onnx")
+        with open(model + ".json", encoding="utf-8") as f:
+            config = json.load(f)
+        self.sample_rate = int(config["audio"]["sample_rate"])
+        self.hop_length = int(config.get("hop_length", 256))
+        self.espeak_voice = config.get("espeak", {}).get("voice", "en-us")
+        self.id_map = config["phoneme_id_map"]
+        inference = config.get("inference", {})
+        self.noise_scale = float(inference.get("noise_scale", 0.667))
+        self.length_scale = float(inference.get("length_scale", 1.0))
+        self.noise_w = float(inference.get("noise_w", 0.8))
+        self.multi_speaker = int(config.get("num_speakers", 1)) > 1
+        self.espeak = espeak
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy wait between calls
+        self.session = onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+        # scripts/setup-voice adds the per-phoneme-id frame counts as a second output; without it, no alignment.
+        self.has_durations = len(self.session.get_outputs()) > 1
+        self.lock = threading.Lock()
+        self.sentinel = self._espeak_lines(_SENTINEL + "\n")
+        if len(self.sentinel) != 1:
+            raise RuntimeError(f"unexpected espeak-ng output for the separator: {self.sentinel!r}")
+        self.sentinel = self.sentinel[0]
+
+    # -- phonemes
+
+    def _espeak_lines(self, stdin_text):
+        try:
+            done = subprocess.run(
+                [self.espeak, "-q", "--ipa", "-b", "1", "-v", self.espeak_voice],
+                input=stdin_text.encode("utf-8"),
+                capture_output=True,
+                timeout=30,
+                check=True,
+            )
+        except FileNotFoundError:
+            raise RuntimeError(f"'{self.espeak}' not found: install Debian's espeak-ng (scripts/setup-voice does)")
+        return [line.strip() for line in done.stdout.decode("utf-8", "replace").splitlines()]
+
+    @staticmethod
+    def _clean(line):
+        return " ".join(_LANGUAGE_FLAG.sub("", line).split())
+
+    def phonemize(self, text, pieces):
+        """Fills each piece's phonemes with one espeak-ng run: one line per clause, a separator line after each."""
+        lines = [" ".join(_CONTROL.sub(" ", text[p.start:p.end]).split()) for p in pieces]
+        out = self._espeak_lines("".join(line + "\n" + _SENTINEL + "\n" for line in lines))
+        groups, current = [], []
+        for line in out:
+            if line == self.sentinel:
+                groups.append(current)
+                current = []
+            elif line:
+                current.append(line)
+        if len(groups) == len(pieces) and not any(current):
+            for piece, group in zip(pieces, groups):
+                piece.phonemes = self._clean(" ".join(group))
+        else:  # the text itself held the separator's sound: one run per clause
+            for piece, line in zip(pieces, lines):
+                piece.phonemes = self._clean(" ".join(self._espeak_lines(line + "\n")))
+
+    # -- synthesis
+
+    def synthesize(self, text, speed=1.0):
+        """Text → (int16 samples at self.sample_rate, alignment [[ms, char], …] or None)."""
+        np = self.np
+        pieces = split_clauses(text)
+        self.phonemize(text, pieces)
+
+        # Sentences: pieces up to . ! ? — one model run each, like Piper.
+        sentences, current = [], []
+        for p in pieces:
+            current.append(p)
+            if p.terminator in (".", "!", "?"):
+                sentences.append(current)
+                current = []
+        if current:
+            sentences.append(current)
+
+        pad, bos, eos = self.id_map["_"], self.id_map["^"], self.id_map["$"]
+        scales = np.array([self.noise_scale, self.length_scale / speed, self.noise_w], dtype=np.float32)
+        audio_parts = []
+        char_times = [None] * len(text)  # sample offset where each character starts being spoken
+        offset = 0
+        for sentence in sentences:
+            ids = list(bos) + list(pad)
+            phones = []  # (char, first id index, end id index, piece index)
+            for index, piece in enumerate(sentence):
+                body = piece.phonemes
+                if not body:
+                    continue
+                suffix = piece.terminator + (" " if piece.terminator in ("", ",", ";", ":") else "")
+                for ch in unicodedata.normalize("NFD", body + suffix):
+                    if ch not in self.id_map:
+                        continue
+                    first = len(ids)
+                    ids.extend(self.id_map[ch])
+                    ids.extend(pad)
+                    phones.append((ch, first, len(ids), index))
+            if not phones:
+                for piece in sentence:
+                    self._spread(char_times, piece.start, piece.end, offset, offset)
+                continue
+            ids.extend(eos)
+            inputs = {
+                "input": np.array([ids], dtype=np.int64),
+                "input_lengths": np.array([len(ids)], dtype=np.int64),
+                "scales": scales,
+            }
+            if self.multi_speaker:
+                inputs["sid"] = np.array([0], dtype=np.int64)
+            with self.lock:
+                outputs = self.session.run(None, inputs)
+            audio = outputs[0].reshape(-1)
+            peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+            if peak > 1e-8:
+                audio = audio * (0.95 / peak)  # Piper normalizes each sentence too
+            audio_parts.append(np.clip(audio * 32767.0, -32767, 32767).astype(np.int16))
+            if self.has_durations and len(outputs) > 1:
+                frames = outputs[1].reshape(-1).astype(np.int64) * self.hop_length
+                if len(frames) == len(ids):
+                    bounds = np.concatenate([[0], np.cumsum(frames)]) + offset
+                    self._align_sentence(text, sentence, phones, bounds, char_times, offset)
+            offset += len(audio_parts[-1])
+
+        samples = np.concatenate(audio_parts) if audio_parts else np.zeros(0, dtype=np.int16)
+        alignment = None
+        if self.has_durations:
+            alignment, last = [], 0
+            for i, ch in enumerate(text):
+                t = char_times[i]
+                t = last if t is None else max(t, last)
+                last = t
+                alignment.append([int(round(t * 1000 / self.sample_rate)), ch])
+        return samples, alignment
+
+    @staticmethod
+    def _spread(char_times, start, end, t0, t1):
+        n = end - start
+        for k in range(n):
+            if char_times[start + k] is None:
+                char_times[start + k] = t0 + (t1 - t0) * k / n
+
+    def _align_sentence(self, text, sentence, phones, bounds, char_times, offset):
+        """Maps phoneme timings onto the characters of each piece: word by word when espeak-ng's words and
+        the text's words pair up, else spread evenly over the piece."""
+        for index, piece in enumerate(sentence):
+            mine = [(ch, bounds[a], bounds[b]) for ch, a, b, i in phones if i == index]
+            if not mine:
+                self._spread(char_times, piece.start, piece.end, offset, offset)
+                continue
+            # Phoneme words: runs of phoneme characters between spaces, punctuation left out.
+            words, current = [], []
+            for ch, t0, t1 in mine:
+                if ch == " " or ch in ",.!?;:":
+                    if current:
+                        words.append((current[0][1], current[-1][2]))
+                        current = []
+                else:
+                    current.append((ch, t0, t1))
+            if current:
+                words.append((current[0][1], current[-1][2]))
+            tokens = [m for m in re.finditer(r"\S+", text[piece.start:piece.end]) if any(c.isalnum() for c in m.group())]
+            if words and len(tokens) == len(words):
+                previous_end = words[0][0]  # characters before the first word: when it starts
+                position = piece.start
+                for m, (t0, t1) in zip(tokens, words):
+                    self._spread(char_times, position, piece.start + m.start(), previous_end, previous_end)
+                    self._spread(char_times, piece.start + m.start(), piece.start + m.end(), t0, t1)
+                    position, previous_end = piece.start + m.end(), t1
+                self._spread(char_times, position, piece.end, previous_end, previous_end)  # spaces, punctuation
+            else:
+                spoken_end = words[-1][1] if words else mine[-1][2]
+                self._spread(char_times, piece.start, piece.end, mine[0][1], spoken_end)
+
+
+def resample_int16(samples, rate, target):
+    """PCM16 mono from rate to target with FFmpeg's resampler (PyAV, already a faster-whisper dependency)."""
+    import av
+    import numpy as np
+
+    if rate == target or samples.size == 0:
+        return samples
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=target)
+    frames = resampler.resample(frame) + resampler.resample(None)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
+
+
+def wav_bytes(samples, rate):
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------- HTTP
+
+
+def parse_multipart(body, content_type):
+    """multipart/form-data → {name: (bytes, filename or None)}."""
+    m = re.search(r'boundary=(?:"([^"]+)"|([^;\s]+))', content_type, re.IGNORECASE)
+    if not m:
+        raise RequestError("multipart/form-data without a boundary")
+    boundary = b"--" + (m.group(1) or m.group(2)).encode("latin-1")
+    fields = {}
+    for part in body.split(boundary)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing boundary
+        if part.startswith(b"\r\n"):
+            part = part[2:]
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        if content.endswith(b"\r\n"):
+            content = content[:-2]
+        headers = head.decode("utf-8", "replace")
+        disposition = re.search(r"^content-disposition:(.*)$", headers, re.IGNORECASE | re.MULTILINE)
+        if not disposition:
+            continue
+        name = re.search(r'\bname="([^"]*)"', disposition.group(1)) or re.search(r"\bname=([^;\s]+)", disposition.group(1))
+        filename = re.search(r'\bfilename="([^"]*)"', disposition.group(1))
+        if name:
+            fields[name.group(1)] = (content, filename.group(1) if filename else None)
+    return fields
+
+
+class Engines:
+    def __init__(self):
+        self.stt = None
+        self.tts = None
+        self.ready = False
+        self.unknown_voices = set()
+        self.verbose = False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "compadre-speech/1"
+    timeout = 120  # seconds a connection may sit idle or stall mid-request
+    engines = None  # set in main
+
+    def log_message(self, format, *args):  # access log only with --verbose
+        if self.engines.verbose:
+            log("%s %s" % (self.address_string(), format % args))
+
+    # -- responses
+
+    def _send(self, status, body, content_type, headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status, obj, headers=None):
+        self._send(status, json.dumps(obj).encode("utf-8"), "application/json", headers)
+
+    def _error(self, status, message, param=None):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            kind = "service_unavailable"
+        self._json(status, {"error": {"message": message, "type": kind, "param": param, "code": None}})
+
+    def _body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks, total = [], 0
+            while True:
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    self.close_connection = True
+                    raise RequestError("invalid chunked request body")
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                total += size
+                if total > MAX_BODY_BYTES:
+                    self.close_connection = True
+                    raise RequestError("request body too large (25 MB at most)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            length = int(length)
+        except ValueError:
+            self.close_connection = True
+            raise RequestError("invalid Content-Length")
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise RequestError("request body too large (25 MB at most)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        return self.rfile.read(length)
+
+    # -- routes
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            if self.engines.ready:
+                self._json(HTTPStatus.OK, {"status": "ok"})
+            else:
+                self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"status": "loading"})
+        else:
+            self._error(HTTPStatus.NOT_FOUND, f"no route GET {path}")
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_POST(self):
+        path = self.path.split("?", 1)[0].rstrip("/")
+        started = time.monotonic()
+        try:
+            body = self._body()
+            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech"):
+                raise RequestError(f"no route POST {path}", HTTPStatus.NOT_FOUND)
+            if not self.engines.ready:
+                raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
+            if path == "/v1/audio/transcriptions":
+                self._transcriptions(body)
+            else:
+                self._speech(body)
+            if self.engines.verbose:
+                log(f"POST {path} {1000 * (time.monotonic() - started):.0f} ms")
+        except RequestError as error:
+            self._error(error.status, str(error), error.param)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as error:  # an engine failure: report it, keep serving
+            log(f"error: POST {path}: {type(error).__name__}: {error}")
+            try:
+                self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(error).__name__}: {error}")
+            except OSError:
+                self.close_connection = True
+
+    def _transcriptions(self, body):
+        stt = self.engines.stt
+        if stt is None:
+            raise RequestError("speech to text is not enabled on this server", HTTPStatus.NOT_FOUND)
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise RequestError("expected multipart/form-data with a 'file' field")
+        fields = parse_multipart(body, content_type)
+
+        def text_field(name):
+            value = fields.get(name)
+            return value[0].decode("utf-8", "replace").strip() if value else None
+
+        if "file" not in fields:
+            raise RequestError("missing the 'file' field", param="file")
+        english_language(text_field("language"))
+        response_format = (text_field("response_format") or "json").lower()
+        if response_format not in ("json", "text", "verbose_json"):
+            raise RequestError(
+                f"response_format '{response_format}' is not supported (json, text, verbose_json)", param="response_format"
+            )
+        temperature = text_field("temperature")
+        try:
+            temperature = None if not temperature else min(max(float(temperature), 0.0), 1.0)
+        except ValueError:
+            raise RequestError("temperature must be a number", param="temperature")
+        audio = stt.decode(fields["file"][0])
+        text, segments = stt.transcribe(audio, prompt=text_field("prompt"), temperature=temperature)
+        if response_format == "text":
+            self._send(HTTPStatus.OK, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+        elif response_format == "verbose_json":
+            self._json(
+                HTTPStatus.OK,
+                {
+                    "task": "transcribe",
+                    "language": "english",
+                    "duration": round(len(audio) / WHISPER_RATE, 3),
+                    "text": text,
+                    "segments": [
+                        {
+                            "id": i,
+                            "start": round(s.start, 3),
+                            "end": round(s.end, 3),
+                            "text": s.text,
+                            "avg_logprob": s.avg_logprob,
+                            "no_speech_prob": s.no_speech_prob,
+                            "compression_ratio": s.compression_ratio,
+                            "temperature": s.temperature,
+                        }
+                        for i, s in enumerate(segments)
+                    ],
+                },
+            )
+        else:
+            self._json(HTTPStatus.OK, {"text": text})
+
+    def _speech(self, body):
+        tts = self.engines.tts
+        if tts is None:
+            raise RequestError("text to speech is not enabled on this server", HTTPStatus.NOT_FOUND)
+        try:
+            request = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError("the body is not JSON")
+        if not isinstance(request, dict):
+            raise RequestError("expected a JSON object")
+        text = request.get("input")
+        if not isinstance(text, str) or not text.strip():
+            raise RequestError("'input' must be a non-empty string", param="input")
+        if len(text) > MAX_INPUT_CHARS:
+            raise RequestError(f"'input' is longer than {MAX_INPUT_CHARS} characters", param="input")
+        voice = request.get("voice")
+        name = voice.get("id") if isinstance(voice, dict) else voice  # OpenAI also takes {"id": …}
+        if name is not None and str(name).lower() not in VOICE_ALIASES and str(name) not in self.engines.unknown_voices:
+            self.engines.unknown_voices.add(str(name))
+            log(f"unknown voice '{name}': using {DEFAULT_VOICE} (logged once per name)")
+        response_format = str(request.get("response_format") or "wav").lower()
+        if response_format not in ("wav", "pcm"):
+            raise RequestError(
+                f"response_format '{response_format}' is not supported (wav, pcm)", param="response_format"
+            )
+        speed = request.get("speed", 1.0)
+        if speed is None:
+            speed = 1.0
+        if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not math.isfinite(speed):
+            raise RequestError("'speed' must be a number", param="speed")
+        if not 0.25 <= speed <= 4.0:
+            raise RequestError("'speed' must be between 0.25 and 4.0", param="speed")
+        rate = request.get("sample_rate")
+        if rate is None:
+            rate = tts.sample_rate if response_format == "wav" else OPENAI_PCM_RATE
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+            raise RequestError("'sample_rate' must be an integer from 8000 to 48000", param="sample_rate")
+
+        samples, alignment = tts.synthesize(text, float(speed))
+        samples = resample_int16(samples, tts.sample_rate, rate)
+        headers = {"x-compadre-sample-rate": str(rate)}
+        if alignment is not None:
+            value = json.dumps(alignment, ensure_ascii=True, separators=(",", ":"))
+            if len(value) <= MAX_ALIGNMENT_HEADER_BYTES:
+                headers["x-compadre-alignment"] = value
+        if response_format == "wav":
+            self._send(HTTPStatus.OK, wav_bytes(samples, rate), "audio/wav", headers)
+        else:
+            self._send(HTTPStatus.OK, samples.astype("<i2").tobytes(), "audio/pcm", headers)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def default_models():
+    if os.environ.get("COMPADRE_VOICE_MODELS"):
+        return os.environ["COMPADRE_VOICE_MODELS"]
+    home = os.environ.get("COMPADRE_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "compadre")
+    return os.path.join(home, "voice-models")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Compadre's offline speech engines behind the OpenAI audio API.")
+    parser.add_argument("--port", type=int, default=8094, help="port on the host (0: any free port; default 8094)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--models", default=default_models(),
+                        help="folder scripts/setup-voice filled (default $COMPADRE_VOICE_MODELS, "
+                             "else $COMPADRE_HOME/voice-models, else ~/.cache/compadre/voice-models)")
+    parser.add_argument("--engines", default="stt,tts", help="which engines to load: stt, tts or stt,tts (default)")
+    parser.add_argument("--stt-threads", type=int, default=2, help="CTranslate2 threads for Whisper (default 2)")
+    parser.add_argument("--tts-threads", type=int, default=1, help="onnxruntime threads for Piper (default 1)")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="one lock for both engines: transcription and synthesis never overlap (2 cores)")
+    parser.add_argument("--espeak", default="espeak-ng", help="the espeak-ng program (default: from PATH)")
+    parser.add_argument("--no-warmup", action="store_true", help="skip the one short synthesis and transcription at start")
+    parser.add_argument("--exit-with-parent", action="store_true", help="exit when the parent process goes away")
+    parser.add_argument("--verbose", action="store_true", help="log every request with its duration to stderr")
+    args = parser.parse_args()
+
+    engines_wanted = {e.strip() for e in args.engines.split(",") if e.strip()}
+    if not engines_wanted or engines_wanted - {"stt", "tts"}:
+        parser.error("--engines takes stt, tts or stt,tts")
+    whisper_dir = os.path.join(args.models, "whisper-tiny.en")
+    voice_dir = os.path.join(args.models, "piper")
+    missing = []
+    if "stt" in engines_wanted and not os.path.isfile(os.path.join(whisper_dir, "model.bin")):
+        missing.append(whisper_dir)
+    if "tts" in engines_wanted and not os.path.isfile(os.path.join(voice_dir, DEFAULT_VOICE + ".onnx")):
+        missing.append(voice_dir)
+    if missing:
+        log(f"error: models missing: {', '.join(missing)} (run scripts/setup-voice, or pass --models)")
+        return 1
+
+    engines = Engines()
+    engines.verbose = args.verbose
+    Handler.engines = engines
+    try:
+        httpd = ThreadingHTTPServer((args.host, args.port), Handler)
+    except OSError as error:
+        log(f"error: cannot listen on {args.host}:{args.port}: {error}")
+        return 1
+    httpd.daemon_threads = True
+    port = httpd.server_address[1]
+
+    def stop(*_):
+        raise Stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    serving = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    serving.start()
+    try:
+        started = time.monotonic()
+        try:
+            if "tts" in engines_wanted:
+                engines.tts = TextToSpeech(voice_dir, DEFAULT_VOICE, args.espeak, max(1, args.tts_threads))
+            if "stt" in engines_wanted:
+                engines.stt = SpeechToText(whisper_dir, max(1, args.stt_threads))
+            if not args.no_warmup:
+                # The first run of each engine allocates its buffers: pay for it now, not on a caller's turn.
+                audio = None
+                if engines.tts:
+                    samples, _ = engines.tts.synthesize("Okay.")
+                    audio = resample_int16(samples, engines.tts.sample_rate, WHISPER_RATE)
+                if engines.stt:
+                    import numpy as np
+
+                    pcm = audio.astype(np.float32) / 32768.0 if audio is not None else np.zeros(WHISPER_RATE, np.float32)
+                    engines.stt.transcribe(pcm)
+            if args.one_at_a_time and engines.stt and engines.tts:
+                engines.stt.lock = engines.tts.lock
+        except Exception as error:
+            log(f"error: loading the engines failed: {type(error).__name__}: {error}")
+            return 1
+        engines.ready = True
+        log(f"engines loaded in {time.monotonic() - started:.2f} s ({', '.join(sorted(engines_wanted))})")
+        print(f"speech server ready on http://{args.host}:{port}", flush=True)
+        parent = os.getppid()
+        while True:
+            time.sleep(0.5)
+            if args.exit_with_parent and os.getppid() != parent:
+                log("parent process exited: stopping")
+                break
+    except Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        httpd.shutdown()
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
