@@ -154,7 +154,7 @@ OPERATIONS = [
         404: "No such organization, conversation or interaction."}),
     ("retrieve-message-source", "Where a voice message's audio can be fetched", {
         400: "Text messages have no audio source.",
-        404: "No such organization or message."}),
+        404: "No such organization or message, or its audio is not stored."}),
     ("generate-conversation-starter", "Suggest opening messages for a service", {
         404: "No such service or version set."}),
     ("modify-tags-of-conversation", "Add, change or remove conversation tags", {
@@ -365,7 +365,8 @@ PARAMETER_RULES = {
     # A path segment cannot be empty.
     ("deprecate-tool-version", "path", "versions"): {"pattern": VERSION_SPECIFIER, "minLength": 1},
     ("invoke-tool-version", "path", "version"): {"pattern": f"^{_NUMBER}\\.{_NUMBER}\\.{_NUMBER}$"},
-    # Voice input and output are not supported yet: `voice` is answered 415 (input) or 400 (output).
+    # Voice needs speech engines (`stt.*`, `tts.*`); a server without them answers `voice` with 415
+    # (input) or 400 (output), as the fuzzed server does, so the document offers `text` only.
     ("create-conversation", "query", "response_format"): {"enum": ["text"]},
     ("interact-with-conversation", "query", "request_format"): {"enum": ["text"]},
     ("interact-with-conversation", "query", "response_format"): {"enum": ["text"]},
@@ -797,6 +798,32 @@ def own_operations():
             "responses": {
                 "200": {"description": "Requests, interactions, model calls, tool runs, realtime connections, lease conflicts.",
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
+            },
+        }},
+        "/media/conversation/{organization}/{conversation_id}/{message_id}": {"get": {
+            "operationId": "get-message-audio",
+            "summary": "The audio of a voice message, at the signed link its source gave",
+            "description": "The link from `GET …/messages/{message_id}/source` is the credential: it works without a token "
+                           "until its `expires` time, and answers 403 when it was changed or has expired.",
+            "tags": ["Compadre"],
+            "security": [],
+            "parameters": [
+                {"name": "organization", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "expires", "in": "query", "required": True, "schema": {"type": "string"},
+                 "description": "Unix time after which the link no longer works."},
+                {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"},
+                 "description": "HMAC-SHA256 of the path and `expires`, made by the server."},
+            ],
+            "responses": {
+                "200": {"description": "The audio as it was sent or spoken.",
+                        "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}},
+                                    "audio/mpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                "403": {"description": "The link is not valid or has expired.",
+                        "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
+                "404": {"description": "The audio is no longer stored.",
+                        "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
             },
         }},
         "/openapi.json": {"get": {

@@ -43,6 +43,7 @@ public struct TestServer: Sendable {
         )
         api.realtimeLimits = realtimeLimits
         api.tools = made.tools
+        api.links = made.links
         api.metrics = metrics
         api.realtimeClock = realtimeClock
         api.signIns = signInLimits.map { SignInGuard(configuration: $0) }

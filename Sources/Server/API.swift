@@ -54,6 +54,8 @@ public struct API: Sendable {
     public var metrics = PrometheusCollectorRegistry()
     /// The organizations' tools; `nil` on a server started without them (tool routes answer 503).
     public var tools: Tools?
+    /// Signs the links of `GET …/messages/{id}/source` (and checks them when they are fetched).
+    public var links = SignedLinks(secret: "")
 
     /// `cacheLifetime` bounds how long a cached read (the caller, a listing) is used: how long another
     /// replica's change may take to show here. Zero turns the caches off.

@@ -46,6 +46,7 @@ public enum CompadreServer {
         RealtimeController(api: api).addRoutes(to: router)
         ToolController(api: api).addRoutes(to: router)
         ToolRepositoryController(api: api).addRoutes(to: router)
+        MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
     }
@@ -80,6 +81,7 @@ public enum CompadreServer {
             cacheLifetime: configuration.cacheLifetime
         )
         api.tools = tools
+        api.links = SignedLinks(secret: secret)
         if configuration.rateLimitsEnabled { api.signIns = SignInGuard(configuration: configuration.signInLimits) }
         return api
     }

@@ -101,7 +101,19 @@ public enum Migrations {
             "CREATE INDEX tool_invocations_org ON tool_invocations (org_id, created_at)",
             "CREATE INDEX tool_invocations_conversation ON tool_invocations (org_id, conversation_id)",
         ]),
+        Migration(version: 5, name: "voice", statements: [
+            """
+            CREATE TABLE message_audio (org_id TEXT NOT NULL, message_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+                content_type TEXT NOT NULL, audio {BINARY} NOT NULL, PRIMARY KEY (org_id, message_id))
+            """,
+            "CREATE INDEX message_audio_conversation ON message_audio (conversation_id)",
+        ]),
     ]
+
+    /// A statement in the database's dialect: `{BINARY}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL.
+    static func dialect(_ statement: String, _ kind: DatabaseKind) -> String {
+        statement.replacingOccurrences(of: "{BINARY}", with: kind == .sqlite ? "BLOB" : "BYTEA")
+    }
 
     /// The newest schema version this build knows.
     public static var latestVersion: Int { all.last?.version ?? 0 }
@@ -127,7 +139,7 @@ public enum Migrations {
                     .where("version", .equal, migration.version).first()
                 if existing != nil { return false }
                 for statement in migration.statements {
-                    try await sql.raw(SQLQueryString(statement)).run()
+                    try await sql.raw(SQLQueryString(dialect(statement, database.kind))).run()
                 }
                 try await sql.insert(into: "schema_migrations").columns("version", "name", "applied_at")
                     .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(WireCoding.formatDate(Date())))

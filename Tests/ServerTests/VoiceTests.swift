@@ -5,6 +5,7 @@ import EngineTesting
 import Foundation
 import HTTPTypes
 import Platform
+import Server
 import Storage
 import StorageTesting
 import Testing
@@ -191,6 +192,60 @@ struct VoiceTests {
                 #expect(voiceIn.text.contains("speech-to-text"))
                 let voiceOut = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=voice")
                 #expect(voiceOut.status == .unsupportedMediaType)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func aVoiceMessagesSourceIsAnExpiringLinkToTheAudioThatWasSentOrSpoken(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hello there")
+            let model = ScriptedModel(defaultReply: ["Hi. How", " are you?"])
+            let server = try await TestServer(database: database, model: model, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let answer = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=voice")
+                #expect(try answer.eventTypes().last == "interaction-complete")
+                let messages = try await voice.messages(client)
+                let user = try #require(messages.first { $0["message_type"] as? String == "user-message" })
+                let agent = try #require(messages.last)
+                #expect(user["format"] as? String == "voice")
+                #expect(agent["format"] as? String == "voice")
+                let text = try #require(messages.first)
+                #expect(text["format"] as? String == "text")
+
+                func source(_ message: [String: Any], _ query: String = "") async throws -> TestServer.Client.Answer {
+                    let id = message["id"] as? String ?? ""
+                    return try await client.call(.get, "/v1/\(voice.conversation.org)/conversation/\(voice.id)/messages/\(id)/source\(query)", token: voice.conversation.token)
+                }
+                func fetch(_ url: String) async throws -> TestServer.Client.Answer {
+                    let start = try #require(url.range(of: "/media/"))
+                    return try await client.call(.get, String(url[start.lowerBound...]))
+                }
+                let userSource = try await source(user).object()
+                #expect(userSource["content_type"] as? String == "audio/wav")
+                let userURL = try #require(userSource["url"] as? String)
+                #expect(userURL.hasPrefix("http://"))
+                let heard = try await fetch(userURL)
+                #expect(heard.status == .ok)
+                #expect(heard.headers[.contentType] == "audio/wav")
+                #expect(heard.body == spokenWAV)
+
+                let spoken = try await fetch(try #require(try await source(agent).object()["url"] as? String))
+                let contents = try #require(WAV.read(spoken.body))
+                #expect(contents.sampleRate == 16_000)
+                #expect(contents.samples == ScriptedSpeech.audio(for: "Hi.") + ScriptedSpeech.audio(for: "How are you?"))
+
+                let expiresAt = try #require(WireCoding.parseDate(try await source(user, "?long_lived=true").object()["expires_at"] as? String ?? ""))
+                #expect(expiresAt.timeIntervalSinceNow > 11 * 3600)
+                #expect(try await source(text).status == .badRequest)
+
+                #expect(try await fetch(userURL.replacingOccurrences(of: "signature=", with: "signature=0")).status == .forbidden)
+                let path = String(userURL[try #require(userURL.range(of: "/media/")).lowerBound...].prefix { $0 != "?" })
+                let expired = path + "?" + server.api.links.query(path: path, expires: Date().addingTimeInterval(-1))
+                #expect(try await client.call(.get, expired).status == .forbidden)
+                let otherMessage = path.replacingOccurrences(of: user["id"] as? String ?? "", with: agent["id"] as? String ?? "")
+                #expect(try await fetch(otherMessage + "?" + (userURL.split(separator: "?").last.map(String.init) ?? "")).status == .forbidden)
             }
         }
     }

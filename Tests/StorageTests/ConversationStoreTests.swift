@@ -146,6 +146,27 @@ struct ConversationStoreTests {
     }
 
     @Test(arguments: engines)
+    func aVoiceMessagesAudioIsKeptWholeInItsOrganizationAndGoesWithItsConversation(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let store = Store(database: database)
+            let org = uniqueOrgID()
+            let record = conversation(org: org)
+            try await store.write { try await $0.conversations.insert(record) }
+            // Every byte value, NUL included, and more than a page.
+            let bytes = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+            let audio = MessageAudio(messageID: ObjectID.generate(), conversationID: record.id, contentType: "audio/wav", data: bytes)
+            try await store.write { try await $0.conversations.insert(audio, orgID: org) }
+            let read = try await store.read { try await $0.conversations.audio(messageID: audio.messageID, conversationID: record.id, orgID: org) }
+            #expect(read == audio)
+            let elsewhere = try await store.read { try await $0.conversations.audio(messageID: audio.messageID, conversationID: record.id, orgID: uniqueOrgID()) }
+            #expect(elsewhere == nil)
+            try await store.write { try await $0.conversations.delete(id: record.id, orgID: org) }
+            let gone = try await store.read { try await $0.conversations.audio(messageID: audio.messageID, conversationID: record.id, orgID: org) }
+            #expect(gone == nil)
+        }
+    }
+
+    @Test(arguments: engines)
     func aFailedTransactionStoresNothing(engine: TestDatabase) async throws {
         try await engine.with { database in
             let store = Store(database: database)

@@ -114,30 +114,46 @@ def test_health(server):
         assert json.loads(response.read()) == {"status": "ok"}
 
 
+def word_errors(heard, said):
+    """Word-level edit distance (substitutions, insertions, deletions)."""
+    row = list(range(len(said) + 1))
+    for i, h in enumerate(heard, 1):
+        previous, row[0] = row[0], i
+        for j, s in enumerate(said, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (h != s))
+    return row[-1]
+
+
 def test_speech_round_trip(server):
-    status, headers, audio = post(
-        server + "/v1/audio/speech",
-        json.dumps({"model": "tts-1", "input": SENTENCE, "voice": "joe", "response_format": "wav"}).encode(),
-        "application/json",
-    )
-    assert status == 200, audio[:300]
-    assert headers["Content-Type"] == "audio/wav"
-    with wave.open(io.BytesIO(audio)) as w:
-        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
-        seconds = w.getnframes() / w.getframerate()
-    assert 1.0 < seconds < 5.0
+    # Piper samples its output (noise), and Whisper tiny.en mishears about one synthesis in ten of this
+    # sentence ("Play a book of visit…"): up to three syntheses, one must come back with at most one word wrong.
+    heard_all = []
+    for _ in range(3):
+        status, headers, audio = post(
+            server + "/v1/audio/speech",
+            json.dumps({"model": "tts-1", "input": SENTENCE, "voice": "joe", "response_format": "wav"}).encode(),
+            "application/json",
+        )
+        assert status == 200, audio[:300]
+        assert headers["Content-Type"] == "audio/wav"
+        with wave.open(io.BytesIO(audio)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+            seconds = w.getnframes() / w.getframerate()
+        assert 1.0 < seconds < 5.0
 
-    alignment = json.loads(headers["x-compadre-alignment"])
-    assert "".join(c for _, c in alignment) == SENTENCE
-    times = [ms for ms, _ in alignment]
-    assert times == sorted(times) and 0 <= times[0] and times[-1] <= seconds * 1000
+        alignment = json.loads(headers["x-compadre-alignment"])
+        assert "".join(c for _, c in alignment) == SENTENCE
+        times = [ms for ms, _ in alignment]
+        assert times == sorted(times) and 0 <= times[0] and times[-1] <= seconds * 1000
 
-    body, content_type = multipart({"model": "whisper-1", "language": "eng"}, audio, "speech.wav")
-    status, _, answer = post(server + "/v1/audio/transcriptions", body, content_type)
-    assert status == 200, answer[:300]
-    heard, said = words(json.loads(answer)["text"]), words(SENTENCE)
-    wrong = sum(a != b for a, b in zip(heard, said)) + abs(len(heard) - len(said))
-    assert wrong <= 1, f"heard {heard}, said {said}"
+        body, content_type = multipart({"model": "whisper-1", "language": "eng"}, audio, "speech.wav")
+        status, _, answer = post(server + "/v1/audio/transcriptions", body, content_type)
+        assert status == 200, answer[:300]
+        heard = json.loads(answer)["text"]
+        heard_all.append(heard)
+        if word_errors(words(heard), words(SENTENCE)) <= 1:
+            return
+    pytest.fail(f"said {SENTENCE!r}, heard {heard_all}")
 
 
 def test_pcm_is_24khz(server):

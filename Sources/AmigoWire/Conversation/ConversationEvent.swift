@@ -202,3 +202,22 @@ public struct InteractionComplete: Codable, Sendable, Hashable {
         try c.encode(conversationCompleted, forKey: .conversationCompleted)
     }
 }
+
+/// Where a voice message's audio can be fetched (`GET …/messages/{id}/source`): a link that works
+/// without credentials until `expires_at`.
+public struct MessageSource: Codable, Sendable, Hashable {
+    public var url: String
+    public var expiresAt: Date
+    /// `audio/wav` or `audio/mpeg`.
+    public var contentType: String
+
+    public init(url: String, expiresAt: Date, contentType: String) {
+        self.url = url
+        self.expiresAt = expiresAt
+        self.contentType = contentType
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url, expiresAt = "expires_at", contentType = "content_type"
+    }
+}

@@ -80,6 +80,8 @@ public struct Conversations: Sendable {
         var isNew: Bool
         /// How the reply is spoken when the client asked for voice (`response_format=voice`).
         var voiceReply: VoiceReply?
+        /// The audio of a voice user message, stored as its source.
+        var userAudio: MessageAudio?
         /// The conversation's user when the caller is that user (the caller's record is kept current by
         /// `Principals`), so the interaction need not read it again.
         var user: User?
@@ -188,7 +190,9 @@ public struct Conversations: Sendable {
                 "This server has no speech-to-text engine, so it cannot take voice messages: run scripts/setup-voice or set COMPADRE_STT_BASE_URL."
             )
         }
-        return try await prepare(isNew: false, holding: "conversation/\(conversationID)", caller: caller, voiceReply: voiceReply) {
+        // The audio of the user's message, stored with it (set while loading).
+        var userAudio: MessageAudio?
+        var pending = try await prepare(isNew: false, holding: "conversation/\(conversationID)", caller: caller, voiceReply: voiceReply) {
             let (record, setting, lastMessageAt, keyterms) = try await store.read { repositories in
                 let record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:InteractWithConversation")
                 if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
@@ -241,10 +245,12 @@ public struct Conversations: Sendable {
             var userMessage: MessageInstance?
             if let transcript {
                 guard !transcript.isEmpty else { throw PlatformError.badRequest("The user message is empty: no speech was heard in the audio.") }
-                var message = Self.message(.userMessage, transcript, at: now, sender: record.userID)
-                message.format = .voice
+                let message = Self.message(.userMessage, transcript, at: now, sender: record.userID)
                 input.append(message)
                 userMessage = message
+                if let audio = turn.audio {
+                    userAudio = MessageAudio(messageID: message.id, conversationID: record.id, contentType: audio.contentType, data: audio.file.data)
+                }
             } else if let (type, raw) = turn.message {
                 let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !text.isEmpty else { throw PlatformError.badRequest("The user message is empty.") }
@@ -258,6 +264,8 @@ public struct Conversations: Sendable {
             }
             return (record, setting, input, userMessage)
         }
+        pending.userAudio = userAudio
+        return pending
     }
 
     /// Runs the interaction (announcing a new conversation first) and commits it; returns its outcome,
@@ -267,23 +275,20 @@ public struct Conversations: Sendable {
         _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
         if let voice = pending.voiceReply {
-            return await runPending(pending, events: VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice), interruption: interruption)
+            let sink = VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice)
+            return await runPending(pending, events: sink, interruption: interruption, spoken: sink)
         }
-        return await runPending(pending, events: events, interruption: interruption)
+        return await runPending(pending, events: events, interruption: interruption, spoken: nil)
     }
 
     private func runPending(
-        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption?
+        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption?, spoken: (any SpokenReply)?
     ) async -> InteractionOutcome? {
         let outcome = await pending.ticket.run { () -> InteractionOutcome? in
             if pending.isNew {
                 guard (try? await events.write(.conversationCreated(conversationID: pending.record.id))) != nil else { return nil }
             }
-            return await runInteraction(
-                record: pending.record, setting: pending.setting, input: pending.input, userMessage: pending.userMessage,
-                isNew: pending.isNew, knownUser: pending.user, events: events, interruption: interruption, lease: pending.lease,
-                requestID: pending.requestID
-            )
+            return await runInteraction(pending, events: events, interruption: interruption, spoken: spoken)
         }
         await pending.lease.release()
         return outcome
@@ -314,23 +319,21 @@ public struct Conversations: Sendable {
 
     /// Runs one interaction inside its span, with its request's ID in the logs and its metrics.
     private func runInteraction(
-        record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, knownUser: User?, events: some ConversationEventSink, interruption: Interruption?,
-        lease: Lease, requestID: String?
+        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption?, spoken: (any SpokenReply)?
     ) async -> InteractionOutcome? {
+        let record = pending.record
         let interactionID = ObjectID.generate()
         let modelTime = ModelTime()
         let clock = ContinuousClock()
         let started = clock.now
-        let outcome = await RequestScope.$id.withValue(requestID) {
+        let outcome = await RequestScope.$id.withValue(pending.requestID) {
             await ModelTime.$current.withValue(modelTime) {
                 await withSpan("interaction") { span in
                     span.attributes["compadre.organization"] = record.orgID
                     span.attributes["compadre.conversation_id"] = record.id
                     span.attributes["compadre.interaction_id"] = interactionID
                     let outcome = await performInteraction(
-                        interactionID: interactionID, record: record, setting: setting, input: input, userMessage: userMessage,
-                        isNew: isNew, knownUser: knownUser, events: events, interruption: interruption, lease: lease
+                        interactionID: interactionID, pending: pending, events: events, interruption: interruption, spoken: spoken
                     )
                     if outcome == nil { span.setStatus(SpanStatus(code: .error)) }
                     return outcome
@@ -344,11 +347,13 @@ public struct Conversations: Sendable {
 
     /// Runs the Engine and commits. Any failure becomes an `error` event and stores nothing.
     private func performInteraction(
-        interactionID: String, record: ConversationRecord, setting: ConversationSetting, input: [MessageInstance],
-        userMessage: MessageInstance?, isNew: Bool, knownUser: User?, events: some ConversationEventSink, interruption: Interruption?,
-        lease: Lease
+        interactionID: String, pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption?,
+        spoken: (any SpokenReply)?
     ) async -> InteractionOutcome? {
-        let input = input.map { message in
+        let (record, setting, userMessage, isNew, knownUser, lease) = (
+            pending.record, pending.setting, pending.userMessage, pending.isNew, pending.user, pending.lease
+        )
+        let input = pending.input.map { message in
             var message = message
             message.interactionID = interactionID
             return message
@@ -405,7 +410,12 @@ public struct Conversations: Sendable {
             if lease.isLost {
                 throw PlatformError.conflict("The conversation's lock was lost during the interaction; nothing was stored.")
             }
-            try await commit(record: record, history: history, input: input, outcome: outcome, isNew: isNew)
+            var audio: [MessageAudio] = []
+            if let userAudio = pending.userAudio { audio.append(userAudio) }
+            if let spoken, let reply = spoken.recording() {
+                audio.append(MessageAudio(messageID: outcome.agentMessage.id, conversationID: record.id, contentType: "audio/wav", data: reply))
+            }
+            try await commit(record: record, history: history, input: input, outcome: outcome, isNew: isNew, audio: audio)
             try await events.write(.interactionComplete(InteractionComplete(
                 messageID: outcome.agentMessage.id, interactionID: interactionID,
                 fullMessage: outcome.agentMessage.message, conversationCompleted: outcome.conversationCompleted
@@ -427,12 +437,20 @@ public struct Conversations: Sendable {
         }
     }
 
+    /// Stores the interaction in one transaction: the conversation, its new messages (those with `audio`
+    /// as voice messages), the interaction, the user's counters.
     private func commit(
-        record: ConversationRecord, history: [MessageInstance], input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool
+        record: ConversationRecord, history: [MessageInstance], input: [MessageInstance], outcome: InteractionOutcome, isNew: Bool,
+        audio: [MessageAudio] = []
     ) async throws {
         var record = record
         // An interrupted reply is stored as far as it was sent; one interrupted before its first piece not at all.
-        let messages = input + outcome.messages.filter { !($0.messageType == .agentMessage && $0.message.isEmpty) }
+        let voiced = Set(audio.map(\.messageID))
+        let messages = (input + outcome.messages.filter { !($0.messageType == .agentMessage && $0.message.isEmpty) }).map { message in
+            var message = message
+            if voiced.contains(message.id) { message.format = .voice }
+            return message
+        }
         record.numMessages += messages.filter { $0.messageType != .agentInnerThought }.count
         if !outcome.agentMessage.message.isEmpty { record.finalMessage = outcome.agentMessage.message }
         record.interactionCount += 1
@@ -454,6 +472,7 @@ public struct Conversations: Sendable {
             }
             try await repositories.conversations.append(messages, conversationID: final.id, orgID: final.orgID)
             try await repositories.conversations.insert(interaction, orgID: final.orgID)
+            for clip in audio { try await repositories.conversations.insert(clip, orgID: final.orgID) }
             try await repositories.users.recordActivity(
                 userID: final.userID, orgID: final.orgID, conversations: isNew ? 1 : 0, messages: visible,
                 at: outcome.agentMessage.createdAt

@@ -14,10 +14,12 @@ import Synchronization
 ///   (an empty one when nothing was left). Sequence numbers count the audio pieces from 0.
 /// - Every other event passes through in order, after the audio of the text before it.
 /// - A synthesis that fails fails the write, so the interaction fails and stores nothing.
-final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink {
+final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, SpokenReply {
     private struct State {
         var text = ""
         var sequence = 0
+        /// Everything sent so far, stored as the agent message's source.
+        var pcm = Data()
     }
 
     private let base: Base
@@ -57,10 +59,16 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink {
 
     private func speak(_ sentence: String, messageID: String, stop: Bool) async throws {
         let audio = try await speech.synthesize(sentence, voice: voice)
+        state.withLock { $0.pcm.append(audio.pcm16) }
         try await base.write(.newMessage(NewMessage(
             message: audio.pcm16.base64EncodedString(), transcriptAlignment: audio.alignment, stop: stop,
             sequenceNumber: nextSequence(), messageID: messageID
         )))
+    }
+
+    func recording() -> Data? {
+        let pcm = state.withLock { $0.pcm }
+        return pcm.isEmpty ? nil : WAV.file(pcm: pcm, sampleRate: SpeechAudio.sampleRate)
     }
 
     private func nextSequence() -> Int {
@@ -96,4 +104,9 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink {
         text = String(text[start...])
         return sentences
     }
+}
+
+/// What a spoken reply sounded like, as a WAV file (nil when nothing was spoken).
+protocol SpokenReply: Sendable {
+    func recording() -> Data?
 }

@@ -166,15 +166,23 @@ struct ConversationController {
             let caller = try call.caller
             let conversationID = try call.objectID("conversation_id")
             let messageID = try call.objectID("message_id")
-            _ = try call.query.bool("long_lived")
+            let longLived = try call.query.bool("long_lived") ?? false
             let orgID = call.orgID
-            let message = try await api.store.read { repositories -> MessageInstance? in
+            let (message, contentType) = try await api.store.read { repositories -> (MessageInstance?, String?) in
                 _ = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetMessage")
-                return try await repositories.conversations.message(id: messageID, conversationID: conversationID, orgID: orgID)
+                let message = try await repositories.conversations.message(id: messageID, conversationID: conversationID, orgID: orgID)
+                guard message?.format == .voice else { return (message, nil) }
+                let audio = try await repositories.conversations.audio(messageID: messageID, conversationID: conversationID, orgID: orgID)
+                return (message, audio?.contentType)
             }
             guard let message else { throw PlatformError.notFound("Message `\(messageID)` does not exist in this conversation.") }
             if message.format == .text { throw PlatformError.badRequest("The message is a text message; only voice messages have a source.") }
-            throw PlatformError.notFound("The audio of message `\(messageID)` is not stored.")
+            guard let contentType else { throw PlatformError.notFound("The audio of message `\(messageID)` is not stored.") }
+            // A link Compadre serves itself (there is no object store): 1 hour, 12 with `long_lived`.
+            let expires = Date().addingTimeInterval(longLived ? 12 * 3600 : 3600)
+            let path = MediaRoutes.messageAudioPath(org: orgID, conversation: conversationID, message: messageID)
+            let url = "\(MediaRoutes.origin(of: call.request))\(path)?\(api.links.query(path: path, expires: expires))"
+            return try .json(MessageSource(url: url, expiresAt: expires, contentType: contentType))
         }
 
         router.operation(.post, "/v1/:organization/conversation/conversation_starter", "generate-conversation-starter", api: api) { call in

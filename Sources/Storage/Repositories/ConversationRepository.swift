@@ -110,6 +110,22 @@ public struct MessageFilter: Sendable {
     }
 }
 
+/// The audio of a voice message: what the user sent, or what the agent's reply sounded like.
+public struct MessageAudio: Sendable, Hashable {
+    public var messageID: String
+    public var conversationID: String
+    /// `audio/wav` or `audio/mpeg`.
+    public var contentType: String
+    public var data: Data
+
+    public init(messageID: String, conversationID: String, contentType: String, data: Data) {
+        self.messageID = messageID
+        self.conversationID = conversationID
+        self.contentType = contentType
+        self.data = data
+    }
+}
+
 /// A committed interaction: when it happened and what the Engine recorded about it.
 public struct InteractionRecord: Codable, Sendable, Hashable {
     public var id: String
@@ -162,7 +178,7 @@ public struct ConversationRepository: Sendable {
 
     /// Deletes the conversation with its messages and interactions.
     public func delete(id: String, orgID: String) async throws {
-        for table in ["messages", "interactions"] {
+        for table in ["messages", "interactions", "message_audio"] {
             try await sql.delete(from: table).where("conversation_id", .equal, id).where("org_id", .equal, orgID).run()
         }
         try await sql.delete(from: "conversations").where("id", .equal, id).where("org_id", .equal, orgID).run()
@@ -250,6 +266,28 @@ public struct ConversationRepository: Sendable {
             .where("id", .equal, id).where("conversation_id", .equal, conversationID).where("org_id", .equal, orgID)
             .first()
             .map { try Documents.decode(MessageInstance.self, from: $0) }
+    }
+
+    // MARK: - Audio
+
+    public func insert(_ audio: MessageAudio, orgID: String) async throws {
+        try await sql.raw("""
+            INSERT INTO message_audio (org_id, message_id, conversation_id, content_type, audio) VALUES (\(bind: orgID), \
+            \(bind: audio.messageID), \(bind: audio.conversationID), \(bind: audio.contentType), \(bind: audio.data))
+            """).run()
+    }
+
+    /// The audio of message `messageID` in conversation `conversationID`, if it has any.
+    public func audio(messageID: String, conversationID: String, orgID: String) async throws -> MessageAudio? {
+        try await sql.raw("""
+            SELECT content_type, audio FROM message_audio
+            WHERE org_id = \(bind: orgID) AND message_id = \(bind: messageID) AND conversation_id = \(bind: conversationID)
+            """).first().map { row in
+            MessageAudio(
+                messageID: messageID, conversationID: conversationID,
+                contentType: try row.decode(column: "content_type", as: String.self), data: try row.decode(column: "audio", as: Data.self)
+            )
+        }
     }
 
     // MARK: - Interactions
