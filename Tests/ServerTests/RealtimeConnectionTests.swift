@@ -77,7 +77,19 @@ private func error(_ code: Int, _ description: String) -> Action {
     .send(.error(httpErrorCode: code, errorDescription: description))
 }
 
-private let voiceUnsupported = error(415, "voice is not supported by this server yet")
+private let vadUnsupported = error(415, "voice activity detection is not supported by this server yet; send audio in manual mode")
+private let endOfAudio = #"{"type":"client.new-audio-message","audio":null}"#
+
+private func audioFrame(_ bytes: Data, config: String? = nil) -> String {
+    let configField = config.map { #","audio_config":\#($0)"# } ?? ""
+    return #"{"type":"client.new-audio-message","audio":"\#(bytes.base64EncodedString())"\#(configField)}"#
+}
+
+extension Action {
+    var closeCode: RealtimeConnection.CloseCode? {
+        if case .close(let code, _) = self { code } else { nil }
+    }
+}
 
 // MARK: - Limits and close codes
 
@@ -94,7 +106,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         let prefix = #"{"type":"client.new-text-message","message_type":"user-message","text":""#
         let frame = prefix + String(repeating: "a", count: (1 << 20) - prefix.utf8.count - 2) + "\"}"
         #expect(frame.utf8.count == 1 << 20)
-        guard case .runInteraction(let text?, let events) = client.send(frame).first, events.isEmpty else {
+        guard case .runInteraction(.text(let text)?, let events) = client.send(frame).first, events.isEmpty else {
             Issue.record("the frame did not start an interaction")
             return
         }
@@ -283,7 +295,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.connection.conversationID == conversationID)
         // The opening turn is running: user text waits for it.
         #expect(client.send(userText("hi")) == [])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "hi", events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("hi"), events: [])])
     }
 
     @Test func aStartWithAnInitialMessageLeavesTheConnectionIdle() {
@@ -293,14 +305,14 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
             == [.send(.conversationCreated(conversationID: conversationID))])
         // Not an empty conversation: an event is only buffered.
         #expect(client.send(event("ui.open")) == [])
-        #expect(client.send(userText("there?")) == [.runInteraction(userText: "there?", events: [.init(text: "ui.open", receivedAt: client.wallClock)])])
+        #expect(client.send(userText("there?")) == [.runInteraction(user: .text("there?"), events: [.init(text: "ui.open", receivedAt: client.wallClock)])])
     }
 
     @Test func continuingSendsConversationContinuedAndTheAgentDoesNotSpeak() {
         var client = Client()
         #expect(client.send(continueFrame) == [.continueConversation(conversationID: conversationID)])
         #expect(client.connection.conversationContinued(id: conversationID) == [.send(.conversationContinued(conversationID: conversationID))])
-        #expect(client.send(userText("back again")) == [.runInteraction(userText: "back again", events: [])])
+        #expect(client.send(userText("back again")) == [.runInteraction(user: .text("back again"), events: [])])
     }
 
     @Test func aSecondStartOrContinueIsAnError() {
@@ -351,9 +363,9 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         let cart = BufferedEvent(text: "page=/cart", receivedAt: client.wallClock)
         #expect(client.connection.conversationContinued(id: conversationID) == [
             .send(.conversationContinued(conversationID: conversationID)),
-            .runInteraction(userText: "first", events: [cart]),
+            .runInteraction(user: .text("first"), events: [cart]),
         ])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "second", events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("second"), events: [])])
     }
 
     @Test func anUrgentEventSentDuringTheStartInterruptsTheOpeningTurn() {
@@ -364,7 +376,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
             .send(.conversationCreated(conversationID: conversationID)), .interruptInteraction,
         ])
         #expect(client.connection.interactionFinished(conversationCompleted: false)
-            == [.runInteraction(userText: nil, events: [.init(text: "alert", receivedAt: client.wallClock)])])
+            == [.runInteraction(user: nil, events: [.init(text: "alert", receivedAt: client.wallClock)])])
     }
 
     @Test func inAnEmptyConversationTheFirstExternalEventStartsAnInteraction() {
@@ -372,7 +384,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         _ = client.send(#"{"type":"client.start-conversation","service_id":"\#(serviceID)","initial_message_type":"skip"}"#)
         #expect(client.connection.conversationStarted(id: conversationID, agentSpeaksFirst: false)
             == [.send(.conversationCreated(conversationID: conversationID))])
-        #expect(client.send(event("ALERT: gateway timeouts")) == [.runInteraction(userText: nil, events: [.init(text: "ALERT: gateway timeouts", receivedAt: client.wallClock)])])
+        #expect(client.send(event("ALERT: gateway timeouts")) == [.runInteraction(user: nil, events: [.init(text: "ALERT: gateway timeouts", receivedAt: client.wallClock)])])
         _ = client.connection.interactionFinished(conversationCompleted: false)
         // From then on events are buffered as usual.
         #expect(client.send(event("later")) == [])
@@ -390,7 +402,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.send(event("ui.click=checkout")) == [])
         let click = BufferedEvent(text: "ui.click=checkout", receivedAt: client.wallClock)
         client.advance(.seconds(1))
-        #expect(client.send(userText("Can I pay?")) == [.runInteraction(userText: "Can I pay?", events: [battery, click])])
+        #expect(client.send(userText("Can I pay?")) == [.runInteraction(user: .text("Can I pay?"), events: [battery, click])])
 
         client.advance(.seconds(1))
         #expect(client.send(event("ui.navigate=/pay")) == [])
@@ -398,9 +410,9 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
 
         client.advance(.seconds(5))
-        #expect(client.send(userText("Done.")) == [.runInteraction(userText: "Done.", events: [navigate])])
+        #expect(client.send(userText("Done.")) == [.runInteraction(user: .text("Done."), events: [navigate])])
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
-        #expect(client.send(userText("Thanks")) == [.runInteraction(userText: "Thanks", events: [])])
+        #expect(client.send(userText("Thanks")) == [.runInteraction(user: .text("Thanks"), events: [])])
     }
 
     @Test func anUrgentEventWhileIdleStartsAnInteractionWithTheBufferedEvents() {
@@ -409,7 +421,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         let a = BufferedEvent(text: "a", receivedAt: client.wallClock)
         client.advance(.seconds(1))
         #expect(client.send(event("critical", startInteraction: true))
-            == [.runInteraction(userText: nil, events: [a, .init(text: "critical", receivedAt: client.wallClock)])])
+            == [.runInteraction(user: nil, events: [a, .init(text: "critical", receivedAt: client.wallClock)])])
     }
 
     @Test func anUrgentEventMidAnswerInterruptsItOnceAndRunsNext() {
@@ -420,7 +432,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.send(event("also urgent", startInteraction: true)) == [])
         let alsoUrgent = BufferedEvent(text: "also urgent", receivedAt: client.wallClock)
         #expect(client.connection.interactionFinished(conversationCompleted: false)
-            == [.runInteraction(userText: nil, events: [critical, alsoUrgent])])
+            == [.runInteraction(user: nil, events: [critical, alsoUrgent])])
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
     }
 
@@ -431,18 +443,18 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.send(userText("three")) == [])
         #expect(client.send(event("critical", startInteraction: true)) == [.interruptInteraction])
         let critical = BufferedEvent(text: "critical", receivedAt: client.wallClock)
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "two", events: [critical])])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "three", events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("two"), events: [critical])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("three"), events: [])])
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
     }
 
     @Test func userTextMidAnswerIsQueuedNotRejected() {
         var client = Client.idle()
-        #expect(client.send(userText("first")) == [.runInteraction(userText: "first", events: [])])
+        #expect(client.send(userText("first")) == [.runInteraction(user: .text("first"), events: [])])
         #expect(client.send(userText("second")) == [])
         #expect(client.send(userText("third")) == [])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "second", events: [])])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "third", events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("second"), events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("third"), events: [])])
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
     }
 
@@ -470,7 +482,7 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         _ = client.send(userText("one"))
         _ = client.send(userText("two"))
         #expect(client.send(finish) == [])
-        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(userText: "two", events: [])])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [.runInteraction(user: .text("two"), events: [])])
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [.finishConversation])
     }
 
@@ -508,23 +520,67 @@ private let voiceUnsupported = error(415, "voice is not supported by this server
         #expect(client.send(userText("hello?")) == [])
     }
 
-    @Test func voiceIsUnsupportedButTheSocketStaysOpen() {
+    @Test func audioChunksMakeOneUtteranceAnsweredLikeATextInTheFormatItsConfigSays() {
         var client = Client.idle()
-        #expect(client.send(#"{"type":"client.new-audio-message","audio":"AAAA","audio_config":{"format":"pcm"}}"#) == [voiceUnsupported])
-        #expect(client.send(#"{"type":"client.new-audio-message","audio":null}"#) == [voiceUnsupported])
-        #expect(client.send(#"{"type":"client.switch-vad-mode","vad_mode_on":true}"#) == [voiceUnsupported])
-        #expect(client.send(userText("text still works")) == [.runInteraction(userText: "text still works", events: [])])
+        let first = Data(repeating: 1, count: 300), second = Data(repeating: 2, count: 100)
+        #expect(client.send(audioFrame(first, config: #"{"format":"pcm","sample_rate":8000,"sample_width":2,"n_channels":1}"#)) == [])
+        #expect(client.send(audioFrame(second)) == [])
+        let clip = AudioClip(data: first + second, encoding: .pcm(sampleRate: 8000, channels: 1, sampleWidth: 2))
+        #expect(client.send(endOfAudio) == [.runInteraction(user: .audio(clip), events: [])])
+        // While the agent answers, the next utterance waits its turn like a text; without a config it is
+        // the reference format, and a WAV header says the rest.
+        #expect(client.send(audioFrame(second)) == [])
+        #expect(client.send(endOfAudio) == [])
+        let wav = WAV.file(pcm: first, sampleRate: 22_050)
+        #expect(client.send(audioFrame(wav)) == [])
+        #expect(client.send(endOfAudio) == [])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [
+            .runInteraction(user: .audio(AudioClip(data: second, encoding: .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2))), events: []),
+        ])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [
+            .runInteraction(user: .audio(AudioClip(data: wav, encoding: .wav)), events: []),
+        ])
+        #expect(client.send(audioFrame(first, config: #"{"format":"mp3"}"#)) == [])
+        #expect(client.send(endOfAudio) == [])
+        #expect(client.connection.interactionFinished(conversationCompleted: false) == [
+            .runInteraction(user: .audio(AudioClip(data: first, encoding: .mp3)), events: []),
+        ])
     }
 
-    @Test func voiceIsUnsupportedWhileTheStartIsPendingToo() {
-        var client = Client()
-        _ = client.send(startFrame)
-        #expect(client.send(#"{"type":"client.switch-vad-mode","vad_mode_on":false}"#) == [voiceUnsupported])
+    @Test func audioFramesCountAsBytesNotAsMessages() {
+        var client = Client.idle(limits: .init(messagesPerMinute: 5, audioBytesPerMinute: 1_000))
+        for _ in 0..<9 { #expect(client.send(audioFrame(Data(repeating: 0, count: 100))) == []) }
+        #expect(!client.connection.isClosed)
+        client.advance(.seconds(61))
+        for _ in 0..<10 { #expect(client.send(audioFrame(Data(repeating: 0, count: 100))) == []) }
+        #expect(client.send(audioFrame(Data(repeating: 0, count: 1))) == [.close(.rateLimited, reason: "More than 1000 bytes of audio in a minute.")])
+    }
+
+    @Test func badAudioIsRefusedWithItsCloseCode() {
+        var config = Client.idle()
+        #expect(config.send(audioFrame(Data(count: 2), config: #"{"format":"pcm","n_channels":2}"#)).last?.closeCode == .unsupportedMedia)
+        var base64 = Client.idle()
+        #expect(base64.send(#"{"type":"client.new-audio-message","audio":"not base64!"}"#).last?.closeCode == .badRequest)
+        var long = Client.idle(limits: .init(maxUtteranceBytes: 150))
+        #expect(long.send(audioFrame(Data(count: 100))) == [])
+        #expect(long.send(audioFrame(Data(count: 100))).last?.closeCode == .badRequest)
+        var empty = Client.idle()
+        #expect(empty.send(endOfAudio) == [error(400, "No audio was sent before the end of the audio message.")])
+        #expect(!empty.connection.isClosed)
+    }
+
+    @Test func voiceActivityDetectionIsUnsupportedButTheSocketStaysOpen() {
+        var client = Client.idle()
+        #expect(client.send(#"{"type":"client.switch-vad-mode","vad_mode_on":true}"#) == [vadUnsupported])
+        #expect(client.send(userText("text still works")) == [.runInteraction(user: .text("text still works"), events: [])])
+        var opening = Client()
+        _ = opening.send(startFrame)
+        #expect(opening.send(#"{"type":"client.switch-vad-mode","vad_mode_on":false}"#) == [vadUnsupported])
     }
 
     @Test func interactionFinishedWithoutARunningInteractionIsIgnored() {
         var client = Client.idle()
         #expect(client.connection.interactionFinished(conversationCompleted: false) == [])
-        #expect(client.send(userText("hi")) == [.runInteraction(userText: "hi", events: [])])
+        #expect(client.send(userText("hi")) == [.runInteraction(user: .text("hi"), events: [])])
     }
 }

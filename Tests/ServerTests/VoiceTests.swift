@@ -249,4 +249,41 @@ struct VoiceTests {
             }
         }
     }
+
+    @Test func aRealtimeUtteranceIsTranscribedAndAnsweredInTheAgentsVoice() async throws {
+        try await TestDatabase.sqlite.with { database in
+            let speech = ScriptedSpeech(transcript: "Can I come on Tuesday")
+            let model = ScriptedModel(defaultReply: ["Yes. See", " you then."])
+            let server = try await TestServer(database: database, model: model, speech: VoiceSetup.engines(speech))
+            let voice = try await server.test { client in try await VoiceSetup.make(server, client, speech: speech) }
+            let pcm = Data(repeating: 5, count: 3_200)
+            try await server.live { port in
+                let probe = RealtimeProbe(port: port, org: voice.conversation.org, token: voice.conversation.token)
+                let closed = try await probe.connect(query: "response_format=voice") { socket in
+                    try await socket.send(["type": "client.continue-conversation", "conversation_id": voice.id])
+                    try await socket.next("server.conversation-continued")
+                    let config: [String: Any] = ["format": "pcm", "sample_rate": 16_000, "sample_width": 2, "n_channels": 1]
+                    try await socket.send(["type": "client.new-audio-message", "audio": pcm.prefix(1_600).base64EncodedString(), "audio_config": config])
+                    try await socket.send(["type": "client.new-audio-message", "audio": pcm.suffix(1_600).base64EncodedString()])
+                    try await socket.send(["type": "client.new-audio-message", "audio": NSNull()])
+                    let heard = try #require(try await socket.next("server.user-message-available"))
+                    #expect(heard["user_message"] as? String == "Can I come on Tuesday")
+                    let complete = try #require(try await socket.next("server.interaction-complete"))
+                    #expect(complete["full_message"] as? String == "Yes. See you then.")
+                    let pieces = socket.received.filter { $0["type"] as? String == "server.new-message" }
+                    #expect(pieces.map { Data(base64Encoded: $0["message"] as? String ?? "") } == [
+                        ScriptedSpeech.audio(for: "Yes."), ScriptedSpeech.audio(for: "See you then."),
+                    ])
+                    try await socket.send(["type": "client.close-connection"])
+                    try await socket.drain()
+                }
+                #expect(closed?.code == 1000)
+            }
+            #expect(speech.transcriptions.first?.audio == AudioClip(data: pcm, encoding: .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2)))
+            let format = try await server.test { client in
+                try await voice.messages(client).first { $0["message_type"] as? String == "user-message" }?["format"] as? String
+            }
+            #expect(format == "voice")
+        }
+    }
 }

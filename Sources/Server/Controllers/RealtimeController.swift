@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import NIOWebSocket
+import Engine
 import Platform
 
 struct RealtimeController {
@@ -37,11 +38,19 @@ struct RealtimeController {
                 return
             }
             let query = Query(request)
+            let voiceReply: Bool
             switch query.string("response_format") {
-            case "text": break
+            case "text": voiceReply = false
             case "voice":
-                await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "Voice is not supported by this server yet; use response_format=text.")
-                return
+                guard api.conversations.speech.textToSpeech != nil else {
+                    await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "This server has no text-to-speech engine; use response_format=text.")
+                    return
+                }
+                guard query.string("audio_format") ?? "pcm" == "pcm" else {
+                    await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "This server speaks PCM only; leave audio_format out or set it to pcm.")
+                    return
+                }
+                voiceReply = true
             default:
                 await Self.refuse(inbound, outbound, .badRequest, reason: "response_format must be text or voice.")
                 return
@@ -57,7 +66,7 @@ struct RealtimeController {
                 return
             }
             let session = RealtimeSession(
-                api: api, orgID: orgID, caller: caller, filter: filter, limits: limits, outbound: outbound,
+                api: api, orgID: orgID, caller: caller, filter: filter, voiceReply: voiceReply, limits: limits, outbound: outbound,
                 logger: context.logger
             )
             await session.run(inbound: inbound)

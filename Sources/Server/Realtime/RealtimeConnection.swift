@@ -9,9 +9,11 @@ import Platform
 ///
 /// The rules, from `spec/realtime.md` where it speaks and decided here where it is silent:
 /// - **Limits** (checked for every frame, in this order): a frame larger than `maxMessageBytes` closes 4000;
-///   the frame that would be the `messagesPerMinute + 1`-th within 60 s (sliding window, all types count,
-///   a frame exactly 60 s old no longer counts) closes 4029; a frame that does not parse closes 4000 with
-///   the parse error as reason. Every frame, valid or not, resets the inactivity timer; `tick` closes 3008
+///   a frame that does not parse closes 4000 with the parse error as reason; an audio frame whose decoded
+///   bytes would pass `audioBytesPerMinute` within 60 s closes 4029 (audio frames do not count as
+///   messages: a paced 20 ms PCM stream is 3,000 frames a minute); any other frame that would be the
+///   `messagesPerMinute + 1`-th within 60 s (sliding window, a frame exactly 60 s old no longer counts)
+///   closes 4029. Every frame, valid or not, resets the inactivity timer; `tick` closes 3008
 ///   once `inactivityTimeout` has passed without one. The clock counts client silence only, also while the
 ///   agent is answering, as the seed says ("30 s without any client message"): clients send
 ///   `client.extend-timeout` every ~15 s.
@@ -26,6 +28,12 @@ import Platform
 ///   (`startRejected`) they are dropped; the client learns it from the `server.error`.
 /// - **User text**: while idle it runs an interaction at once with every buffered event; while an
 ///   interaction runs it is queued and each queued text runs as its own interaction, in order (never a 409).
+/// - **User audio** (manual mode): `client.new-audio-message` chunks (base64) are appended to the utterance
+///   being recorded; a chunk's `audio_config` (`{format: pcm, sample_rate|frame_rate, sample_width 2|4,
+///   n_channels 1}` or `{format: mp3}`) says how to read it, by default 16 kHz 16-bit mono PCM (a WAV header
+///   wins over both). `audio: null` ends the utterance, which then counts as one user message, queued like a
+///   text (its transcript is the user message). A bad config closes 4015, bad base64 4000, an utterance
+///   over `maxUtteranceBytes` 4000; `null` with nothing recorded gets `server.error` 400.
 /// - **External events**: buffered with their wall-clock receipt time and handed to the next interaction that
 ///   starts, stored before its user message, in order. Events that arrive while an interaction runs go to the
 ///   next one. An event also starts an interaction (with no user text) when it carries `start_interaction`
@@ -42,8 +50,8 @@ import Platform
 /// - **`client.close-connection`** closes 1000 without finishing; a running interaction is interrupted first.
 ///   More generally, every close while an interaction runs is preceded by ``Action/interruptInteraction``.
 /// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
-/// - **Voice** (`client.new-audio-message`, `client.switch-vad-mode`) gets `server.error` 415 in this
-///   text-only version; the socket stays open.
+/// - **VAD mode** (`client.switch-vad-mode`) gets `server.error` 415 in this version (voice activity
+///   detection is not built yet); the socket stays open and manual mode goes on.
 /// - **Shutdown** (the server drains): an interaction that runs may finish (the drain cancels it when
 ///   its grace period is over); then, or at once when none runs, the socket closes 1001 (going away).
 ///   Queued texts and a requested finish are dropped: the client sends them again to another server.
@@ -64,6 +72,12 @@ struct RealtimeConnection {
         case rateLimited = 4029
     }
 
+    /// What the user said: typed text, or a recorded utterance to transcribe.
+    enum UserInput: Sendable, Hashable {
+        case text(String)
+        case audio(AudioClip)
+    }
+
     /// An external event waiting for the next interaction, with the wall-clock time it was received.
     struct BufferedEvent: Sendable, Hashable {
         var text: String
@@ -82,7 +96,7 @@ struct RealtimeConnection {
         case continueConversation(conversationID: String)
         /// Run one interaction: store `events` as external-event messages (in order, with their receipt
         /// times) before the user message, if any, and stream the reply; then call `interactionFinished`.
-        case runInteraction(userText: String?, events: [BufferedEvent])
+        case runInteraction(user: UserInput?, events: [BufferedEvent])
         /// Stop the running reply at once, keeping what was already sent, then call `interactionFinished`.
         case interruptInteraction
         /// Finish the conversation as REST finish does, then call `conversationFinished`.
@@ -100,8 +114,8 @@ struct RealtimeConnection {
 
     /// Client input waiting for the agent.
     private struct Backlog {
-        /// User texts not yet answered, in order.
-        var userTexts: [String] = []
+        /// User messages (texts and utterances) not yet answered, in order.
+        var userTexts: [UserInput] = []
         /// External events for the next interaction, in order.
         var events: [BufferedEvent] = []
         /// A `start_interaction` event arrived: an interaction must run even without user text.
@@ -115,7 +129,7 @@ struct RealtimeConnection {
                 events.append(BufferedEvent(text: text, receivedAt: wallClock))
                 if startInteraction { eventWantsInteraction = true }
             } else {
-                userTexts.append(text)
+                userTexts.append(.text(text))
             }
         }
     }
@@ -140,8 +154,16 @@ struct RealtimeConnection {
         case finishing
     }
 
+    /// The utterance being recorded (manual mode): its bytes so far and how to read them.
+    private struct Utterance {
+        var data = Data()
+        var encoding: AudioClip.Encoding = .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2)
+    }
+
     private let limits: Limits
     private var state: State = .awaitingConversation
+    private var utterance: Utterance?
+    private var audioWindow: ByteWindow
     /// The server is shutting down: close once the running interaction has finished.
     private var isShuttingDown = false
     private var lastMessage: AnyClock.Instant
@@ -151,6 +173,7 @@ struct RealtimeConnection {
         self.limits = limits
         self.lastMessage = now
         self.rateWindow = RateWindow(limit: limits.messagesPerMinute)
+        self.audioWindow = ByteWindow(limit: limits.audioBytesPerMinute)
     }
 
     /// When `tick` must be called next: the inactivity deadline.
@@ -167,7 +190,7 @@ struct RealtimeConnection {
         if case .closed = state { true } else { false }
     }
 
-    static let voiceUnsupported = "voice is not supported by this server yet"
+    static let vadUnsupported = "voice activity detection is not supported by this server yet; send audio in manual mode"
 
     // MARK: Inputs
 
@@ -178,14 +201,69 @@ struct RealtimeConnection {
         guard frame.count <= limits.maxMessageBytes else {
             return close(.badRequest, "The message is larger than \(limits.maxMessageBytes) bytes.")
         }
-        guard rateWindow.admit(now) else {
-            return close(.rateLimited, "More than \(limits.messagesPerMinute) messages in a minute.")
-        }
+        let message: RealtimeClientMessage
         switch RealtimeClientMessage.parse(frame) {
         case .failure(let error):
             return close(.badRequest, error.message)
-        case .success(let message):
-            return handle(message, wallClock: wallClock)
+        case .success(let parsed):
+            message = parsed
+        }
+        if case .newAudioMessage(let audio, let config) = message {
+            return self.audio(audio, config: config, at: now, wallClock: wallClock)
+        }
+        guard rateWindow.admit(now) else {
+            return close(.rateLimited, "More than \(limits.messagesPerMinute) messages in a minute.")
+        }
+        return handle(message, wallClock: wallClock)
+    }
+
+    /// A chunk of the user's utterance, or its end (`audio == nil`).
+    private mutating func audio(_ audio: String?, config: JSONValue?, at now: AnyClock.Instant, wallClock: Date) -> [Action] {
+        if case .awaitingConversation = state { return [Self.error(400, "Start or continue a conversation first.")] }
+        var recording = utterance ?? Utterance()
+        if let config {
+            guard let encoding = Self.encoding(of: config) else {
+                return close(.unsupportedMedia, "audio_config must be {format: pcm, sample_rate, sample_width 2 or 4, n_channels 1} or {format: mp3}.")
+            }
+            recording.encoding = encoding
+        }
+        guard let audio else {
+            utterance = nil
+            guard !recording.data.isEmpty else { return [Self.error(400, "No audio was sent before the end of the audio message.")] }
+            let clip = WAV.isWAV(recording.data)
+                ? AudioClip(data: recording.data, encoding: .wav) : AudioClip(data: recording.data, encoding: recording.encoding)
+            return userMessage(.audio(clip), wallClock: wallClock)
+        }
+        guard let bytes = Data(base64Encoded: audio) else { return close(.badRequest, "`audio` is not valid base64.") }
+        guard audioWindow.admit(bytes.count, at: now) else {
+            return close(.rateLimited, "More than \(limits.audioBytesPerMinute) bytes of audio in a minute.")
+        }
+        guard recording.data.count + bytes.count <= limits.maxUtteranceBytes else {
+            return close(.badRequest, "The audio message is larger than \(limits.maxUtteranceBytes) bytes.")
+        }
+        recording.data.append(bytes)
+        utterance = recording
+        return []
+    }
+
+    /// How `audio_config` says to read the audio; nil when it is not a config this server reads.
+    static func encoding(of config: JSONValue) -> AudioClip.Encoding? {
+        guard case .object(let fields) = config else { return nil }
+        func int(_ key: String) -> Int? {
+            if case .number(let value)? = fields[key], value == value.rounded() { return Int(value) }
+            return nil
+        }
+        switch fields["format"] ?? fields["type"] {
+        case .string("mp3")?:
+            return .mp3
+        case .string("pcm")?:
+            let rate = int("sample_rate") ?? int("frame_rate") ?? 16_000
+            let width = int("sample_width") ?? 2
+            let channels = int("n_channels") ?? 1
+            guard (4000...48000).contains(rate), width == 2 || width == 4, channels == 1 else { return nil }
+            return .pcm(sampleRate: rate, channels: 1, sampleWidth: width)
+        default:
+            return nil
         }
     }
 
@@ -309,8 +387,10 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "A conversation is already being started on this connection.")]
-            case .newAudioMessage, .switchVADMode:
-                return [Self.error(415, Self.voiceUnsupported)]
+            case .switchVADMode:
+                return [Self.error(415, Self.vadUnsupported)]
+            case .newAudioMessage:
+                return []
             case .newTextMessage(let text, let type, let startInteraction):
                 guard !opening.backlog.finishRequested else { return [Self.finishingError] }
                 opening.backlog.hold(text, type: type, startInteraction: startInteraction, at: wallClock)
@@ -329,8 +409,10 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "This connection already has a conversation.")]
-            case .newAudioMessage, .switchVADMode:
-                return [Self.error(415, Self.voiceUnsupported)]
+            case .switchVADMode:
+                return [Self.error(415, Self.vadUnsupported)]
+            case .newAudioMessage:
+                return []
             case .newTextMessage(let text, let type, let startInteraction):
                 guard !session.backlog.finishRequested, session.phase != .finishing else { return [Self.finishingError] }
                 actions = Self.text(text, type: type, startInteraction: startInteraction, at: wallClock, in: &session)
@@ -356,10 +438,36 @@ struct RealtimeConnection {
         }
     }
 
+    /// A finished utterance: queued like a user text (before a conversation, held like one).
+    private mutating func userMessage(_ input: UserInput, wallClock: Date) -> [Action] {
+        switch state {
+        case .awaitingConversation:
+            return [Self.error(400, "Start or continue a conversation first.")]
+        case .opening(var opening):
+            guard !opening.backlog.finishRequested else { return [Self.finishingError] }
+            opening.backlog.userTexts.append(input)
+            state = .opening(opening)
+            return []
+        case .open(var session):
+            guard !session.backlog.finishRequested, session.phase != .finishing else { return [Self.finishingError] }
+            session.backlog.userTexts.append(input)
+            let actions = Self.afterHolding(&session)
+            state = .open(session)
+            return actions
+        case .closed:
+            return []
+        }
+    }
+
     private static func text(
         _ text: String, type: MessageType, startInteraction: Bool, at wallClock: Date, in session: inout Session
     ) -> [Action] {
         session.backlog.hold(text, type: type, startInteraction: startInteraction, at: wallClock)
+        return afterHolding(&session)
+    }
+
+    /// Runs what was just held when idle, or interrupts for an event that asked for an interaction.
+    private static func afterHolding(_ session: inout Session) -> [Action] {
         switch session.phase {
         case .idle:
             return drain(&session)
@@ -377,11 +485,11 @@ struct RealtimeConnection {
         var backlog = session.backlog
         defer { session.backlog = backlog }
         if !backlog.userTexts.isEmpty {
-            let text = backlog.userTexts.removeFirst()
-            return [run(userText: text, backlog: &backlog, session: &session)]
+            let input = backlog.userTexts.removeFirst()
+            return [run(user: input, backlog: &backlog, session: &session)]
         }
         if backlog.eventWantsInteraction || (session.isEmpty && !backlog.events.isEmpty) {
-            return [run(userText: nil, backlog: &backlog, session: &session)]
+            return [run(user: nil, backlog: &backlog, session: &session)]
         }
         if backlog.finishRequested {
             backlog.finishRequested = false
@@ -392,13 +500,13 @@ struct RealtimeConnection {
         return []
     }
 
-    private static func run(userText: String?, backlog: inout Backlog, session: inout Session) -> Action {
+    private static func run(user: UserInput?, backlog: inout Backlog, session: inout Session) -> Action {
         let events = backlog.events
         backlog.events = []
         backlog.eventWantsInteraction = false
         session.isEmpty = false
         session.phase = .interacting(interruptRequested: false)
-        return .runInteraction(userText: userText, events: events)
+        return .runInteraction(user: user, events: events)
     }
 
     /// Closes, interrupting a running interaction first unless that was already asked for.
@@ -453,6 +561,34 @@ private struct RateWindow {
         }
         guard arrivals.count - head < limit else { return false }
         arrivals.append(now)
+        return true
+    }
+}
+
+/// Admits at most `limit` bytes in any 60 seconds (a sliding window over the arrivals of the last 60 s).
+private struct ByteWindow {
+    private static let window: Duration = .seconds(60)
+    private let limit: Int
+    private var arrivals: [(at: AnyClock.Instant, bytes: Int)] = []
+    private var head = 0
+    private var total = 0
+
+    init(limit: Int) {
+        self.limit = max(limit, 0)
+    }
+
+    mutating func admit(_ bytes: Int, at now: AnyClock.Instant) -> Bool {
+        while head < arrivals.count, arrivals[head].at.duration(to: now) >= Self.window {
+            total -= arrivals[head].bytes
+            head += 1
+        }
+        if head > 32, head * 2 > arrivals.count {
+            arrivals.removeFirst(head)
+            head = 0
+        }
+        guard total + bytes <= limit else { return false }
+        arrivals.append((now, bytes))
+        total += bytes
         return true
     }
 }

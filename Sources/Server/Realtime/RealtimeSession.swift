@@ -21,11 +21,22 @@ public struct RealtimeLimits: Sendable, Hashable {
     public var inactivityTimeout: Duration = .seconds(30)
     /// The largest message; a larger one closes the socket with 4000.
     public var maxMessageBytes = 1 << 20
+    /// Decoded audio bytes per sliding minute (audio frames are not counted as messages); more closes
+    /// 4029. The default is four times real time at 16 kHz 16-bit mono.
+    public var audioBytesPerMinute = 4 * 60 * 32_000
+    /// The largest utterance (manual mode, up to `audio: null`); larger closes 4000. About five minutes
+    /// of 16 kHz PCM16.
+    public var maxUtteranceBytes = 10 << 20
 
-    public init(messagesPerMinute: Int = 60, inactivityTimeout: Duration = .seconds(30), maxMessageBytes: Int = 1 << 20) {
+    public init(
+        messagesPerMinute: Int = 60, inactivityTimeout: Duration = .seconds(30), maxMessageBytes: Int = 1 << 20,
+        audioBytesPerMinute: Int = 4 * 60 * 32_000, maxUtteranceBytes: Int = 10 << 20
+    ) {
         self.messagesPerMinute = messagesPerMinute
         self.inactivityTimeout = inactivityTimeout
         self.maxMessageBytes = maxMessageBytes
+        self.audioBytesPerMinute = audioBytesPerMinute
+        self.maxUtteranceBytes = maxUtteranceBytes
     }
 }
 
@@ -49,6 +60,8 @@ struct RealtimeSession {
     let orgID: String
     let caller: Principal
     let filter: AgentActionFilter
+    /// The client asked for `response_format=voice`: replies are spoken.
+    let voiceReply: Bool
     let limits: RealtimeLimits
     let outbound: WebSocketOutboundWriter
     let logger: Logger
@@ -136,16 +149,19 @@ struct RealtimeSession {
                         actions += await continueConversation(
                             id, connection: &connection, conversationID: &conversationID, lease: &connectionLease
                         )
-                    case .runInteraction(let userText, let events):
+                    case .runInteraction(let user, let events):
                         guard let id = conversationID else { continue }
-                        let turn = Conversations.Turn(
-                            events: events.map { (text: $0.text, at: $0.receivedAt) },
-                            message: userText.map { (type: MessageType.userMessage, text: $0) },
-                            checksEventTimes: false
+                        var turn = Conversations.Turn(
+                            events: events.map { (text: $0.text, at: $0.receivedAt) }, message: nil, checksEventTimes: false
                         )
+                        switch user {
+                        case .text(let text)?: turn.message = (.userMessage, text)
+                        case .audio(let clip)?: turn.audio = clip
+                        case nil: break
+                        }
                         do {
                             let pending = try await api.conversations.prepareInteract(
-                                orgID: orgID, conversationID: id, caller: caller, turn: turn
+                                orgID: orgID, conversationID: id, caller: caller, turn: turn, voiceReply: voiceReply
                             )
                             let stop = Interruption()
                             interruption = stop
@@ -193,7 +209,7 @@ struct RealtimeSession {
         )
         do {
             try caller.require("Conversation:CreateConversation", on: ["user_id": caller.user.userID])
-            let pending = try await api.conversations.prepareCreate(orgID: orgID, caller: caller, request: request)
+            let pending = try await api.conversations.prepareCreate(orgID: orgID, caller: caller, request: request, voiceReply: voiceReply)
             lease = held
             conversationID = pending.record.id
             let stop = Interruption()
