@@ -153,7 +153,12 @@ struct Serve: AsyncParsableCommand {
         let models = setup.makeModels(httpClient: httpClient, logger: logger, embedded: embedded)
         _ = Observability.metrics
         if let tracing = try Observability.tracing(logger: logger) { services.append(tracing) }
-        let speech = speechSetup.makeEngines(httpClient: httpClient, logger: logger)
+        let speechServer = try speechSetup.embeddedServer(
+            port: try freeLoopbackPort(), httpClient: httpClient, logger: makeLogger("compadre.voice", level: logger.logLevel)
+        )
+        if let speechServer { services.append(speechServer) }
+        let speech = speechSetup.makeEngines(httpClient: httpClient, logger: logger, embedded: speechServer)
+        let speechUses = speechSetup.describe(embedded: speechServer)
         let (server, store) = try await CompadreServer.makeServices(
             database: database, configuration: configuration, models: models, speech: speech, metrics: Observability.registry, logger: logger
         )
@@ -161,7 +166,7 @@ struct Serve: AsyncParsableCommand {
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
             "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
-            "speech_to_text": "\(speechSetup.speechToText?.baseURL ?? "none")", "text_to_speech": "\(speechSetup.textToSpeech?.baseURL ?? "none")",
+            "speech_to_text": "\(speechUses.speechToText)", "text_to_speech": "\(speechUses.textToSpeech)",
         ])
         return services + server
     }

@@ -7,9 +7,16 @@ import Models
 
 /// The speech engines `serve` uses, from the `stt.*`, `tts.*` and `voice.*` settings (`COMPADRE_STT_…`;
 /// see ``Settings``). Each direction is configured on its own: a server may transcribe with one provider
-/// and speak with another, or do only one of them; without either, text works and voice requests are
-/// refused with a message that says what to set.
+/// and speak with another, or do only one of them. A direction without a provider uses the embedded
+/// speech server that `scripts/setup-voice` installs, when it is installed (`voice.engines` `automatic`,
+/// the default); `embedded` makes a missing install an error at start-up, `off` turns the embedded
+/// server off. Without engines text works and voice requests are refused with a message that says
+/// what to set.
 struct SpeechSetup {
+    enum EmbeddedMode: String {
+        case automatic, embedded, off
+    }
+
     struct Endpoint {
         var baseURL: String
         var apiKey: String?
@@ -20,6 +27,9 @@ struct SpeechSetup {
     var textToSpeech: Endpoint?
     var defaultVoice: String?
     var voices: [String: String] = [:]
+    var embeddedMode = EmbeddedMode.automatic
+    /// The embedded server's Python, script and models (`voice.python`, `voice.server`, `voice.models`).
+    var embeddedPaths: (python: String, script: String?, models: String)
 
     init(_ reader: ConfigReader) throws {
         if let url = reader.text("stt.baseUrl") {
@@ -35,18 +45,63 @@ struct SpeechSetup {
             }
             voices = map
         }
+        if let raw = reader.text("voice.engines") {
+            guard let mode = EmbeddedMode(rawValue: raw) else {
+                throw SettingError(key: "voice.engines", message: "must be automatic, embedded or off, not `\(raw)`")
+            }
+            embeddedMode = mode
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let home = reader.text("home") ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
+        embeddedPaths = (
+            reader.text("voice.python") ?? home + "/voice-venv/bin/python",
+            reader.text("voice.server"),
+            reader.text("voice.models") ?? home + "/voice-models"
+        )
     }
 
-    /// The configured engines over `httpClient`.
-    func makeEngines(httpClient: HTTPClient, logger: Logger) -> SpeechEngines {
-        func engine(_ endpoint: Endpoint) -> OpenAICompatibleSpeech {
+    /// Whether some direction has no provider and would use the embedded server.
+    var wantsEmbedded: Bool { embeddedMode != .off && (speechToText == nil || textToSpeech == nil) }
+
+    /// The embedded speech server, when it is wanted and installed; throws when `voice.engines` is
+    /// `embedded` and the install is missing.
+    func embeddedServer(port: Int, httpClient: HTTPClient, logger: Logger) throws -> LocalModelServer? {
+        guard wantsEmbedded else { return nil }
+        let (python, script, models) = embeddedPaths
+        let files = FileManager.default
+        guard let script, files.isExecutableFile(atPath: python), files.fileExists(atPath: script),
+              files.fileExists(atPath: models + "/.complete")
+        else {
+            let missing = "the embedded speech server is not installed (looked for voice.python \(python), voice.server \(script ?? "unset"), voice.models \(models)): run `eval \"$(scripts/setup-voice)\"`, or set COMPADRE_STT_BASE_URL / COMPADRE_TTS_BASE_URL"
+            if embeddedMode == .embedded { throw SettingError(key: "voice.engines", message: missing) }
+            logger.info("voice is off: \(missing)")
+            return nil
+        }
+        return LocalModelServer(
+            configuration: .speechServer(python: python, script: script, models: models, port: port),
+            httpClient: httpClient, logger: logger
+        )
+    }
+
+    /// The configured engines over `httpClient`; a direction without a provider goes to `embedded`.
+    func makeEngines(httpClient: HTTPClient, logger: Logger, embedded: LocalModelServer? = nil) -> SpeechEngines {
+        func engine(_ endpoint: Endpoint, voice: String? = nil) -> OpenAICompatibleSpeech {
             OpenAICompatibleSpeech(
-                configuration: .init(baseURL: endpoint.baseURL, apiKey: endpoint.apiKey, model: endpoint.model, defaultVoice: defaultVoice),
+                configuration: .init(baseURL: endpoint.baseURL, apiKey: endpoint.apiKey, model: endpoint.model, defaultVoice: voice ?? defaultVoice),
                 httpClient: httpClient, logger: logger
             )
         }
+        let local = embedded.map { Endpoint(baseURL: $0.baseURL, apiKey: nil, model: "embedded") }
         return SpeechEngines(
-            speechToText: speechToText.map(engine), textToSpeech: textToSpeech.map(engine), voices: voices
+            speechToText: (speechToText ?? local).map { engine($0) },
+            textToSpeech: textToSpeech.map { engine($0) } ?? local.map { engine($0, voice: "joe") },
+            voices: voices
         )
+    }
+
+    /// What the log says each direction uses.
+    func describe(embedded: LocalModelServer?) -> (speechToText: String, textToSpeech: String) {
+        let local = embedded == nil ? "none" : "embedded"
+        return (speechToText?.baseURL ?? local, textToSpeech?.baseURL ?? local)
     }
 }

@@ -9,9 +9,10 @@ import ServiceLifecycle
 import Glibc
 #endif
 
-/// The embedded model server (`python -m llama_cpp.server`) as a supervised child process.
+/// An embedded engine server — the language model (`python -m llama_cpp.server`) or the speech server
+/// (`scripts/speech-server.py`) — as a supervised child process.
 ///
-/// `run()` starts it on a free loopback port, waits until it answers `GET /v1/models`, restarts it
+/// `run()` starts it on a free loopback port, waits until it answers `readinessPath`, restarts it
 /// with backoff when it dies, and on graceful shutdown sends SIGTERM (SIGKILL after `stopTimeout`).
 /// The child is started with a parent-death signal, so it does not outlive a killed `compadre`.
 /// Its output is logged line by line under the `llm` label.
@@ -21,6 +22,8 @@ public final class LocalModelServer: Service, Sendable {
         public var executable: String
         public var arguments: [String]
         public var port: Int
+        /// What answers 200 once the server is ready.
+        public var readinessPath = "/v1/models"
         /// How long a start may take before the child is considered failed.
         public var readinessTimeout: Duration = .seconds(120)
         public var stopTimeout: Duration = .seconds(5)
@@ -43,6 +46,19 @@ public final class LocalModelServer: Service, Sendable {
                 ],
                 port: port
             )
+        }
+
+        /// Compadre's embedded speech server (`scripts/speech-server.py`: Whisper tiny.en and Piper's `joe`
+        /// voice) with its models in `models`, run by `python`; it dies with its parent.
+        public static func speechServer(python: String, script: String, models: String, port: Int) -> Configuration {
+            var configuration = Configuration(
+                executable: python,
+                arguments: [script, "--host", "127.0.0.1", "--port", "{port}", "--models", models, "--exit-with-parent"],
+                port: port
+            )
+            configuration.readinessPath = "/healthz"
+            configuration.readinessTimeout = .seconds(60)
+            return configuration
         }
     }
 
@@ -175,7 +191,7 @@ public final class LocalModelServer: Service, Sendable {
         try process.run()
         child.current = process
         logger.info("started local model server", metadata: ["pid": "\(process.processIdentifier)", "port": "\(configuration.port)"])
-        let url = baseURL + "/models"
+        let url = "http://127.0.0.1:\(configuration.port)" + configuration.readinessPath
         let client = httpClient
         let timeout = configuration.readinessTimeout
         group.addTask { [eventSink] in
