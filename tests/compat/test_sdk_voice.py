@@ -10,8 +10,8 @@ The speech engines are a fake OpenAI-compatible audio API (`FakeSpeech`
 below), wired into a server of this module through COMPADRE_STT_BASE_URL /
 COMPADRE_TTS_BASE_URL: transcription answers a scripted transcript, speech
 answers a 22,050 Hz WAV whose length follows the text, so what the server
-resamples and stores is known exactly. The suite's default server (no speech
-engines) must refuse voice with an error the SDK raises.
+resamples and stores is known exactly. A server without speech engines
+(COMPADRE_VOICE_ENGINES=off) must refuse voice with an error the SDK raises.
 """
 
 from __future__ import annotations
@@ -329,6 +329,23 @@ def voice_compadre(
         instance.server.stop()
 
 
+@pytest.fixture(scope="module")
+def silent_compadre(
+    compadre_bin: Path,
+    db_backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+):
+    """A server without speech engines: no COMPADRE_STT_/TTS_ endpoints and the embedded speech
+    server off (it would start when scripts/setup-voice installed it)."""
+    workdir = tmp_path_factory.mktemp("compadre-silent")
+    instance = _start_compadre(compadre_bin, db_backend, workdir, extra_env={"COMPADRE_VOICE_ENGINES": "off"})
+    try:
+        yield instance
+    finally:
+        instance.server.stop()
+
+
 @dataclass
 class VoiceTalk:
     conversation_id: str
@@ -580,11 +597,11 @@ def test_text_message_has_no_source(voice_client: AmigoClient, talk: VoiceTalk):
 
 
 def test_server_without_speech_engines_refuses_voice(
-    compadre: Compadre, fake_openai: FakeOpenAI
+    silent_compadre: Compadre, fake_openai: FakeOpenAI
 ):
-    """The suite's default server has no COMPADRE_STT_/TTS_ settings: voice input is 415,
-    voice output 400, both raised by the SDK, and nothing is stored."""
-    with compadre.user_client() as client:
+    """A server without speech engines: voice input is 415, voice output 400, both raised by the
+    SDK, and nothing is stored."""
+    with silent_compadre.user_client() as client:
         conversation_id = greet(client, fake_openai, voice_service(client))
         before = stored_messages(client, conversation_id)
 
