@@ -118,3 +118,31 @@ extension GraphSet {
         }
     }
 }
+
+extension GraphSet {
+    /// Every audio filler the set's states and tool specs may say while a step is slow.
+    public var audioFillers: Set<String> {
+        var fillers = Set<String>()
+        for graph in graphs.values {
+            for state in graph.states {
+                switch state {
+                case .action(let action):
+                    for spec in action.actionToolCallSpecs + action.exitConditionToolCallSpecs { fillers.formUnion(spec.audioFillers) }
+                case .decision(let decision):
+                    fillers.formUnion(decision.audioFillers)
+                    for spec in decision.toolCallSpecs { fillers.formUnion(spec.audioFillers) }
+                case .reflection(let reflection):
+                    fillers.formUnion(reflection.audioFillers)
+                    for spec in reflection.toolCallSpecs { fillers.formUnion(spec.audioFillers) }
+                case .toolCall(let toolCall):
+                    fillers.formUnion(toolCall.designatedToolCallParamsGenerationAudioFillers)
+                    fillers.formUnion(toolCall.designatedTool.audioFillers)
+                    for spec in toolCall.toolCallSpecs { fillers.formUnion(spec.audioFillers) }
+                case .recall, .annotation:
+                    break
+                }
+            }
+        }
+        return fillers
+    }
+}

@@ -20,6 +20,8 @@ public struct Conversations: Sendable {
     public let workload: Workload
     let pinned = PinnedVersions()
     let histories = ConversationHistories()
+    /// Audio fillers in agents' voices, synthesized before they are needed.
+    let fillers = SpokenFillers()
     let logger: Logger
     /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
     let tools: Tools?
@@ -275,7 +277,8 @@ public struct Conversations: Sendable {
         _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
     ) async -> InteractionOutcome? {
         if let voice = pending.voiceReply {
-            let sink = VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice)
+            fillers.prepare(pending.setting.graphs.audioFillers, voice: voice.voice, speech: voice.speech)
+            let sink = VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice, fillers: fillers)
             return await runPending(pending, events: sink, interruption: interruption, spoken: sink)
         }
         return await runPending(pending, events: events, interruption: interruption, spoken: nil)

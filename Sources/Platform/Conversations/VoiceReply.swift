@@ -7,11 +7,13 @@ import Synchronization
 /// a time, so the first sentence plays while the rest is still being written.
 ///
 /// Rules:
-/// - Text is collected until a sentence ends (`.`, `!`, `?` or `…` followed by white space, or a line
-///   break); each finished sentence is synthesized at once and sent as one `new-message` whose `message`
+/// - Text is collected until a sentence ends (`.`, `!`, `?` or `…` followed by white space — not the
+///   period of an abbreviation such as "Dr." — or a line break); each finished sentence is synthesized at once and sent as one `new-message` whose `message`
 ///   is base64 PCM16 mono 16 kHz, with the engine's `transcript_alignment` when it gives one.
 /// - The last text piece (`stop: true`) flushes what is left; the last audio piece carries `stop: true`
 ///   (an empty one when nothing was left). Sequence numbers count the audio pieces from 0.
+/// - An `action-too-long` filler is sent as base64 WAV (PCM16 mono 16 kHz) in the agent's voice when
+///   ``SpokenFillers`` has it ready, else as its text.
 /// - Every other event passes through in order, after the audio of the text before it.
 /// - A synthesis that fails fails the write, so the interaction fails and stores nothing.
 final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, SpokenReply {
@@ -25,15 +27,20 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
     private let base: Base
     private let speech: any TextToSpeech
     private let voice: String?
+    private let fillers: SpokenFillers?
     private let state = Mutex(State())
 
-    init(base: Base, speech: any TextToSpeech, voice: String?) {
+    init(base: Base, speech: any TextToSpeech, voice: String?, fillers: SpokenFillers? = nil) {
         self.base = base
         self.speech = speech
         self.voice = voice
+        self.fillers = fillers
     }
 
     func write(_ event: ConversationEvent) async throws {
+        if case .currentAgentAction(.actionTooLong(let filler, let started)) = event, let wav = fillers?.wav(filler, voice: voice) {
+            return try await base.write(.currentAgentAction(.actionTooLong(filler: wav.base64EncodedString(), previouslyStartedEvent: started)))
+        }
         guard case .newMessage(let piece) = event else { return try await base.write(event) }
         let sentences = state.withLock { state -> [String] in
             state.text += piece.message
@@ -78,6 +85,16 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
         }
     }
 
+    /// Words whose period does not end a sentence.
+    static var abbreviations: Set<String> { ["dr", "mr", "mrs", "ms", "st", "vs", "e.g", "i.e", "etc", "no", "approx"] }
+
+    /// The word that ends right before `index`.
+    static func word(before index: String.Index, in text: String) -> Substring {
+        var start = index
+        while start > text.startIndex, !text[text.index(before: start)].isWhitespace { start = text.index(before: start) }
+        return text[start..<index]
+    }
+
     /// Removes the finished sentences from the front of `text` and returns them, trimmed.
     static func completeSentences(in text: inout String) -> [String] {
         var sentences: [String] = []
@@ -91,6 +108,7 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
                 ends = true
             } else if ".!?…".contains(character) {
                 ends = next < text.endIndex && text[next].isWhitespace
+                    && !(character == "." && Self.abbreviations.contains(Self.word(before: index, in: text).lowercased()))
             } else {
                 ends = false
             }
