@@ -54,6 +54,28 @@ extension AmigoClient {
         return events(request)
     }
 
+    /// Sends the user's speech (a WAV or MP3 file) as the next message; with `spokenReply` the agent's
+    /// `new-message` pieces are base64 PCM16 mono 16 kHz audio instead of text.
+    public nonisolated func interact(
+        conversationID: String,
+        audio: [UInt8],
+        contentType: String = "audio/wav",
+        spokenReply: Bool = false,
+        currentAgentActionType: String? = nil
+    ) -> AsyncThrowingStream<ConversationEvent, any Error> {
+        var request = APIRequest(
+            .POST, organizationPath + "/conversation/\(APIRequest.segment(conversationID))/interact",
+            query: [("request_format", "voice"), ("response_format", spokenReply ? "voice" : "text")]
+        )
+        if let currentAgentActionType { request.query.append(("current_agent_action_type", currentAgentActionType)) }
+        var form = MultipartForm()
+        form.add("initial_message_type", InitialMessageType.userMessage.rawValue)
+        form.addFile("recorded_message", filename: contentType == "audio/mpeg" ? "audio.mp3" : "audio.wav", contentType: contentType, bytes: audio)
+        request.contentType = form.contentType
+        request.body = form.encoded()
+        return events(request)
+    }
+
     /// The form the Python SDK sends for a text interaction.
     static func interactForm(
         text: String, messageType: InitialMessageType, externalEvents: [(String, Date)], boundary: String? = nil

@@ -3,6 +3,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import CompadreClient
 import Dispatch
+import Engine
 import Foundation
 import Synchronization
 
@@ -31,6 +32,8 @@ struct Chat: AsyncParsableCommand {
     @Option(help: "Credentials file (default ./compadre-credentials.json when present).") var credentials: String?
     @Flag(help: "Start a new conversation even if one is unfinished.") var new = false
     @Flag(help: "Show every agent action, including empty dynamic-behavior selections.") var verbose = false
+    @Option(name: .customLong("voice-in"), help: "Say this WAV (or .mp3) file as one voice message, print the reply, and exit.") var voiceIn: String?
+    @Option(name: .customLong("voice-out"), help: "With --voice-in: ask for a spoken reply and write it to this WAV file.") var voiceOut: String?
 
     struct CredentialsFile: Decodable {
         var organizationID: String?
@@ -73,6 +76,10 @@ struct Chat: AsyncParsableCommand {
         try? await httpClient.shutdown()
     }
 
+    func validate() throws {
+        if voiceOut != nil, voiceIn == nil { throw ValidationError("--voice-out needs --voice-in (the voice message to answer)") }
+    }
+
     private func converse(client: AmigoClient, style: TerminalStyle, fallbackService: String?) async throws {
         let serviceID = try await resolveService(client, fallback: fallbackService)
         let actions = ".*"
@@ -85,6 +92,9 @@ struct Chat: AsyncParsableCommand {
         } else {
             session = ChatSession(style: style, showsEveryAction: verbose)
             try await stream(client.createConversation(serviceID: serviceID, currentAgentActionType: actions), into: &session, interrupts: interrupts)
+        }
+        if let voiceIn, let conversationID = session.conversationID {
+            return try await speak(voiceIn, in: conversationID, client: client, style: style)
         }
         write(style.dim("· /help for commands\n"))
         while true {
@@ -115,6 +125,36 @@ struct Chat: AsyncParsableCommand {
                     write(session.failed(error) + "\n")
                 }
             }
+        }
+    }
+
+    /// `--voice-in`: sends the file as one voice message, prints what was heard and the reply, and with
+    /// `--voice-out` writes the spoken reply as a WAV file (PCM16 mono 16 kHz).
+    private func speak(_ path: String, in conversationID: String, client: AmigoClient, style: TerminalStyle) async throws {
+        let audio = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let contentType = path.lowercased().hasSuffix(".mp3") ? "audio/mpeg" : "audio/wav"
+        var reply = Data()
+        var failure: String?
+        for try await event in client.interact(conversationID: conversationID, audio: audio, contentType: contentType, spokenReply: voiceOut != nil) {
+            switch event {
+            case .userMessageAvailable(_, let heard):
+                write(style.bold("you (heard) › ") + heard + "\n")
+            case .newMessage(let piece) where voiceOut != nil:
+                reply.append(Data(base64Encoded: piece.message) ?? Data())
+            case .newMessage(let piece):
+                write(piece.message)
+            case .interactionComplete(let complete):
+                write(voiceOut != nil ? complete.fullMessage + "\n" : "\n")
+            case .error(let code, let description):
+                failure = "\(code): \(description)"
+            default:
+                break
+            }
+        }
+        if let failure { throw ValidationError("the voice interaction failed (\(failure))") }
+        if let voiceOut {
+            try WAV.file(pcm: reply, sampleRate: 16_000).write(to: URL(fileURLWithPath: voiceOut))
+            write(style.dim("· the spoken reply (\(reply.count / 32_000) s) is in \(voiceOut)\n"))
         }
     }
 

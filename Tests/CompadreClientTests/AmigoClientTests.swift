@@ -163,6 +163,18 @@ struct ConversationEndpointTests {
         }
     }
 
+    @Test func aVoiceMessageIsSentAsTheAudioFileOfTheForm() async throws {
+        try await FakeAmigoServer.withServer { server in
+            let client = makeClient(server)
+            let audio: [UInt8] = Array("RIFF".utf8) + [0, 1, 2, 255]
+            _ = try await collect(client.interact(conversationID: "c1", audio: audio, spokenReply: true))
+            let request = try #require(server.state.requests.last)
+            #expect(request.query["request_format"] == ["voice"])
+            #expect(request.query["response_format"] == ["voice"])
+            #expect(request.body.contains("name=\"recorded_message\"; filename=\"audio.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF"))
+        }
+    }
+
     @Test func anErrorAnswerEndsTheStreamWithItsDetail() async throws {
         try await FakeAmigoServer.withServer { server in
             let client = makeClient(server)

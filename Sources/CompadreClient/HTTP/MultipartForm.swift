@@ -7,7 +7,7 @@ struct MultipartForm: Sendable {
         var name: String
         var filename: String?
         var contentType: String?
-        var value: String
+        var value: [UInt8]
     }
 
     let boundary: String
@@ -20,11 +20,15 @@ struct MultipartForm: Sendable {
     var contentType: String { "multipart/form-data; boundary=\(boundary)" }
 
     mutating func add(_ name: String, _ value: String) {
-        parts.append(Part(name: name, value: value))
+        parts.append(Part(name: name, value: Array(value.utf8)))
     }
 
     mutating func addFile(_ name: String, filename: String, contentType: String, _ value: String) {
-        parts.append(Part(name: name, filename: filename, contentType: contentType, value: value))
+        parts.append(Part(name: name, filename: filename, contentType: contentType, value: Array(value.utf8)))
+    }
+
+    mutating func addFile(_ name: String, filename: String, contentType: String, bytes: [UInt8]) {
+        parts.append(Part(name: name, filename: filename, contentType: contentType, value: bytes))
     }
 
     func encoded() -> ByteBuffer {
@@ -35,7 +39,7 @@ struct MultipartForm: Sendable {
             buffer.writeString("\r\n")
             if let contentType = part.contentType { buffer.writeString("Content-Type: \(contentType)\r\n") }
             buffer.writeString("\r\n")
-            buffer.writeString(part.value)
+            buffer.writeBytes(part.value)
             buffer.writeString("\r\n")
         }
         buffer.writeString("--\(boundary)--\r\n")
