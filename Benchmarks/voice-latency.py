@@ -148,18 +148,32 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def machine_state() -> str:
-    """Load average and the busiest processes that are not this benchmark's."""
+def _cpu_ticks() -> dict[int, tuple[str, int]]:
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            out[int(entry)] = (name, int(fields[11]) + int(fields[12]))  # utime + stime
+    return out
+
+
+def machine_state(sample_s: float = 1.0) -> str:
+    """Load average and the processes that used ≥ 5 % of a core over the last second."""
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    try:
-        out = subprocess.run(["ps", "-eo", "pid,pcpu,etime,comm", "--sort=-pcpu"], capture_output=True,
-                             text=True, timeout=10).stdout.splitlines()[1:8]
-    except OSError:
-        out = []
-    mine = {os.getpid()}
-    busy = [line.split(None, 3) for line in out]
-    busy = [f"{p[3]}({p[1]}%)" for p in busy if len(p) == 4 and int(p[0]) not in mine and float(p[1]) >= 1.0]
-    return f"load {load}; cores {os.cpu_count()}; busy: {', '.join(busy) or 'nothing else'}"
+    before = _cpu_ticks()
+    time.sleep(sample_s)
+    after = _cpu_ticks()
+    hz = os.sysconf("SC_CLK_TCK")
+    busy = sorted(((after[p][1] - before[p][1]) / hz / sample_s * 100, after[p][0])
+                  for p in after if p in before)
+    shown = [f"{name}({pcpu:.0f}%)" for pcpu, name in reversed(busy) if pcpu >= 5][:6]
+    return f"load {load}; cores {os.cpu_count()}; busy over 1 s: {', '.join(shown) or 'nothing'}"
 
 
 def voice_install() -> dict[str, str]:
@@ -376,6 +390,15 @@ def rest_turn(server: Server, token: str, conversation_id: str, wav: bytes, resp
     return timings(events, prefix="")
 
 
+def rest_text_turn(server: Server, token: str, conversation_id: str) -> dict:
+    """A text message, text reply: what the engine and the (instant) fake model take without speech."""
+    events = ndjson(server, token, "POST", f"/v1/{server.org}/conversation/{conversation_id}/interact",
+                    {"request_format": "text", "response_format": "text"},
+                    files=[("initial_message_type", (None, "user-message")),
+                           ("recorded_message", ("message.txt", UTTERANCE.encode(), "text/plain; charset=utf-8"))])
+    return timings(events, prefix="")
+
+
 def timings(events: list[tuple[float, dict]], prefix: str) -> dict:
     """user-message-available, first / second non-empty audio piece, interaction-complete; errors."""
     result: dict[str, Any] = {"pieces": []}
@@ -393,7 +416,7 @@ def timings(events: list[tuple[float, dict]], prefix: str) -> dict:
         elif kind == prefix + "error":
             result["error"] = e
     p = result["pieces"]
-    result["first_audio"] = p[0] if p else None
+    result["first_piece"] = p[0] if p else None
     result["gap"] = p[1] - p[0] if len(p) > 1 else None
     return result
 
@@ -491,16 +514,20 @@ def concurrency_level(setup: Setup, pcm: bytes, sessions: int, seconds: float, i
                 next_turn += interval
 
     threads = [threading.Thread(target=run, args=(s, random.uniform(0, interval)), daemon=True) for s in sockets]
+    state: list[str] = []
+    sampler = threading.Thread(target=lambda: (time.sleep(seconds / 2), state.append(machine_state())), daemon=True)
+    sampler.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=seconds + 180)
     for s in sockets:
         s.close()
-    first = [r["first_audio"] for r in results if r.get("first_audio") is not None]
+    first = [r["first_piece"] for r in results if r.get("first_piece") is not None]
     return {"sessions": sessions, "turns": len(results), "first": first,
             "uma": [r["uma"] for r in results if "uma" in r], "failures": failures,
-            "no_audio": sum(1 for r in results if r.get("first_audio") is None)}
+            "no_audio": sum(1 for r in results if r.get("first_piece") is None),
+            "during": state[0] if state else "?"}
 
 
 # --------------------------------------------------------------------------
@@ -553,7 +580,7 @@ def main() -> None:
         for _ in range(args.warmup - 1):
             rest_turn(server, token, conversation, wav, "voice")
         rest = [rest_turn(server, token, conversation, wav, "voice") for _ in range(args.turns)]
-        bad = [r for r in rest + [cold] if r.get("error") or r.get("first_audio") is None]
+        bad = [r for r in rest + [cold] if r.get("error") or r.get("first_piece") is None]
         transcripts = sorted({r.get("transcript") for r in rest})
         print(f"REST voice->voice done ({len(bad)} without audio/with errors); transcripts: {transcripts}", flush=True)
 
@@ -561,6 +588,10 @@ def main() -> None:
         conversation = start_rest_conversation(server, token, setup.new_service())
         text_turns = [rest_turn(server, token, conversation, wav, "text") for _ in range(args.turns)]
         print("REST voice->text done", flush=True)
+
+        # Baseline: text in, text out (no speech at all).
+        conversation = start_rest_conversation(server, token, setup.new_service())
+        text_only = [rest_text_turn(server, token, conversation) for _ in range(args.turns)]
 
         # Realtime, one socket, paced then burst.
         sock = Socket(server, setup.user_token())
@@ -596,19 +627,21 @@ def main() -> None:
         for sentence, times in engines["tts"].items():
             lines.append(row(f"engine alone: synthesize {sentence!r}", times, f"{len(sentence)} chars"))
         lines += [
+            row("baseline REST text→text: request → first new-message", col(text_only, "first_piece"),
+                "engine + fake model, no speech"),
             row("REST voice→voice: request → user-message-available", col(rest, "uma")),
-            row("REST voice→voice: request → first audio new-message", col(rest, "first_audio"),
-                f"cold first turn {ms(cold.get('first_audio'))} ms"),
+            row("REST voice→voice: request → first audio new-message", col(rest, "first_piece"),
+                f"cold first turn {ms(cold.get('first_piece'))} ms"),
             row("REST voice→voice: 1st → 2nd audio piece (synthesis of sentence 2)", col(rest, "gap")),
             row("REST voice→voice: request → interaction-complete", col(rest, "complete")),
             row("REST voice→text: request → user-message-available", col(text_turns, "uma")),
             row("REST voice→text: request → interaction-complete", col(text_turns, "complete")),
             row("realtime paced 20 ms: audio:null → user-message-available", col(paced, "uma")),
-            row("realtime paced 20 ms: audio:null → first audio", col(paced, "first_audio")),
+            row("realtime paced 20 ms: audio:null → first audio", col(paced, "first_piece")),
             row("realtime paced: 1st → 2nd audio piece", col(paced, "gap")),
             row("realtime paced: audio:null → interaction-complete", col(paced, "complete")),
             row("realtime one frame: audio:null → user-message-available", col(burst, "uma")),
-            row("realtime one frame: audio:null → first audio", col(burst, "first_audio")),
+            row("realtime one frame: audio:null → first audio", col(burst, "first_piece")),
             "",
             f"concurrent realtime voice sessions, a turn every {args.interval:.0f} s each, paced audio, "
             f"{args.level_seconds:.0f} s per level:",
@@ -630,6 +663,8 @@ def main() -> None:
             f"during the single-stream rows: {during}",
             f"after: {machine_state()}",
         ]
+        for level in levels:
+            lines.append(f"during {level['sessions']} sessions: {level['during']}")
         for level in levels:
             for failure in level["failures"][:3]:
                 lines.append(f"failure ({level['sessions']} sessions): {failure}")

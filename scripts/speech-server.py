@@ -25,9 +25,22 @@ Endpoints
     with when it starts being spoken, from the voice's per-phoneme durations mapped onto words (left out
     when larger than 32 KB). Engine: Piper voice en_US-joe-medium run directly with onnxruntime; its
     phonemes come from Debian's `espeak-ng` program (a subprocess, not linked).
+- POST /v1/audio/vad?stream=ID[&reset=1]    voice activity detection, stateful per stream. Body: raw PCM16
+    little-endian mono 16 kHz bytes, any length (0 to 1 MiB; a partial frame, even an odd byte, is kept for
+    the next call on that stream). Silero VAD v6 runs on each complete 512-sample (32 ms) frame of the
+    stream, its recurrent state and 64-sample context carried across frames and calls exactly as the official
+    silero-vad OnnxWrapper does. 200 {"frame_samples": 512, "probabilities": [p, …]}: the speech probability
+    (0–1, 6 decimals) of each frame this call completed, in order (often empty for short chunks). `reset=1`
+    (or true) first clears the stream's state, context and partial frame. A new ID starts a stream; at most
+    1,000 streams (a new one beyond that → 429, OpenAI-style body, type "requests", code
+    "rate_limit_exceeded"); streams idle for 5 minutes are dropped. No/empty `stream`, one over 256
+    characters, `reset` other than 0/1/true/false, or a body over 1 MiB → 400. Any Content-Type.
+- DELETE /v1/audio/vad?stream=ID    forgets that stream (204, also when it was unknown); no `stream` → 400.
+Every error body is OpenAI's {"error": {"message", "type", "param", "code"}}. An engine not loaded → 404.
 
 Requests may come in parallel: each engine runs one request at a time (a lock each; --one-at-a-time shares
-one lock between them, so that transcription and synthesis do not compete for 2 cores).
+one lock between transcription and synthesis, so that they do not compete for 2 cores). The VAD has its own
+lock, taken per frame, and never waits behind them; calls on one VAD stream run one after the other.
 
 Why Piper without piper-tts: piper-tts 1.8 (GPL-3.0-or-later, with libespeak-ng linked in) does only this
 around onnxruntime — phonemes from eSpeak NG, ids from the voice's phoneme_id_map, one model run per
@@ -51,6 +64,7 @@ import sys
 import threading
 import time
 import unicodedata
+import urllib.parse
 import wave
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +79,13 @@ MAX_ALIGNMENT_HEADER_BYTES = 32 * 1024
 WHISPER_RATE = 16_000
 OPENAI_PCM_RATE = 24_000
 DEFAULT_VOICE = "en_US-joe-medium"
+VAD_MODEL = os.path.join("silero-vad", "silero_vad.onnx")  # under --models
+VAD_FRAME = 512  # samples at 16 kHz: 32 ms, what Silero v5/v6 take at 16 kHz
+VAD_CONTEXT = 64  # samples of the previous frame put before each frame (Silero v6's OnnxWrapper)
+VAD_MAX_BODY_BYTES = 1024 * 1024  # 32.8 s of audio per call
+VAD_MAX_STREAMS = 1000
+VAD_IDLE_SECONDS = 300
+VAD_MAX_STREAM_ID = 256  # characters
 VOICE_ALIASES = {"joe", "en_us-joe-medium", "en_us-joe", "joe-medium"}
 
 
@@ -406,6 +427,108 @@ class TextToSpeech:
                 self._spread(char_times, piece.start, piece.end, mine[0][1], spoken_end)
 
 
+# --------------------------------------------------------------------------------------------- voice activity
+
+
+class VadStream:
+    """One audio stream's VAD state: Silero's recurrent state, the last 64 samples, a partial frame's bytes."""
+
+    __slots__ = ("state", "context", "remainder", "used", "lock")
+
+    def __init__(self, np):
+        self.lock = threading.Lock()  # calls on one stream run one after the other
+        self.used = time.monotonic()
+        self.reset(np)
+
+    def reset(self, np):
+        self.state = np.zeros((2, 1, 128), dtype=np.float32)
+        self.context = np.zeros(VAD_CONTEXT, dtype=np.float32)
+        self.remainder = b""
+
+
+class VoiceActivity:
+    """Silero VAD v6 (ONNX) on 512-sample frames of PCM16 mono 16 kHz streams, stateful per stream id.
+
+    Each frame runs as silero-vad 6.2.3's OnnxWrapper does it at 16 kHz: the model's input is the previous
+    64 samples (zeros at the start) followed by the 512 new ones, as float32 in [-1, 1) (PCM16 / 32768); its
+    state (2, 1, 128) starts at zeros and is carried from frame to frame; sr = 16000.
+    """
+
+    def __init__(self, model_path, threads):
+        import numpy as np
+        import onnxruntime
+
+        self.np = np
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
+        self.sr = np.array(WHISPER_RATE, dtype=np.int64)
+        self.lock = threading.Lock()  # the model: one frame at a time, never behind transcription or synthesis
+        self.streams = {}
+        self.streams_lock = threading.Lock()
+
+    def _stream(self, stream_id):
+        with self.streams_lock:
+            stream = self.streams.get(stream_id)
+            if stream is None:
+                if len(self.streams) >= VAD_MAX_STREAMS:
+                    self._drop_idle()
+                if len(self.streams) >= VAD_MAX_STREAMS:
+                    raise RequestError(
+                        f"too many VAD streams ({VAD_MAX_STREAMS} at most): DELETE /v1/audio/vad?stream=… the ones "
+                        f"that ended (streams idle for {VAD_IDLE_SECONDS // 60} minutes are dropped)",
+                        HTTPStatus.TOO_MANY_REQUESTS,
+                    )
+                stream = self.streams[stream_id] = VadStream(self.np)
+            stream.used = time.monotonic()
+            return stream
+
+    def _drop_idle(self):
+        limit = time.monotonic() - VAD_IDLE_SECONDS
+        for stream_id in [k for k, v in self.streams.items() if v.used < limit]:
+            del self.streams[stream_id]
+
+    def drop_idle(self):
+        with self.streams_lock:
+            self._drop_idle()
+
+    def forget(self, stream_id):
+        with self.streams_lock:
+            return self.streams.pop(stream_id, None) is not None
+
+    def run_frame(self, frame, state, context):
+        """One 512-sample float32 frame → (speech probability, next state). For --warmup and feed()."""
+        np = self.np
+        x = np.concatenate((context, frame)).reshape(1, VAD_CONTEXT + VAD_FRAME)
+        with self.lock:
+            probability, state = self.session.run(None, {"input": x, "state": state, "sr": self.sr})
+        return float(probability.reshape(-1)[0]), state
+
+    def feed(self, stream_id, data, reset=False):
+        """PCM16 LE bytes → the speech probability of each frame they complete, in order."""
+        np = self.np
+        stream = self._stream(stream_id)
+        with stream.lock:
+            if reset:
+                stream.reset(np)
+            data = stream.remainder + data if stream.remainder else data
+            count = len(data) // (2 * VAD_FRAME)
+            probabilities = []
+            if count:
+                pcm = np.frombuffer(data, dtype="<i2", count=count * VAD_FRAME).astype(np.float32) / 32768.0
+                state, context = stream.state, stream.context
+                for frame in pcm.reshape(count, VAD_FRAME):
+                    probability, state = self.run_frame(frame, state, context)
+                    context = frame[-VAD_CONTEXT:]
+                    probabilities.append(round(probability, 6))
+                stream.state, stream.context = state, context.copy()
+            stream.remainder = bytes(data[count * 2 * VAD_FRAME:])
+            stream.used = time.monotonic()
+        return probabilities
+
+
 def resample_int16(samples, rate, target):
     """PCM16 mono from rate to target with FFmpeg's resampler (PyAV, already a faster-whisper dependency)."""
     import av
@@ -465,6 +588,7 @@ class Engines:
     def __init__(self):
         self.stt = None
         self.tts = None
+        self.vad = None
         self.ready = False
         self.unknown_voices = set()
         self.verbose = False
@@ -473,6 +597,9 @@ class Engines:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "compadre-speech/1"
+    # The headers and the body go out in two writes: with Nagle's algorithm the body waits for the client's
+    # delayed ACK of the headers, ≈ 40 ms on every small response over a keep-alive connection.
+    disable_nagle_algorithm = True
     timeout = 120  # seconds a connection may sit idle or stall mid-request
     engines = None  # set in main
 
@@ -497,11 +624,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, status, message, param=None):
         kind = "invalid_request_error" if status < 500 else "server_error"
+        code = None
         if status == HTTPStatus.SERVICE_UNAVAILABLE:
             kind = "service_unavailable"
-        self._json(status, {"error": {"message": message, "type": kind, "param": param, "code": None}})
+        elif status == HTTPStatus.TOO_MANY_REQUESTS:
+            kind, code = "requests", "rate_limit_exceeded"  # as OpenAI's 429s
+        self._json(status, {"error": {"message": message, "type": kind, "param": param, "code": code}})
 
-    def _body(self):
+    def _too_large(self, limit, status):
+        if limit >= MAX_BODY_BYTES:
+            return RequestError("request body too large (25 MB at most)", status)
+        return RequestError(f"request body too large ({limit} bytes at most)", status)
+
+    def _body(self, limit=MAX_BODY_BYTES, too_large_status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE):
+        """The request body; more than `limit` bytes → RequestError(too_large_status). A body over the limit
+        but within MAX_BODY_BYTES with a Content-Length is read and dropped, so the connection stays usable."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks, total = [], 0
             while True:
@@ -515,9 +652,9 @@ class Handler(BaseHTTPRequestHandler):
                         pass  # trailers
                     break
                 total += size
-                if total > MAX_BODY_BYTES:
+                if total > limit:
                     self.close_connection = True
-                    raise RequestError("request body too large (25 MB at most)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+                    raise self._too_large(limit, too_large_status)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
             return b"".join(chunks)
@@ -529,9 +666,17 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self.close_connection = True
             raise RequestError("invalid Content-Length")
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            raise RequestError("request body too large (25 MB at most)", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        if length > limit:
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True
+            else:
+                while length > 0:
+                    dropped = self.rfile.read(min(length, 1 << 16))
+                    if not dropped:
+                        self.close_connection = True
+                        break
+                    length -= len(dropped)
+            raise self._too_large(limit, too_large_status)
         return self.rfile.read(length)
 
     # -- routes
@@ -550,18 +695,24 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_POST(self):
-        path = self.path.split("?", 1)[0].rstrip("/")
+        path, _, query = self.path.partition("?")
+        path = path.rstrip("/")
         started = time.monotonic()
         try:
-            body = self._body()
-            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech"):
+            if path == "/v1/audio/vad":
+                body = self._body(VAD_MAX_BODY_BYTES, HTTPStatus.BAD_REQUEST)
+            else:
+                body = self._body()
+            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad"):
                 raise RequestError(f"no route POST {path}", HTTPStatus.NOT_FOUND)
             if not self.engines.ready:
                 raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
             if path == "/v1/audio/transcriptions":
                 self._transcriptions(body)
-            else:
+            elif path == "/v1/audio/speech":
                 self._speech(body)
+            else:
+                self._vad(body, query)
             if self.engines.verbose:
                 log(f"POST {path} {1000 * (time.monotonic() - started):.0f} ms")
         except RequestError as error:
@@ -574,6 +725,50 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(error).__name__}: {error}")
             except OSError:
                 self.close_connection = True
+
+    def do_DELETE(self):
+        path, _, query = self.path.partition("?")
+        path = path.rstrip("/")
+        try:
+            self._body()  # whatever came with it: keeps the connection in step
+            if path != "/v1/audio/vad":
+                raise RequestError(f"no route DELETE {path}", HTTPStatus.NOT_FOUND)
+            if not self.engines.ready:
+                raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
+            vad = self._vad_engine()
+            vad.forget(self._vad_stream_id(query))
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+        except RequestError as error:
+            self._error(error.status, str(error), error.param)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _vad_engine(self):
+        if self.engines.vad is None:
+            raise RequestError(
+                "voice activity detection is not enabled on this server (its model comes with scripts/setup-voice)",
+                HTTPStatus.NOT_FOUND,
+            )
+        return self.engines.vad
+
+    @staticmethod
+    def _vad_stream_id(query):
+        values = urllib.parse.parse_qs(query, keep_blank_values=True).get("stream")
+        if not values or not values[0]:
+            raise RequestError("missing the 'stream' query parameter: /v1/audio/vad?stream=<id>", param="stream")
+        if len(values[0]) > VAD_MAX_STREAM_ID:
+            raise RequestError(f"'stream' is longer than {VAD_MAX_STREAM_ID} characters", param="stream")
+        return values[0]
+
+    def _vad(self, body, query):
+        vad = self._vad_engine()
+        stream_id = self._vad_stream_id(query)
+        reset = urllib.parse.parse_qs(query, keep_blank_values=True).get("reset", ["0"])[0].lower()
+        if reset not in ("", "0", "1", "false", "true"):
+            raise RequestError("'reset' must be 1 or 0", param="reset")
+        probabilities = vad.feed(stream_id, body, reset=reset in ("1", "true"))
+        self._json(HTTPStatus.OK, {"frame_samples": VAD_FRAME, "probabilities": probabilities})
 
     def _transcriptions(self, body):
         stt = self.engines.stt
@@ -699,9 +894,12 @@ def main():
     parser.add_argument("--models", default=default_models(),
                         help="folder scripts/setup-voice filled (default $COMPADRE_VOICE_MODELS, "
                              "else $COMPADRE_HOME/voice-models, else ~/.cache/compadre/voice-models)")
-    parser.add_argument("--engines", default="stt,tts", help="which engines to load: stt, tts or stt,tts (default)")
+    parser.add_argument("--engines", default=None,
+                        help="which engines to load, comma-separated: stt, tts, vad (default stt,tts,vad; without "
+                             "--engines a missing VAD model only turns the VAD off, with a warning)")
     parser.add_argument("--stt-threads", type=int, default=2, help="CTranslate2 threads for Whisper (default 2)")
     parser.add_argument("--tts-threads", type=int, default=1, help="onnxruntime threads for Piper (default 1)")
+    parser.add_argument("--vad-threads", type=int, default=1, help="onnxruntime threads for Silero VAD (default 1)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="one lock for both engines: transcription and synthesis never overlap (2 cores)")
     parser.add_argument("--espeak", default="espeak-ng", help="the espeak-ng program (default: from PATH)")
@@ -712,12 +910,19 @@ def main():
     parser.add_argument("--verbose", action="store_true", help="log every request with its duration to stderr")
     args = parser.parse_args()
 
-    engines_wanted = {e.strip() for e in args.engines.split(",") if e.strip()}
-    if not engines_wanted or engines_wanted - {"stt", "tts"}:
-        parser.error("--engines takes stt, tts or stt,tts")
+    engines_wanted = {e.strip() for e in (args.engines or "stt,tts,vad").split(",") if e.strip()}
+    if not engines_wanted or engines_wanted - {"stt", "tts", "vad"}:
+        parser.error("--engines takes a comma-separated list of stt, tts and vad")
     whisper_dir = os.path.join(args.models, "whisper-tiny.en")
     voice_dir = os.path.join(args.models, "piper")
+    vad_model = os.path.join(args.models, VAD_MODEL)
     missing = []
+    if "vad" in engines_wanted and not os.path.isfile(vad_model):
+        if args.engines is None:  # an install from before the VAD: serve the rest
+            log(f"warning: no VAD model ({vad_model}): /v1/audio/vad is off (run scripts/setup-voice to add it)")
+            engines_wanted.discard("vad")
+        else:
+            missing.append(vad_model)
     if "stt" in engines_wanted and not os.path.isfile(os.path.join(whisper_dir, "model.bin")):
         missing.append(whisper_dir)
     if "tts" in engines_wanted and not os.path.isfile(os.path.join(voice_dir, DEFAULT_VOICE + ".onnx")):
@@ -751,7 +956,14 @@ def main():
                 engines.tts = TextToSpeech(voice_dir, DEFAULT_VOICE, args.espeak, max(1, args.tts_threads))
             if "stt" in engines_wanted:
                 engines.stt = SpeechToText(whisper_dir, max(1, args.stt_threads))
+            if "vad" in engines_wanted:
+                engines.vad = VoiceActivity(vad_model, max(1, args.vad_threads))
             if args.warmup:
+                if engines.vad:
+                    import numpy as np
+
+                    engines.vad.run_frame(np.zeros(VAD_FRAME, np.float32), np.zeros((2, 1, 128), np.float32),
+                                          np.zeros(VAD_CONTEXT, np.float32))
                 audio = None
                 if engines.tts:
                     samples, _ = engines.tts.synthesize("Okay.")
@@ -770,11 +982,15 @@ def main():
         log(f"engines loaded in {time.monotonic() - started:.2f} s ({', '.join(sorted(engines_wanted))})")
         print(f"speech server ready on http://{args.host}:{port}", flush=True)
         parent = os.getppid()
+        last_sweep = time.monotonic()
         while True:
             time.sleep(0.5)
             if args.exit_with_parent and os.getppid() != parent:
                 log("parent process exited: stopping")
                 break
+            if engines.vad and time.monotonic() - last_sweep > 10:
+                engines.vad.drop_idle()  # VAD streams idle for VAD_IDLE_SECONDS
+                last_sweep = time.monotonic()
     except Stop:
         pass
     finally:

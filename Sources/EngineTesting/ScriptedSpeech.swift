@@ -5,8 +5,9 @@ import Synchronization
 
 /// Speech engines for tests: transcription answers a scripted text (and records what it was given);
 /// synthesis answers 10 ms of audio per character, each sample holding the character's position, so a
-/// test can tell which text an audio piece speaks.
-public final class ScriptedSpeech: SpeechToText, TextToSpeech {
+/// test can tell which text an audio piece speaks; voice activity is loudness: a 512-sample frame whose
+/// mean amplitude passes 1,000 is speech (0.9), any other silence (0.05).
+public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector {
     public struct Transcription: Sendable {
         public var audio: AudioClip
         public var language: String?
@@ -58,5 +59,32 @@ public final class ScriptedSpeech: SpeechToText, TextToSpeech {
             for _ in 0..<160 { data.append(UInt8(sample & 0xFF)); data.append(UInt8(sample >> 8)) }
         }
         return data
+    }
+
+    public func stream() -> any VoiceActivityStream { LoudnessStream() }
+
+    /// Speech probabilities by loudness, with the remainder of a frame kept for the next call.
+    final class LoudnessStream: VoiceActivityStream {
+        private let pending = Mutex(Data())
+
+        func probabilities(_ pcm16: Data) async throws -> [Float] {
+            pending.withLock { pending in
+                pending.append(pcm16)
+                var result: [Float] = []
+                let frameBytes = VoiceActivity.frameSamples * 2
+                while pending.count >= frameBytes {
+                    let frame = pending.prefix(frameBytes)
+                    pending = Data(pending.dropFirst(frameBytes))
+                    var total = 0
+                    frame.withUnsafeBytes { raw in
+                        for sample in raw.bindMemory(to: Int16.self) { total += abs(Int(Int16(littleEndian: sample))) }
+                    }
+                    result.append(total / VoiceActivity.frameSamples > 1_000 ? 0.9 : 0.05)
+                }
+                return result
+            }
+        }
+
+        func close() async {}
     }
 }

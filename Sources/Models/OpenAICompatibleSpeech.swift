@@ -13,7 +13,7 @@ import NIOHTTP1
 ///
 /// Connection failures, 429 and 5xx are retried (`maxRetries`, backoff doubling from `initialBackoff`);
 /// anything else fails at once with the server's message.
-public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech {
+public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector {
     public struct Configuration: Sendable {
         /// The API root, for example `http://127.0.0.1:8082/v1`.
         public var baseURL: String
@@ -111,18 +111,45 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech {
         return SpeechAudio(pcm16: pcm, alignment: alignment)
     }
 
+    // MARK: - Voice activity
+
+    /// Compadre's speech server extension: `POST {baseURL}/audio/vad?stream=ID` with PCM16 16 kHz bytes
+    /// answers `{"probabilities": [...]}`, one per 512-sample frame; `DELETE` forgets the stream.
+    public func stream() -> any VoiceActivityStream {
+        HTTPVoiceActivityStream(speech: self, id: UUID().uuidString.lowercased())
+    }
+
+    struct HTTPVoiceActivityStream: VoiceActivityStream {
+        let speech: OpenAICompatibleSpeech
+        let id: String
+
+        func probabilities(_ pcm16: Data) async throws -> [Float] {
+            struct Answer: Decodable { var probabilities: [Float] }
+            let (body, _) = try await speech.send(path: "/audio/vad?stream=\(id)", contentType: "application/octet-stream", body: pcm16)
+            do {
+                return try JSONDecoder().decode(Answer.self, from: body).probabilities
+            } catch {
+                throw SpeechError(.failed, "\(speech.target("/audio/vad")) answered without probabilities.")
+            }
+        }
+
+        func close() async {
+            _ = try? await speech.send(path: "/audio/vad?stream=\(id)", method: .DELETE, contentType: "application/octet-stream", body: Data())
+        }
+    }
+
     // MARK: - HTTP
 
     private func target(_ path: String) -> String { "POST \(configuration.url(path)) (model \(configuration.model))" }
 
-    private func send(path: String, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
+    private func send(path: String, method: HTTPMethod = .POST, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
         let deadline = ContinuousClock.now + configuration.timeout
         var backoff = configuration.initialBackoff
         var attempt = 0
         while true {
             attempt += 1
             var request = HTTPClientRequest(url: configuration.url(path))
-            request.method = .POST
+            request.method = method
             request.headers.replaceOrAdd(name: "content-type", value: contentType)
             if let apiKey = configuration.apiKey { request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey)") }
             request.body = .bytes(ByteBuffer(bytes: body))

@@ -51,6 +51,18 @@ struct SpeechSetup {
             }
             embeddedMode = mode
         }
+        if let raw = reader.text("voice.vadThreshold") {
+            guard let value = Float(raw), value > 0, value < 1 else { throw SettingError(key: "voice.vadThreshold", message: "must be between 0 and 1, not `\(raw)`") }
+            turnDetection.threshold = value
+        }
+        func milliseconds(_ key: String) throws -> Duration? {
+            guard let raw = reader.text(key) else { return nil }
+            guard let value = Int(raw), value >= 0, value <= 10_000 else { throw SettingError(key: key, message: "must be 0…10000 milliseconds, not `\(raw)`") }
+            return .milliseconds(value)
+        }
+        if let value = try milliseconds("voice.prefixPaddingMs") { turnDetection.prefixPadding = value }
+        if let value = try milliseconds("voice.silenceDurationMs") { turnDetection.silenceDuration = value }
+        if let value = try milliseconds("voice.minimumSpeechMs") { turnDetection.minimumSpeech = value }
         let environment = ProcessInfo.processInfo.environment
         let home = reader.text("home") ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
         embeddedPaths = (
@@ -60,13 +72,19 @@ struct SpeechSetup {
         )
     }
 
-    /// Whether some direction has no provider and would use the embedded server.
-    var wantsEmbedded: Bool { embeddedMode != .off && (speechToText == nil || textToSpeech == nil) }
+    /// What the embedded server runs: the directions without a provider, and always turn detection
+    /// (no OpenAI-compatible provider offers it).
+    var embeddedEngines: [String] {
+        (speechToText == nil ? ["stt"] : []) + (textToSpeech == nil ? ["tts"] : []) + ["vad"]
+    }
+
+    /// The server's turn-taking knobs (`voice.vadThreshold`, …).
+    var turnDetection = VoiceActivity.Settings()
 
     /// The embedded speech server, when it is wanted and installed; throws when `voice.engines` is
     /// `embedded` and the install is missing.
     func embeddedServer(port: Int, httpClient: HTTPClient, logger: Logger) throws -> LocalModelServer? {
-        guard wantsEmbedded else { return nil }
+        guard embeddedMode != .off else { return nil }
         let (python, script, models) = embeddedPaths
         let files = FileManager.default
         guard let script, files.isExecutableFile(atPath: python), files.fileExists(atPath: script),
@@ -78,7 +96,7 @@ struct SpeechSetup {
             return nil
         }
         return LocalModelServer(
-            configuration: .speechServer(python: python, script: script, models: models, port: port),
+            configuration: .speechServer(python: python, script: script, models: models, engines: embeddedEngines, port: port),
             httpClient: httpClient, logger: logger
         )
     }
@@ -92,11 +110,14 @@ struct SpeechSetup {
             )
         }
         let local = embedded.map { Endpoint(baseURL: $0.baseURL, apiKey: nil, model: "embedded") }
-        return SpeechEngines(
+        var engines = SpeechEngines(
             speechToText: (speechToText ?? local).map { engine($0) },
             textToSpeech: textToSpeech.map { engine($0) } ?? local.map { engine($0, voice: "joe") },
+            voiceActivity: local.map { engine($0) },
             voices: voices
         )
+        engines.turnDetection = turnDetection
+        return engines
     }
 
     /// What the log says each direction uses.

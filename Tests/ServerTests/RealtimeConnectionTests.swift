@@ -18,11 +18,11 @@ private struct Client {
     var now: AnyClock.Instant
     var wallClock = Date(timeIntervalSince1970: 1_750_000_000)
 
-    init(limits: RealtimeConnection.Limits = .init()) {
+    init(limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil) {
         // Only an origin: every later instant is derived from it.
         start = AnyClock.Instant(offset: .zero)
         now = start
-        connection = RealtimeConnection(limits: limits, now: start)
+        connection = RealtimeConnection(limits: limits, now: start, turnDetection: turnDetection)
     }
 
     mutating func advance(_ duration: Duration) {
@@ -51,8 +51,8 @@ private struct Client {
     }
 
     /// Continues a conversation; nothing runs.
-    static func idle(limits: RealtimeConnection.Limits = .init()) -> Client {
-        var client = Client(limits: limits)
+    static func idle(limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil) -> Client {
+        var client = Client(limits: limits, turnDetection: turnDetection)
         _ = client.send(continueFrame)
         _ = client.connection.conversationContinued(id: conversationID)
         return client
@@ -77,8 +77,10 @@ private func error(_ code: Int, _ description: String) -> Action {
     .send(.error(httpErrorCode: code, errorDescription: description))
 }
 
-private let vadUnsupported = error(415, "voice activity detection is not supported by this server yet; send audio in manual mode")
+private let vadUnsupported = error(415, "this server has no voice activity detection; send audio in manual mode")
 private let endOfAudio = #"{"type":"client.new-audio-message","audio":null}"#
+private let vadOn = #"{"type":"client.switch-vad-mode","vad_mode_on":true}"#
+private let vadOff = #"{"type":"client.switch-vad-mode","vad_mode_on":false}"#
 
 private func audioFrame(_ bytes: Data, config: String? = nil) -> String {
     let configField = config.map { #","audio_config":\#($0)"# } ?? ""
@@ -569,13 +571,55 @@ extension Action {
         #expect(!empty.connection.isClosed)
     }
 
-    @Test func voiceActivityDetectionIsUnsupportedButTheSocketStaysOpen() {
+    @Test func withoutADetectorVADModeIsUnsupportedButTheSocketStaysOpen() {
         var client = Client.idle()
         #expect(client.send(#"{"type":"client.switch-vad-mode","vad_mode_on":true}"#) == [vadUnsupported])
         #expect(client.send(userText("text still works")) == [.runInteraction(user: .text("text still works"), events: [])])
         var opening = Client()
         _ = opening.send(startFrame)
         #expect(opening.send(#"{"type":"client.switch-vad-mode","vad_mode_on":false}"#) == [vadUnsupported])
+    }
+
+    @Test func inVADModeTheDetectorsTurnsBecomeEventsAndTheUtteranceIsAnswered() {
+        var client = Client.idle(turnDetection: VoiceActivity.Settings())
+        #expect(client.send(vadOn) == [.send(.vadModeSwitched(on: true))])
+        let chunk = Data(repeating: 7, count: 512 * 2)
+        #expect(client.send(audioFrame(chunk, config: #"{"format":"pcm","sample_rate":16000,"sample_width":2,"n_channels":1}"#)) == [.detectSpeech(chunk)])
+        // `audio: null` means nothing in VAD mode: the detector decides.
+        #expect(client.send(endOfAudio) == [])
+        for _ in 0..<29 { _ = client.send(audioFrame(chunk)) }
+        #expect(client.connection.voiceActivity([0.9], wallClock: client.wallClock) == [.send(.vadSpeechStarted(tsStart: 0))])
+        #expect(client.connection.voiceActivity([Float](repeating: 0.9, count: 9), wallClock: client.wallClock) == [])
+        let actions = client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock)
+        let speech = Data(repeating: 7, count: 10 * 512 * 2)
+        #expect(actions == [
+            .send(.vadSpeechEnded(tsEnd: 320)),
+            .runInteraction(user: .audio(AudioClip(data: speech, encoding: .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2))), events: []),
+        ])
+        // Speech over the agent's answer interrupts it; a blip is discarded.
+        #expect(client.connection.voiceActivity([0.9], wallClock: client.wallClock) == [.send(.vadSpeechStarted(tsStart: 832)), .interruptInteraction])
+        #expect(client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock) == [.send(.vadSpeechResetZero)])
+        #expect(client.send(vadOff) == [.send(.vadModeSwitched(on: false)), .stopDetecting])
+    }
+
+    @Test func anEventThatAsksForATurnWhileTheUserSpeaksGoesWithTheUtterance() {
+        var client = Client.idle(turnDetection: VoiceActivity.Settings())
+        _ = client.send(vadOn)
+        for _ in 0..<26 { _ = client.send(audioFrame(Data(repeating: 1, count: 1024))) }
+        _ = client.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: client.wallClock)
+        #expect(client.send(event("Lab results arrived", startInteraction: true)) == [])
+        let actions = client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock)
+        guard case .runInteraction(.audio?, let events)? = actions.last else { Issue.record("no interaction: \(actions)"); return }
+        #expect(events.map(\.text) == ["Lab results arrived"])
+    }
+
+    @Test func vadModeNeedsPCM() {
+        var client = Client.idle(turnDetection: VoiceActivity.Settings())
+        _ = client.send(audioFrame(Data(count: 4), config: #"{"format":"mp3"}"#))
+        #expect(client.send(vadOn).last?.closeCode == .unsupportedMedia)
+        var vad = Client.idle(turnDetection: VoiceActivity.Settings())
+        _ = vad.send(vadOn)
+        #expect(vad.send(audioFrame(Data(count: 4), config: #"{"format":"mp3"}"#)).last?.closeCode == .unsupportedMedia)
     }
 
     @Test func interactionFinishedWithoutARunningInteractionIsIgnored() {

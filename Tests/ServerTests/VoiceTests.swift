@@ -18,7 +18,7 @@ struct VoiceSetup {
     var speech: ScriptedSpeech
 
     static func engines(_ speech: ScriptedSpeech) -> SpeechEngines {
-        SpeechEngines(speechToText: speech, textToSpeech: speech, voices: ["amy-voice": "joe"])
+        SpeechEngines(speechToText: speech, textToSpeech: speech, voiceActivity: speech, voices: ["amy-voice": "joe"])
     }
 
     static func make(_ server: TestServer, _ client: TestServer.Client, speech: ScriptedSpeech, voice: Bool = true) async throws -> VoiceSetup {
@@ -284,6 +284,50 @@ struct VoiceTests {
                 try await voice.messages(client).first { $0["message_type"] as? String == "user-message" }?["format"] as? String
             }
             #expect(format == "voice")
+        }
+    }
+
+    @Test func inVADModeTheServerHearsWhenTheUserStartsAndStopsAndAnswersTheUtterance() async throws {
+        try await TestDatabase.sqlite.with { database in
+            let speech = ScriptedSpeech(transcript: "Is Tuesday free")
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            let voice = try await server.test { client in try await VoiceSetup.make(server, client, speech: speech) }
+            // 20 ms chunks: 0.5 s of silence, 0.64 s of loud "speech", 0.7 s of silence.
+            func chunks(_ count: Int, _ sample: Int16) -> [Data] {
+                var chunk = Data()
+                for _ in 0..<320 { withUnsafeBytes(of: sample.littleEndian) { chunk.append(contentsOf: $0) } }
+                return Array(repeating: chunk, count: count)
+            }
+            let stream = chunks(25, 0) + chunks(32, 5_000) + chunks(35, 0)
+            try await server.live { port in
+                let probe = RealtimeProbe(port: port, org: voice.conversation.org, token: voice.conversation.token)
+                let closed = try await probe.connect(query: "response_format=text") { socket in
+                    try await socket.send(["type": "client.continue-conversation", "conversation_id": voice.id])
+                    try await socket.next("server.conversation-continued")
+                    try await socket.send(["type": "client.switch-vad-mode", "vad_mode_on": true])
+                    #expect(try await socket.next("server.vad-mode-switched")?["current_vad_mode_on"] as? Bool == true)
+                    let config: [String: Any] = ["format": "pcm", "sample_rate": 16_000, "sample_width": 2, "n_channels": 1]
+                    for (index, chunk) in stream.enumerated() {
+                        var frame: [String: Any] = ["type": "client.new-audio-message", "audio": chunk.base64EncodedString()]
+                        if index == 0 { frame["audio_config"] = config }
+                        try await socket.send(frame)
+                    }
+                    let started = try #require(try await socket.next("server.vad-speech-started"))
+                    #expect(started["ts_start"] as? Int == 480)
+                    let ended = try #require(try await socket.next("server.vad-speech-ended"))
+                    #expect(ended["ts_end"] as? Int == 1152)
+                    #expect(try await socket.next("server.user-message-available")?["user_message"] as? String == "Is Tuesday free")
+                    try await socket.next("server.interaction-complete")
+                    try await socket.send(["type": "client.close-connection"])
+                    try await socket.drain()
+                }
+                #expect(closed?.code == 1000)
+            }
+            // The utterance: 300 ms before the detected start, to where the silence began.
+            let heard = try #require(speech.transcriptions.first?.audio)
+            #expect(heard.encoding == .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2))
+            let milliseconds = 1152 - 480 + 300
+            #expect(heard.data.count == milliseconds * 32)
         }
     }
 }

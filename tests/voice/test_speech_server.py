@@ -1,21 +1,25 @@
 """End-to-end check of scripts/speech-server.py with the real offline engines.
 
 Uses the install of scripts/setup-voice (COMPADRE_VOICE_PYTHON / COMPADRE_VOICE_MODELS when set, else what
-`scripts/setup-voice --check` reports); skips when it is missing. Needs only the standard library here:
-the server runs in the voice venv. About 3 s on 2 cores (start ≈ 2 s, then a few requests).
+`scripts/setup-voice --check` reports); skips when it is missing (the VAD tests also when that install has
+no VAD model). Needs only the standard library here: the server runs in the voice venv. About 6 s on 2 cores
+(start ≈ 2 s, then a few requests; the VAD tests ≈ 1,600 small requests).
 
     python3 -m pytest -q tests/voice
 """
 
+import http.client
 import io
 import json
 import os
+import random
 import re
 import shlex
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import wave
@@ -172,6 +176,135 @@ def test_not_audio_is_400(server):
     status, _, answer = post(server + "/v1/audio/transcriptions", body, content_type)
     assert status == 400
     assert json.loads(answer)["error"]["message"]
+
+
+# ------------------------------------------------------------------------------------- voice activity detection
+
+FRAME = 512  # samples per VAD frame (32 ms at 16 kHz)
+
+
+class Connection:
+    """One keep-alive HTTP connection to the server."""
+
+    def __init__(self, base):
+        self.http = http.client.HTTPConnection(urllib.parse.urlsplit(base).netloc, timeout=60)
+
+    def request(self, method, path, body=b""):
+        self.http.request(method, path, body=body, headers={"Content-Type": "application/octet-stream"})
+        response = self.http.getresponse()
+        data = response.read()
+        return response.status, (json.loads(data) if data else None)
+
+    def vad(self, stream, body, reset=False):
+        status, answer = self.request("POST", f"/v1/audio/vad?stream={stream}" + ("&reset=1" if reset else ""), body)
+        assert status == 200, answer
+        assert answer["frame_samples"] == FRAME
+        return answer["probabilities"]
+
+    def feed(self, stream, audio, chunk):
+        probabilities = []
+        for start in range(0, len(audio), chunk):
+            probabilities += self.vad(stream, audio[start:start + chunk])
+        return probabilities
+
+    def close(self):
+        self.http.close()
+
+
+@pytest.fixture(scope="module")
+def vad(server):
+    connection = Connection(server)
+    status, answer = connection.request("POST", "/v1/audio/vad?stream=probe&reset=1")
+    if status == 404:
+        connection.close()
+        pytest.skip(f"this install has no VAD model (run scripts/setup-voice): {answer}")
+    assert status == 200 and answer == {"frame_samples": FRAME, "probabilities": []}, answer
+    connection.request("DELETE", "/v1/audio/vad?stream=probe")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def speech_16k(server):
+    """(silence 1 s + the sentence spoken + silence 1 s as PCM16 LE mono 16 kHz bytes, seconds of speech)."""
+    status, headers, speech = post(
+        server + "/v1/audio/speech",
+        json.dumps({"input": SENTENCE, "response_format": "pcm", "sample_rate": 16000}).encode(),
+        "application/json",
+    )
+    assert status == 200 and headers["x-compadre-sample-rate"] == "16000"
+    # Faint noise rather than digital zeros for the silence (± 16 of 32768: -66 dBFS).
+    rng = random.Random(7)
+    silence = b"".join(rng.randint(-16, 16).to_bytes(2, "little", signed=True) for _ in range(16000))
+    return silence + speech + silence, len(speech) / 2 / 16000
+
+
+def test_vad_finds_the_speech(vad, speech_16k):
+    audio, seconds = speech_16k
+    frames = len(audio) // 2 // FRAME
+    chunked = vad.feed("chunked", audio, 640)  # 20 ms per call
+    assert len(chunked) == frames
+
+    def span(t0, t1):
+        """The probabilities of the frames wholly inside [t0, t1) seconds."""
+        return [p for i, p in enumerate(chunked) if t0 <= i * FRAME / 16000 and (i + 1) * FRAME / 16000 <= t1]
+
+    before, during, after = span(0, 0.8), span(1.0, 1.0 + seconds), span(1.2 + seconds, 1e9)
+    assert len(before) >= 24 and len(after) >= 24 and len(during) >= 30
+    assert max(before) < 0.5, before
+    assert max(after) < 0.5, after
+    assert sum(p > 0.5 for p in during) >= 0.8 * len(during), during
+
+    # All at once, and in odd-sized pieces (a sample split across calls): the same frames, the same result.
+    for name, chunk in (("whole", len(audio)), ("odd", 1001)):
+        again = vad.feed(name, audio, chunk)
+        assert len(again) == frames
+        assert max(abs(a - b) for a, b in zip(again, chunked)) < 1e-3, name
+    for name in ("chunked", "whole", "odd"):
+        assert vad.request("DELETE", f"/v1/audio/vad?stream={name}") == (204, None)
+
+
+def test_vad_reset_and_delete(vad, speech_16k):
+    audio, _ = speech_16k
+    part = audio[:40 * 2 * FRAME]  # 1 s of silence, then the first 0.28 s of speech
+    fresh = vad.vad("fresh", part)
+    assert len(fresh) == 40
+
+    vad.vad("reused", audio[len(audio) // 2:][: 30 * 2 * FRAME + 301])  # some state, context and a partial frame
+    assert vad.vad("reused", part, reset=True) == fresh  # reset: as a new stream
+    vad.vad("reused", b"\x01" * 333)
+    assert len(vad.vad("reused", bytes(2 * FRAME), reset=True)) == 1  # the partial frame went with the reset
+
+    assert vad.request("DELETE", "/v1/audio/vad?stream=reused") == (204, None)
+    assert vad.vad("reused", part) == fresh  # forgotten: starts again from nothing
+    for name in ("reused", "fresh", "never-used"):
+        assert vad.request("DELETE", f"/v1/audio/vad?stream={name}") == (204, None)
+
+
+def test_vad_bad_requests(vad):
+    for path in ("/v1/audio/vad", "/v1/audio/vad?stream=", "/v1/audio/vad?other=1"):
+        status, answer = vad.request("POST", path, bytes(1024))
+        assert status == 400 and "stream" in answer["error"]["message"], (path, answer)
+    status, answer = vad.request("POST", "/v1/audio/vad?stream=big", bytes(1024 * 1024 + 2))
+    assert status == 400 and answer["error"]["message"], answer
+    assert len(vad.vad("big", bytes(1024 * 1024))) == 1024  # 1 MiB is allowed; the connection still works
+    assert vad.request("DELETE", "/v1/audio/vad")[0] == 400
+    assert vad.request("DELETE", "/v1/audio/vad?stream=big") == (204, None)
+
+
+def test_vad_stream_limit(vad):
+    names = [f"limit-{i}" for i in range(1000)]
+    try:
+        for name in names:
+            assert vad.vad(name, b"") == []
+        status, answer = vad.request("POST", "/v1/audio/vad?stream=one-too-many", b"")
+        assert status == 429 and answer["error"]["code"] == "rate_limit_exceeded", answer
+        assert vad.vad(names[0], bytes(2 * FRAME)) != []  # existing streams still work
+    finally:
+        for name in names:
+            vad.request("DELETE", f"/v1/audio/vad?stream={name}")
+    assert vad.vad("one-too-many", b"") == []
+    vad.request("DELETE", "/v1/audio/vad?stream=one-too-many")
 
 
 if __name__ == "__main__":

@@ -88,13 +88,21 @@ public struct SpeechError: Error, CustomStringConvertible, Sendable {
 public struct SpeechEngines: Sendable {
     public var speechToText: (any SpeechToText)?
     public var textToSpeech: (any TextToSpeech)?
+    /// Turn detection on the realtime socket (VAD mode); nil: manual mode only.
+    public var voiceActivity: (any VoiceActivityDetector)?
+    /// The server's turn-taking knobs.
+    public var turnDetection = VoiceActivity.Settings()
     /// The engine's voice for an agent version's `voice_config.voice_id`; ids not listed are passed on as
     /// they are (a provider's own voice names).
     public var voices: [String: String]
 
-    public init(speechToText: (any SpeechToText)? = nil, textToSpeech: (any TextToSpeech)? = nil, voices: [String: String] = [:]) {
+    public init(
+        speechToText: (any SpeechToText)? = nil, textToSpeech: (any TextToSpeech)? = nil,
+        voiceActivity: (any VoiceActivityDetector)? = nil, voices: [String: String] = [:]
+    ) {
         self.speechToText = speechToText
         self.textToSpeech = textToSpeech
+        self.voiceActivity = voiceActivity
         self.voices = voices
     }
 

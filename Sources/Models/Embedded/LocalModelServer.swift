@@ -50,10 +50,13 @@ public final class LocalModelServer: Service, Sendable {
 
         /// Compadre's embedded speech server (`scripts/speech-server.py`: Whisper tiny.en and Piper's `joe`
         /// voice) with its models in `models`, run by `python`; it dies with its parent.
-        public static func speechServer(python: String, script: String, models: String, port: Int) -> Configuration {
+        public static func speechServer(python: String, script: String, models: String, engines: [String], port: Int) -> Configuration {
             var configuration = Configuration(
                 executable: python,
-                arguments: [script, "--host", "127.0.0.1", "--port", "{port}", "--models", models, "--exit-with-parent"],
+                arguments: [
+                    script, "--host", "127.0.0.1", "--port", "{port}", "--models", models, "--engines", engines.joined(separator: ","),
+                    "--exit-with-parent",
+                ],
                 port: port
             )
             configuration.readinessPath = "/healthz"

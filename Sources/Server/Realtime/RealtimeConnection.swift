@@ -50,8 +50,15 @@ import Platform
 /// - **`client.close-connection`** closes 1000 without finishing; a running interaction is interrupted first.
 ///   More generally, every close while an interaction runs is preceded by ``Action/interruptInteraction``.
 /// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
-/// - **VAD mode** (`client.switch-vad-mode`) gets `server.error` 415 in this version (voice activity
-///   detection is not built yet); the socket stays open and manual mode goes on.
+/// - **VAD mode** (`client.switch-vad-mode`, answered `server.vad-mode-switched`; `server.error` 415 on a
+///   server without a turn detector): audio chunks go to the detector (``Action/detectSpeech(_:)``; the
+///   caller answers with `voiceActivity(_:)`) instead of forming an utterance by hand, `audio: null` is
+///   ignored, and the detector's turns (``VoiceActivity``) become `server.vad-speech-started`, then
+///   `server.vad-speech-ended` with the utterance queued like a text, or `server.vad-speech-reset-zero`.
+///   VAD needs PCM: turning it on after an MP3 config, or an MP3 config in VAD mode, closes 4015; PCM at
+///   another rate is resampled to 16 kHz. Speech that starts while the agent answers interrupts the
+///   answer (barge-in). An external event with `start_interaction` that arrives while the user speaks
+///   waits for the end of speech and goes with the utterance. Turning VAD off drops speech in progress.
 /// - **Shutdown** (the server drains): an interaction that runs may finish (the drain cancels it when
 ///   its grace period is over); then, or at once when none runs, the socket closes 1001 (going away).
 ///   Queued texts and a requested finish are dropped: the client sends them again to another server.
@@ -101,6 +108,11 @@ struct RealtimeConnection {
         case interruptInteraction
         /// Finish the conversation as REST finish does, then call `conversationFinished`.
         case finishConversation
+        /// Give this audio (PCM16 mono 16 kHz) to the turn detector, then call `voiceActivity(_:)` with its
+        /// probabilities.
+        case detectSpeech(Data)
+        /// VAD mode ended: the detector's stream may be closed.
+        case stopDetecting
     }
 
     private enum State {
@@ -164,13 +176,20 @@ struct RealtimeConnection {
     private var state: State = .awaitingConversation
     private var utterance: Utterance?
     private var audioWindow: ByteWindow
+    /// The turn-taking knobs when this server has a detector; nil: manual mode only.
+    private let turnDetection: VoiceActivity.Settings?
+    /// VAD mode: the turns of the audio so far.
+    private var voiceActivity: VoiceActivity?
+    /// How VAD-mode audio is read (PCM rate and width from `audio_config`).
+    private var vadEncoding: AudioClip.Encoding = .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2)
     /// The server is shutting down: close once the running interaction has finished.
     private var isShuttingDown = false
     private var lastMessage: AnyClock.Instant
     private var rateWindow: RateWindow
 
-    init(limits: Limits, now: AnyClock.Instant) {
+    init(limits: Limits, now: AnyClock.Instant, turnDetection: VoiceActivity.Settings? = nil) {
         self.limits = limits
+        self.turnDetection = turnDetection
         self.lastMessage = now
         self.rateWindow = RateWindow(limit: limits.messagesPerMinute)
         self.audioWindow = ByteWindow(limit: limits.audioBytesPerMinute)
@@ -190,7 +209,7 @@ struct RealtimeConnection {
         if case .closed = state { true } else { false }
     }
 
-    static let vadUnsupported = "voice activity detection is not supported by this server yet; send audio in manual mode"
+    static let vadUnsupported = "this server has no voice activity detection; send audio in manual mode"
 
     // MARK: Inputs
 
@@ -220,6 +239,7 @@ struct RealtimeConnection {
     /// A chunk of the user's utterance, or its end (`audio == nil`).
     private mutating func audio(_ audio: String?, config: JSONValue?, at now: AnyClock.Instant, wallClock: Date) -> [Action] {
         if case .awaitingConversation = state { return [Self.error(400, "Start or continue a conversation first.")] }
+        if voiceActivity != nil { return detect(audio, config: config, at: now) }
         var recording = utterance ?? Utterance()
         if let config {
             guard let encoding = Self.encoding(of: config) else {
@@ -244,6 +264,73 @@ struct RealtimeConnection {
         recording.data.append(bytes)
         utterance = recording
         return []
+    }
+
+    /// VAD mode: a chunk for the detector.
+    private mutating func detect(_ audio: String?, config: JSONValue?, at now: AnyClock.Instant) -> [Action] {
+        if let config {
+            guard let encoding = Self.encoding(of: config), encoding != .mp3 else {
+                return close(.unsupportedMedia, "VAD mode needs PCM audio: audio_config {format: pcm, sample_rate, sample_width 2 or 4, n_channels 1}.")
+            }
+            vadEncoding = encoding
+        }
+        guard let audio else { return [] }
+        guard let bytes = Data(base64Encoded: audio) else { return close(.badRequest, "`audio` is not valid base64.") }
+        guard audioWindow.admit(bytes.count, at: now) else {
+            return close(.rateLimited, "More than \(limits.audioBytesPerMinute) bytes of audio in a minute.")
+        }
+        var pcm = bytes
+        if case .pcm(let rate, _, let width) = vadEncoding, rate != 16_000 || width != 2 {
+            pcm = WAV.pcm16Mono16k(WAV.Contents(sampleRate: rate, channels: 1, bitsPerSample: width * 8, samples: bytes)) ?? Data()
+        }
+        voiceActivity?.append(pcm)
+        return pcm.isEmpty ? [] : [.detectSpeech(pcm)]
+    }
+
+    /// The detector's probabilities for the audio of ``Action/detectSpeech(_:)``, in order.
+    mutating func voiceActivity(_ probabilities: [Float], wallClock: Date) -> [Action] {
+        guard !isClosed, var detector = voiceActivity else { return [] }
+        let events = detector.consume(probabilities)
+        voiceActivity = detector
+        var actions: [Action] = []
+        for event in events {
+            switch event {
+            case .speechStarted(let ms):
+                actions.append(.send(.vadSpeechStarted(tsStart: ms)))
+                // Barge-in: the user speaks over the agent.
+                if case .open(var session) = state, session.phase == .interacting(interruptRequested: false) {
+                    session.phase = .interacting(interruptRequested: true)
+                    state = .open(session)
+                    actions.append(.interruptInteraction)
+                }
+            case .speechEnded(let ms, let audio):
+                actions.append(.send(.vadSpeechEnded(tsEnd: ms)))
+                actions += userMessage(.audio(AudioClip(data: audio, encoding: .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2))), wallClock: wallClock)
+            case .discarded:
+                actions.append(.send(.vadSpeechResetZero))
+                // An event that waited for the end of speech runs now.
+                if case .open(var session) = state, session.phase == .idle {
+                    actions += Self.drain(&session)
+                    state = .open(session)
+                }
+            }
+        }
+        return actions
+    }
+
+    private mutating func switchVAD(_ on: Bool) -> [Action] {
+        guard let turnDetection else { return [Self.error(415, Self.vadUnsupported)] }
+        if on {
+            if utterance?.encoding == .mp3 || vadEncoding == .mp3 {
+                return close(.unsupportedMedia, "VAD mode needs PCM audio, and this connection sends MP3.")
+            }
+            if voiceActivity == nil { voiceActivity = VoiceActivity(settings: turnDetection) }
+            utterance = nil
+            return [.send(.vadModeSwitched(on: true))]
+        }
+        let wasOn = voiceActivity != nil
+        voiceActivity = nil
+        return [.send(.vadModeSwitched(on: false))] + (wasOn ? [.stopDetecting] : [])
     }
 
     /// How `audio_config` says to read the audio; nil when it is not a config this server reads.
@@ -387,8 +474,8 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "A conversation is already being started on this connection.")]
-            case .switchVADMode:
-                return [Self.error(415, Self.vadUnsupported)]
+            case .switchVADMode(let on):
+                return switchVAD(on)
             case .newAudioMessage:
                 return []
             case .newTextMessage(let text, let type, let startInteraction):
@@ -409,13 +496,20 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "This connection already has a conversation.")]
-            case .switchVADMode:
-                return [Self.error(415, Self.vadUnsupported)]
+            case .switchVADMode(let on):
+                return switchVAD(on)
             case .newAudioMessage:
                 return []
             case .newTextMessage(let text, let type, let startInteraction):
                 guard !session.backlog.finishRequested, session.phase != .finishing else { return [Self.finishingError] }
-                actions = Self.text(text, type: type, startInteraction: startInteraction, at: wallClock, in: &session)
+                if voiceActivity?.isSpeaking == true, type == .externalEvent {
+                    // The user is speaking: the event goes with what they are saying.
+                    session.backlog.hold(text, type: type, startInteraction: false, at: wallClock)
+                    if startInteraction { session.backlog.eventWantsInteraction = true }
+                    actions = []
+                } else {
+                    actions = Self.text(text, type: type, startInteraction: startInteraction, at: wallClock, in: &session)
+                }
             case .finishConversation:
                 switch session.phase {
                 case .idle:

@@ -70,7 +70,12 @@ struct RealtimeSession {
     func run(inbound: WebSocketInboundStream) async {
         let (mailbox, post) = AsyncStream<Input>.makeStream()
         let clock = api.realtimeClock
-        var connection = RealtimeConnection(limits: limits, now: clock.now)
+        let speech = api.conversations.speech
+        var connection = RealtimeConnection(
+            limits: limits, now: clock.now, turnDetection: speech.voiceActivity == nil ? nil : speech.turnDetection
+        )
+        // VAD mode's detector stream, made when the first audio arrives in that mode.
+        var detector: (any VoiceActivityStream)?
         let sink = RealtimeEventSink(outbound: outbound, filter: filter)
         var conversationID: String?
         var connectionLease: Lease?
@@ -174,6 +179,18 @@ struct RealtimeSession {
                             await send(.event(WireError(error).event))
                             actions += connection.interactionFinished(conversationCompleted: false)
                         }
+                    case .detectSpeech(let pcm):
+                        guard let voiceActivity = speech.voiceActivity else { continue }
+                        let stream = detector ?? voiceActivity.stream()
+                        detector = stream
+                        do {
+                            actions += connection.voiceActivity(try await stream.probabilities(pcm), wallClock: Date())
+                        } catch {
+                            await send(.error(httpErrorCode: 503, errorDescription: "Voice activity detection failed: \(PlatformError(error).message)"))
+                        }
+                    case .stopDetecting:
+                        await detector?.close()
+                        detector = nil
                     case .interruptInteraction:
                         interruption?.interrupt()
                     case .finishConversation:
@@ -190,6 +207,7 @@ struct RealtimeSession {
             post.finish()
             group.cancelAll()
         }
+        await detector?.close()
         await connectionLease?.release()
     }
 
