@@ -3,7 +3,7 @@
 Uses the install of scripts/setup-voice (COMPADRE_VOICE_PYTHON / COMPADRE_VOICE_MODELS when set, else what
 `scripts/setup-voice --check` reports); skips when it is missing (the VAD tests also when that install has
 no VAD model). Needs only the standard library here: the server runs in the voice venv. About 6 s on 2 cores
-(start ≈ 2 s, then a few requests; the VAD tests ≈ 1,600 small requests).
+(start ≈ 2 s, then a few requests; the VAD tests make ≈ 2,500 small requests on one keep-alive connection).
 
     python3 -m pytest -q tests/voice
 """
