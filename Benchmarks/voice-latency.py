@@ -8,7 +8,7 @@ Needs the packages of tests/compat/requirements.txt (amigo-sdk for the set-up, h
 
 What it does, on a fresh SQLite database in a temporary directory:
   0. starts its own scripts/speech-server.py (not Compadre's) to make the user's utterance with Piper
-     (16 kHz PCM16 WAV, ~3.5 s; kept only if Whisper hears it right) and to time the engines directly:
+     (16 kHz PCM16 WAV, ~4.2 s; kept only if Whisper hears it right) and to time the engines directly:
      transcription of the utterance, synthesis of each sentence of the reply; then stops it;
   1. starts tests/compat/fake_openai.py in a subprocess: every plain completion answers REPLY at once (two
      sentences, so two audio pieces), structured ones a generic instance — the model adds ~nothing;
@@ -24,7 +24,10 @@ What it does, on a fresh SQLite database in a temporary directory:
   5. concurrency: for each of --levels, that many sockets (one user each) each take a turn every
      --interval s (random phase, paced audio) for --level-seconds: p50/p99 of `audio: null` → first audio.
 
-Since the model is instant, everything measured is the server's (and its speech engines') own time.
+Since the model is instant (about 2 ms per call; the baseline row, text in and text out, shows what the engine
+and the model take without speech), everything measured is the server's and its speech engines' own time.
+With a debug build the REST rows also carry the multipart form parse, about 0.9 ms per KB there (≈ 120 ms for
+the 4 s WAV) against ≈ 0.005 ms per KB in a release build.
 p99 of ~20 samples is their maximum (nearest rank). Prints what else the machine was doing (load average,
 busiest other processes), since 2 cores shared with a build move these figures a lot.
 """
@@ -69,8 +72,13 @@ FIRST_AUDIO_TARGET_S = 2.0
 def run_fake_model() -> None:
     """`voice-latency.py --fake-model`: serves the compat fake until stdin closes."""
     sys.path.insert(0, str(COMPAT))
+    import fake_openai
     from fake_openai import FakeOpenAI
 
+    # Its handler writes the head and the body of a non-streamed answer separately: with Nagle's algorithm
+    # and the client's delayed ACK, each such answer (the engine's decisions) waits ~40 ms on a kept-alive
+    # connection. Off, the model answers in ~2 ms.
+    fake_openai._Handler.disable_nagle_algorithm = True
     fake = FakeOpenAI(text=REPLY, text_chunks=6).start()
     print(fake.base_url, flush=True)
 

@@ -124,6 +124,12 @@ def server_env() -> dict[str, str]:
         env["COMPADRE_LLM_BASE_URL"] = "http://127.0.0.1:9/v1"
         env["COMPADRE_LLM_API_KEY"] = "unused"
         env["COMPADRE_LLM_MODEL"] = "unused"
+    # The embedded speech server is where scripts/setup-voice put it (scripts/test exports its paths):
+    # servers get it only when a test asks (extra_env), or every server of the suite would start one
+    # (Whisper and Piper, ~400 MB and a second of CPU each). Without it, voice is off as on a machine
+    # without the install; tests/compat/test_voice_embedded.py and test_sdk_voice.py cover voice.
+    for k in ("COMPADRE_VOICE_PYTHON", "COMPADRE_VOICE_SERVER", "COMPADRE_VOICE_MODELS"):
+        env.pop(k, None)
     # Keep the SDK's own environment out of the server and vice versa.
     for k in list(env):
         if k.startswith("AMIGO_"):
