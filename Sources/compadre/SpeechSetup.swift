@@ -75,7 +75,9 @@ struct SpeechSetup {
     /// What the embedded server runs: the directions without a provider, and always turn detection
     /// (no OpenAI-compatible provider offers it).
     var embeddedEngines: [String] {
-        (speechToText == nil ? ["stt"] : []) + (textToSpeech == nil ? ["tts"] : []) + ["vad"]
+        // An install from before the VAD model still serves speech in and out.
+        let hasVAD = FileManager.default.fileExists(atPath: embeddedPaths.models + "/silero-vad/silero_vad.onnx")
+        return (speechToText == nil ? ["stt"] : []) + (textToSpeech == nil ? ["tts"] : []) + (hasVAD ? ["vad"] : [])
     }
 
     /// The server's turn-taking knobs (`voice.vadThreshold`, …).
@@ -84,7 +86,7 @@ struct SpeechSetup {
     /// The embedded speech server, when it is wanted and installed; throws when `voice.engines` is
     /// `embedded` and the install is missing.
     func embeddedServer(port: Int, httpClient: HTTPClient, logger: Logger) throws -> LocalModelServer? {
-        guard embeddedMode != .off else { return nil }
+        guard embeddedMode != .off, !embeddedEngines.isEmpty else { return nil }
         let (python, script, models) = embeddedPaths
         let files = FileManager.default
         guard let script, files.isExecutableFile(atPath: python), files.fileExists(atPath: script),
@@ -113,7 +115,7 @@ struct SpeechSetup {
         var engines = SpeechEngines(
             speechToText: (speechToText ?? local).map { engine($0) },
             textToSpeech: textToSpeech.map { engine($0) } ?? local.map { engine($0, voice: "joe") },
-            voiceActivity: local.map { engine($0) },
+            voiceActivity: embeddedEngines.contains("vad") ? local.map { engine($0) } : nil,
             voices: voices
         )
         engines.turnDetection = turnDetection

@@ -180,6 +180,10 @@ struct RealtimeConnection {
     private let turnDetection: VoiceActivity.Settings?
     /// VAD mode: the turns of the audio so far.
     private var voiceActivity: VoiceActivity?
+    /// VAD-mode audio not yet given to the detector: it goes in batches of at least `detectionBatch`
+    /// bytes (two 32 ms frames), so a stream of 20 ms chunks costs half the calls.
+    private var undetected = Data()
+    static let detectionBatch = VoiceActivity.frameSamples * 2 * 2
     /// How VAD-mode audio is read (PCM rate and width from `audio_config`).
     private var vadEncoding: AudioClip.Encoding = .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2)
     /// The server is shutting down: close once the running interaction has finished.
@@ -284,7 +288,10 @@ struct RealtimeConnection {
             pcm = WAV.pcm16Mono16k(WAV.Contents(sampleRate: rate, channels: 1, bitsPerSample: width * 8, samples: bytes)) ?? Data()
         }
         voiceActivity?.append(pcm)
-        return pcm.isEmpty ? [] : [.detectSpeech(pcm)]
+        undetected.append(pcm)
+        guard undetected.count >= Self.detectionBatch else { return [] }
+        defer { undetected = Data() }
+        return [.detectSpeech(undetected)]
     }
 
     /// The detector's probabilities for the audio of ``Action/detectSpeech(_:)``, in order.
@@ -330,6 +337,7 @@ struct RealtimeConnection {
         }
         let wasOn = voiceActivity != nil
         voiceActivity = nil
+        undetected = Data()
         return [.send(.vadModeSwitched(on: false))] + (wasOn ? [.stopDetecting] : [])
     }
 
