@@ -453,3 +453,48 @@ def test_realtime_voice_turn_manual_mode(
         socket.send(type="client.close-connection")
     finally:
         socket.close()
+
+
+def test_realtime_voice_turn_vad_mode(
+    voice_compadre: Compadre, services: list[str], fake_openai: FakeOpenAI,
+    speech: SpeechServer, user_wav: bytes,
+):
+    """VAD mode with the embedded detector (Silero): silence, the user's sentence, silence — streamed
+    without `audio: null` — is heard as one utterance and answered."""
+    token = voice_compadre.user_token()
+    socket = Socket(voice_compadre, token)
+    try:
+        fake_openai.script({"when": "text", "text": GREETING, "chunks": 2})
+        socket.send(type="client.start-conversation", service_id=services[1] if len(services) > 1 else services[0])
+        socket.next("server.conversation-created")
+        socket.next("server.interaction-complete")
+
+        socket.send(type="client.switch-vad-mode", vad_mode_on=True)
+        assert socket.next("server.vad-mode-switched")["current_vad_mode_on"] is True
+        fake_openai.script({"when": "text", "text": REPLY, "chunks": 4})
+        socket.received.clear()
+        silence = bytes(RATE * 2 // 2)  # 0.5 s
+        pcm = silence + pcm_of_wav(user_wav) + silence + silence
+        chunk = RATE * 2 // 50  # 20 ms
+        for i, offset in enumerate(range(0, len(pcm), chunk)):
+            message: dict[str, Any] = {
+                "type": "client.new-audio-message",
+                "audio": base64.b64encode(pcm[offset:offset + chunk]).decode(),
+            }
+            if i == 0:
+                message["audio_config"] = {"format": "pcm", "sample_rate": RATE, "sample_width": 2, "n_channels": 1}
+            socket.ws.send(json.dumps(message))
+
+        started = socket.next("server.vad-speech-started")
+        ended = socket.next("server.vad-speech-ended")
+        assert 300 <= started["ts_start"] <= 900, socket.transcript()
+        assert ended["ts_end"] > started["ts_start"] + 1000, socket.transcript()
+        heard = socket.next("server.user-message-available")
+        assert heard_right(heard["user_message"], SAID, SAID_KEY_WORDS), (
+            f"said {SAID!r}, the server heard {heard['user_message']!r}"
+        )
+        complete = socket.next("server.interaction-complete")
+        assert complete["full_message"] == REPLY, socket.transcript()
+        socket.send(type="client.close-connection")
+    finally:
+        socket.close()
