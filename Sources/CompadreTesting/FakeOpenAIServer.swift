@@ -107,27 +107,8 @@ public struct FakeOpenAIServer: Sendable {
             return try await response(to: handler(received), model: received.model ?? "fake", context: context, recorder: recorder)
         }
 
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: logger
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { portContinuation.finish() }
-                try await app.run()
-            }
-            defer { group.cancelAll() }
-            guard let port = await ports.first(where: { _ in true }), port > 0 else {
-                try await group.next()
-                throw FakeServerError("the server did not start")
-            }
-            return try await body(FakeOpenAIServer(port: port, recorder: recorder))
+        return try await withLoopbackServer(router, logger: logger) { port in
+            try await body(FakeOpenAIServer(port: port, recorder: recorder))
         }
     }
 

@@ -72,27 +72,9 @@ public struct FakeSpeechServer: Sendable {
                 return Response(status: HTTPResponse.Status(code: reply.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
             }
         }
-        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in
-                portContinuation.yield(channel.localAddress?.port ?? 0)
-                portContinuation.finish()
-            },
-            logger: Logger(label: "FakeSpeechServer", factory: { _ in SwiftLogNoOpLogHandler() })
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { portContinuation.finish() }
-                try await app.run()
-            }
-            defer { group.cancelAll() }
-            guard let port = await ports.first(where: { _ in true }), port > 0 else {
-                try await group.next()
-                throw FakeServerError("the speech server did not start")
-            }
-            return try await body(FakeSpeechServer(port: port, log: log))
+        let logger = Logger(label: "FakeSpeechServer", factory: { _ in SwiftLogNoOpLogHandler() })
+        return try await withLoopbackServer(router, logger: logger) { port in
+            try await body(FakeSpeechServer(port: port, log: log))
         }
     }
 }
