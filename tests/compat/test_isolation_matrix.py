@@ -71,6 +71,8 @@ ANONYMOUS = {
     "get-openapi-document": "the static API document",
     "get-organization": "public in the Amigo reference (an organization's branding for its sign-in page)",
     "sign-in-with-api-key": "the API key in its headers is the credential; checked: B's key never signs in to A",
+    "get-message-audio": "the signed link (path + expiry, HMAC) is the credential; checked: A's paths without "
+                         "a signature, with a forged one and with an expired one answer 403 and show nothing",
 }
 
 # Statuses that refuse without telling anything.
@@ -895,6 +897,13 @@ def test_anonymous_operations_are_listed_and_show_nothing_of_a(world: World):
         text = httpx.get(base + path, timeout=30).text
         found = [n for n, v in markers.items() if v in text]
         assert not found, f"GET {path} (anonymous) shows A's {found}"
+
+    # A voice message's audio is served only at the signed link its source gives.
+    media = f"{base}/media/conversation/{a.compadre.org}/{a.conversation_id}/{a.message_ids[-1]}"
+    for query in ("", "?expires=9999999999&signature=" + "0" * 64, "?expires=1&signature=" + "0" * 64):
+        resp = httpx.get(media + query, timeout=30)
+        assert resp.status_code == 403, f"GET {media}{query}: {resp.status_code} {resp.text}"
+        assert not [n for n, v in markers.items() if v in resp.text and v not in media], resp.text
 
     # B's key never signs in to A; B's key never signs in as A's user (two failures: under the free five).
     attempts = [
