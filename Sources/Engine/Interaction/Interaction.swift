@@ -63,7 +63,7 @@ public final class Interruption: Sendable {
     public var isInterrupted: Bool { state.withLock { $0.isInterrupted } }
 
     /// Calls `handler` once when the interruption comes (at once if it came already).
-    func onInterrupt(_ handler: @escaping @Sendable () -> Void) {
+    public func onInterrupt(_ handler: @escaping @Sendable () -> Void) {
         let now = state.withLock { state -> Bool in
             if state.isInterrupted { return true }
             state.handlers.append(handler)

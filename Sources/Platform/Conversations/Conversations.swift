@@ -274,11 +274,14 @@ public struct Conversations: Sendable {
     /// nil when it failed and stored nothing.
     @discardableResult
     public func run(
-        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil
+        _ pending: PendingInteraction, events: some ConversationEventSink, interruption: Interruption? = nil,
+        pacing: VoicePacing? = nil
     ) async -> InteractionOutcome? {
         if let voice = pending.voiceReply {
             fillers.prepare(pending.setting.graphs.audioFillers, voice: voice.voice, speech: voice.speech)
-            let sink = VoiceReplySink(base: events, speech: voice.speech, voice: voice.voice, fillers: fillers)
+            let sink = VoiceReplySink(
+                base: events, speech: voice.speech, voice: voice.voice, fillers: fillers, pacing: pacing, interruption: interruption
+            )
             return await runPending(pending, events: sink, interruption: interruption, spoken: sink)
         }
         return await runPending(pending, events: events, interruption: interruption, spoken: nil)
@@ -408,7 +411,13 @@ public struct Conversations: Sendable {
             )
             var runner = runner
             if usesTools, let tools { runner.tools = tools.runner(orgID: orgID) }
-            let outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
+            var outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
+            // An interrupted spoken reply is stored as far as the listener heard it.
+            if outcome.wasInterrupted, let spoken {
+                let heard = spoken.heardText()
+                outcome.agentMessage.message = heard
+                outcome.messages = outcome.messages.map { $0.id == outcome.agentMessage.id ? outcome.agentMessage : $0 }
+            }
             // Another process may own the conversation now (this one could not renew its lease in time).
             if lease.isLost {
                 throw PlatformError.conflict("The conversation's lock was lost during the interaction; nothing was stored.")

@@ -16,26 +16,66 @@ import Synchronization
 ///   ``SpokenFillers`` has it ready, else as its text.
 /// - Every other event passes through in order, after the audio of the text before it.
 /// - A synthesis that fails fails the write, so the interaction fails and stores nothing.
+/// - **Paced** (the realtime socket, ``VoicePacing``): audio goes out in pieces of at most `chunk`, each
+///   when the listener's playback (which starts with the first piece) is within `lead` of it, so what
+///   was played is known within `lead`, and an interruption stops the audio at once: no piece is sent
+///   after it, and nothing left is synthesized. Unpaced (REST), everything is sent as soon as it is ready.
+/// - What the listener **heard** (``heardText()``): the sentences played whole, and of the one cut off
+///   the characters the engine's alignment places before the playback position (else the same share of
+///   its characters as of its audio, cut back to a word) — the stored text of an interrupted reply.
+///   Unpaced, everything sent counts as heard.
 final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, SpokenReply {
+    /// A sentence as it was spoken: where its audio starts in the reply, how long it is, and when each
+    /// character is said (when the engine says).
+    private struct Segment {
+        var text: String
+        var start: Duration
+        var duration: Duration
+        var alignment: [TranscriptAlignment]?
+    }
+
     private struct State {
         var text = ""
         var sequence = 0
         /// Everything sent so far, stored as the agent message's source.
         var pcm = Data()
+        var segments: [Segment] = []
+        /// When the first piece went out (paced), and how much audio has gone out.
+        var playbackStart: AnyClock.Instant?
+        var sent = Duration.zero
+        /// When the interruption came (paced): the playback position is taken there.
+        var interruptedAt: AnyClock.Instant?
+        var stopSent = false
     }
 
     private let base: Base
     private let speech: any TextToSpeech
     private let voice: String?
     private let fillers: SpokenFillers?
+    private let pacing: VoicePacing?
+    private let interruption: Interruption?
     private let state = Mutex(State())
 
-    init(base: Base, speech: any TextToSpeech, voice: String?, fillers: SpokenFillers? = nil) {
+    init(
+        base: Base, speech: any TextToSpeech, voice: String?, fillers: SpokenFillers? = nil, pacing: VoicePacing? = nil,
+        interruption: Interruption? = nil
+    ) {
         self.base = base
         self.speech = speech
         self.voice = voice
         self.fillers = fillers
+        self.pacing = pacing
+        self.interruption = interruption
+        if let pacing {
+            interruption?.onInterrupt { [weak self] in
+                self?.state.withLock { state in
+                    if state.interruptedAt == nil { state.interruptedAt = pacing.clock.now }
+                }
+            }
+        }
     }
+
+    private var isInterrupted: Bool { interruption?.isInterrupted == true }
 
     func write(_ event: ConversationEvent) async throws {
         if case .currentAgentAction(.actionTooLong(let filler, let started)) = event, let wav = fillers?.wav(filler, voice: voice) {
@@ -52,10 +92,14 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
             }
             return sentences
         }
-        for (index, sentence) in sentences.enumerated() {
-            try await speak(sentence, messageID: piece.messageID, stop: piece.stop && index == sentences.count - 1)
+        // After an interruption nothing more is said.
+        if !isInterrupted {
+            for (index, sentence) in sentences.enumerated() {
+                try await speak(sentence, messageID: piece.messageID, stop: piece.stop && index == sentences.count - 1)
+            }
         }
-        if piece.stop && sentences.isEmpty {
+        // The reply ends with a `stop` piece, an empty one when its last audio did not carry it.
+        if piece.stop, !state.withLock({ $0.stopSent }) {
             try await base.write(.newMessage(NewMessage(message: "", stop: true, sequenceNumber: nextSequence(), messageID: piece.messageID)))
         }
     }
@@ -65,12 +109,73 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
     }
 
     private func speak(_ sentence: String, messageID: String, stop: Bool) async throws {
+        guard !isInterrupted else { return }
         let audio = try await speech.synthesize(sentence, voice: voice)
-        state.withLock { $0.pcm.append(audio.pcm16) }
-        try await base.write(.newMessage(NewMessage(
-            message: audio.pcm16.base64EncodedString(), transcriptAlignment: audio.alignment, stop: stop,
-            sequenceNumber: nextSequence(), messageID: messageID
-        )))
+        let chunkBytes = pacing.map { max(2, Int($0.chunk / .milliseconds(1)) * SpeechAudio.sampleRate / 1000 * 2) } ?? max(2, audio.pcm16.count)
+        state.withLock { state in
+            state.segments.append(Segment(text: sentence, start: state.sent, duration: audio.duration, alignment: audio.alignment))
+        }
+        var offset = 0
+        repeat {
+            let chunk = audio.pcm16.subdata(in: offset..<min(audio.pcm16.count, offset + chunkBytes))
+            offset += chunk.count
+            if let pacing {
+                let due = state.withLock { state -> AnyClock.Instant in
+                    let start = state.playbackStart ?? pacing.clock.now
+                    state.playbackStart = start
+                    return start.advanced(by: state.sent - pacing.lead)
+                }
+                if pacing.clock.now < due { try await pacing.clock.sleep(until: due) }
+            }
+            guard !isInterrupted else { return }
+            let isLast = stop && offset >= audio.pcm16.count
+            state.withLock { state in
+                state.pcm.append(chunk)
+                state.sent += .milliseconds(chunk.count / 2 * 1000 / SpeechAudio.sampleRate)
+                if isLast { state.stopSent = true }
+            }
+            try await base.write(.newMessage(NewMessage(
+                message: chunk.base64EncodedString(), transcriptAlignment: offset == chunk.count ? audio.alignment : nil,
+                stop: isLast, sequenceNumber: nextSequence(), messageID: messageID
+            )))
+        } while offset < audio.pcm16.count
+    }
+
+    func heardText() -> String {
+        state.withLock { state in
+            var position = state.sent
+            if let pacing, let start = state.playbackStart {
+                position = min(position, start.duration(to: state.interruptedAt ?? pacing.clock.now))
+            }
+            var heard: [String] = []
+            for segment in state.segments where segment.start < position {
+                let into = position - segment.start
+                if into >= segment.duration {
+                    heard.append(segment.text)
+                } else {
+                    let part = Self.prefix(of: segment, heardFor: into)
+                    if !part.isEmpty { heard.append(part) }
+                }
+            }
+            return heard.joined(separator: " ")
+        }
+    }
+
+    /// The part of a sentence said in its first `duration`: by the alignment, else by share, cut back to
+    /// a whole word.
+    private static func prefix(of segment: Segment, heardFor duration: Duration) -> String {
+        let milliseconds = Int(duration / .milliseconds(1))
+        let count: Int
+        if let alignment = segment.alignment, !alignment.isEmpty {
+            count = min(segment.text.count, alignment.prefix { $0.ms < milliseconds }.count)
+        } else {
+            count = Int(Double(segment.text.count) * (duration / segment.duration))
+        }
+        var words = segment.text.prefix(count)
+        if count < segment.text.count, let next = segment.text.dropFirst(count).first, !next.isWhitespace {
+            if let space = words.lastIndex(where: \.isWhitespace) { words = words[..<space] } else { words = "" }
+        }
+        return words.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func recording() -> Data? {
@@ -124,7 +229,23 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
     }
 }
 
-/// What a spoken reply sounded like, as a WAV file (nil when nothing was spoken).
+/// What a spoken reply sounded like, as a WAV file (nil when nothing was spoken), and the text the
+/// listener heard of it.
 protocol SpokenReply: Sendable {
     func recording() -> Data?
+    func heardText() -> String
+}
+
+/// How a spoken reply is paced for a listener who plays it as it arrives (the realtime socket): pieces
+/// of at most `chunk`, each sent `lead` before it plays.
+public struct VoicePacing: Sendable {
+    public var clock: AnyClock
+    public var lead: Duration
+    public var chunk: Duration
+
+    public init(clock: AnyClock = .continuous, lead: Duration = .milliseconds(500), chunk: Duration = .milliseconds(200)) {
+        self.clock = clock
+        self.lead = lead
+        self.chunk = chunk
+    }
 }

@@ -74,6 +74,8 @@ struct RealtimeSession {
         var connection = RealtimeConnection(
             limits: limits, now: clock.now, turnDetection: speech.voiceActivity == nil ? nil : speech.turnDetection
         )
+        // Spoken replies go out paced like playback, so an interruption stops them at once.
+        let pacing = VoicePacing(clock: clock)
         // VAD mode's detector stream, made when the first audio arrives in that mode.
         var detector: (any VoiceActivityStream)?
         let sink = RealtimeEventSink(outbound: outbound, filter: filter)
@@ -172,7 +174,7 @@ struct RealtimeSession {
                             interruption = stop
                             let conversations = api.conversations
                             group.addTask {
-                                let outcome = await conversations.run(pending, events: sink, interruption: stop)
+                                let outcome = await conversations.run(pending, events: sink, interruption: stop, pacing: pacing)
                                 post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
                             }
                         } catch {
@@ -240,7 +242,7 @@ struct RealtimeSession {
             }
             let conversations = api.conversations
             group.addTask {
-                let outcome = await conversations.run(pending, events: sink, interruption: stop)
+                let outcome = await conversations.run(pending, events: sink, interruption: stop, pacing: VoicePacing(clock: api.realtimeClock))
                 post.yield(.interactionFinished(completed: outcome?.conversationCompleted ?? false))
             }
             return rest
