@@ -99,6 +99,23 @@ report("engine (3 transitions + reply, no storage)", engineSamples)
 
 // MARK: - Whole interact request on SQLite
 
+// The wire JSON of one interaction's events, by the encoder the server uses and by Foundation's.
+let events: [ConversationEvent] = [
+    .newMessage(NewMessage(message: "Sure, here it is.", stop: false, sequenceNumber: 1, messageID: ObjectID.generate())),
+    .newMessage(NewMessage(message: "", stop: true, sequenceNumber: 2, messageID: ObjectID.generate())),
+    .interactionComplete(InteractionComplete(messageID: ObjectID.generate(), interactionID: ObjectID.generate(), fullMessage: "Sure, here it is.", conversationCompleted: false)),
+]
+let foundationEncoder = WireCoding.encoder()
+for (name, encode) in [
+    ("WireEncoder", { (event: ConversationEvent) in _ = try WireEncoder().encode(event) }),
+    ("Foundation JSONEncoder", { (event: ConversationEvent) in _ = try foundationEncoder.encode(event) }),
+] as [(String, (ConversationEvent) throws -> Void)] {
+    let started = clock.now
+    for _ in 0..<20_000 { for event in events { try encode(event) } }
+    let elapsed = clock.now - started
+    print(String(format: "event JSON by %@: %.2f µs per event", name, Double(elapsed.components.attoseconds) / 1e12 / 60_000 + Double(elapsed.components.seconds) * 1e6 / 60_000))
+}
+
 let path = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-bench-\(UUID().uuidString).sqlite").path
 let database = try await SQLiteDatabase.open(path: path, logger: .init(label: "bench"))
 try await Migrations.apply(to: database, logger: .init(label: "bench"))

@@ -333,60 +333,8 @@ public enum RealtimeServerMessage: Sendable, Hashable, Codable {
     }
 
     /// The message as one JSON text frame (UTF-8), keys in the order of the REST event (`type` first).
-    ///
-    /// Written straight into a byte buffer: this runs for every streamed piece of a reply, so it skips
-    /// `JSONEncoder` (whose containers are dictionaries) except for the nested agent action. The result
-    /// decodes to the same JSON as ``encode(to:)`` produces.
     public func encoded() throws -> Data {
-        var out = FrameWriter()
-        out.open(type: type)
-        switch self {
-        case .conversationCreated(let id), .conversationContinued(let id), .event(.conversationCreated(let id)):
-            out.field("conversation_id", id)
-        case .event(.userMessageAvailable(let messageID, let userMessage)):
-            out.field("message_id", messageID)
-            out.field("user_message", userMessage)
-        case .event(.newMessage(let message)):
-            out.field("message", message.message)
-            out.key("transcript_alignment")
-            if let alignment = message.transcriptAlignment {
-                out.raw("[")
-                for (index, point) in alignment.enumerated() {
-                    out.raw(index == 0 ? "[" : ",[")
-                    out.raw(String(point.ms))
-                    out.raw(",")
-                    out.string(point.character)
-                    out.raw("]")
-                }
-                out.raw("]")
-            } else {
-                out.raw("null")
-            }
-            out.field("stop", message.stop)
-            out.field("sequence_number", message.sequenceNumber)
-            out.field("message_id", message.messageID)
-        case .event(.interactionComplete(let complete)):
-            out.field("message_id", complete.messageID)
-            out.field("interaction_id", complete.interactionID)
-            out.field("full_message", complete.fullMessage)
-            out.field("conversation_completed", complete.conversationCompleted)
-        case .event(.currentAgentAction(let action)):
-            out.key("action")
-            out.bytes.append(contentsOf: try JSONEncoder.realtime.encode(action))
-        case .error(let code, let description), .event(.error(let code, let description)):
-            out.field("http_error_code", code)
-            out.field("error_description", description)
-        case .vadModeSwitched(let on):
-            out.field("current_vad_mode_on", on)
-        case .vadSpeechStarted(let ms):
-            out.field("ts_start", ms)
-        case .vadSpeechEnded(let ms):
-            out.field("ts_end", ms)
-        case .vadSpeechResetZero:
-            break
-        }
-        out.raw("}")
-        return Data(out.bytes)
+        Data(try WireEncoder().encode(self))
     }
 
     private enum RealtimeKeys: String, CodingKey {
@@ -478,77 +426,5 @@ public enum RealtimeServerMessage: Sendable, Hashable, Codable {
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "Unknown realtime server message type '\(type)'")
         }
-    }
-}
-
-extension JSONEncoder {
-    /// Shared by every realtime frame; JSONEncoder is safe to use from several threads once configured.
-    fileprivate static let realtime: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
-}
-
-/// Writes one flat JSON object: `type` first, then fields in call order. Strings are escaped as
-/// `JSONEncoder` with `.withoutEscapingSlashes` escapes them (quote, backslash, control characters).
-private struct FrameWriter {
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-    var bytes: [UInt8] = []
-
-    init() {
-        bytes.reserveCapacity(256)
-    }
-
-    mutating func open(type: String) {
-        raw(#"{"type":"#)
-        string(type)
-    }
-
-    mutating func raw(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
-    }
-
-    mutating func key(_ name: String) {
-        raw(",\"")
-        raw(name)
-        raw("\":")
-    }
-
-    mutating func field(_ name: String, _ value: String) {
-        key(name)
-        string(value)
-    }
-
-    mutating func field(_ name: String, _ value: Int) {
-        key(name)
-        raw(String(value))
-    }
-
-    mutating func field(_ name: String, _ value: Bool) {
-        key(name)
-        raw(value ? "true" : "false")
-    }
-
-    mutating func string(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0x08: raw("\\b")
-            case 0x0C: raw("\\f")
-            case 0..<0x20:
-                raw("\\u00")
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-            default:
-                bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -542,7 +542,7 @@ public struct Conversations: Sendable {
     }
 
     static func encode(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+        try WireEncoder().string(value)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {

@@ -65,7 +65,7 @@ struct ServiceController {
                     if !canSeeVersionSets { service.versionSets = [:] }
                     return service
                 }
-                return ByteBuffer(bytes: try WireJSON.encoder.encode(GetServicesResponse(
+                return ByteBuffer(bytes: try WireEncoder().encode(GetServicesResponse(
                     services: services, hasMore: result.hasMore, continuationToken: result.nextToken,
                     filterValues: tags.map { GetServicesResponse.FilterValues(tags: $0) }
                 )))

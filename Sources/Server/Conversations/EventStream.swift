@@ -48,7 +48,6 @@ struct AgentActionFilter: @unchecked Sendable {
 final class NDJSONEventWriter: ConversationEventSink, @unchecked Sendable {
     private var writer: any ResponseBodyWriter
     private var filter: AgentActionFilter
-    private let encoder = WireCoding.encoder()
 
     init(_ writer: any ResponseBodyWriter, filter: AgentActionFilter) {
         self.writer = writer
@@ -57,9 +56,9 @@ final class NDJSONEventWriter: ConversationEventSink, @unchecked Sendable {
 
     func write(_ event: ConversationEvent) async throws {
         guard filter.passes(event) else { return }
-        var data = try encoder.encode(event)
-        data.append(UInt8(ascii: "\n"))
-        try await writer.write(ByteBuffer(bytes: data))
+        var bytes = try WireEncoder().encode(event)
+        bytes.append(UInt8(ascii: "\n"))
+        try await writer.write(ByteBuffer(bytes: bytes))
     }
 
     func fail(_ error: PlatformError) async throws {

@@ -40,17 +40,16 @@ extension Request {
     }
 }
 
-/// Shared, configured JSON coders of the wire format.
+/// The shared, configured JSON decoder of the wire format (encoding is ``WireEncoder``'s).
 enum WireJSON {
-    nonisolated(unsafe) static let encoder = WireCoding.encoder()
     nonisolated(unsafe) static let decoder = WireCoding.decoder()
 }
 
 extension Response {
     /// A JSON response in the wire format.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try WireJSON.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        let bytes = try WireEncoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// An empty-bodied response (204).

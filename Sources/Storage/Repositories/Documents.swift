@@ -4,11 +4,10 @@ import SQLKit
 
 /// Encodes stored documents as wire JSON, so what is stored is what the API returns.
 enum Documents {
-    nonisolated(unsafe) static let encoder = WireCoding.encoder()
     nonisolated(unsafe) static let decoder = WireCoding.decoder()
 
     static func encode(_ value: some Encodable) throws -> String {
-        String(decoding: try encoder.encode(value), as: UTF8.self)
+        try WireEncoder().string(value)
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from row: any SQLRow, column: String = "doc") throws -> T {
