@@ -193,6 +193,24 @@ OPERATIONS = [
     ("get-tool-invocations", "List tool invocations", {
         400: "`tool_id` and `version` differ in length."}),
     ("search-tool-invocations", "Search tool invocations by output or error", {}),
+    # Dynamic behaviors
+    ("create-dynamic-behavior-set", "Create a dynamic behavior set with its first version", {
+        404: "No such organization, service or tool.",
+        409: "The set is to be active and an active set with this name exists."}),
+    ("get-dynamic-behavior-sets", "List dynamic behavior sets", {}),
+    ("search-dynamic-behavior-sets", "Find dynamic behavior sets by name and latest triggers", {}),
+    ("update-dynamic-behavior-set", "Change a set's name, tags, services or activity", {
+        404: "No such organization, dynamic behavior set or service.",
+        409: "Another active set has this name."}),
+    ("delete-dynamic-behavior-instruction", "Delete a dynamic behavior set with its versions", {
+        404: "No such organization or dynamic behavior set."}),
+    ("create-dynamic-behavior-set-version", "Create the next version of a dynamic behavior set", {
+        400: "The given version number is not the next one.",
+        404: "No such organization, dynamic behavior set or tool."}),
+    ("get-dynamic-behavior-set-versions", "List a dynamic behavior set's versions", {
+        404: "No such organization or dynamic behavior set."}),
+    ("get-dynamic-behavior-invocations", "List the times a set was selected in conversations", {
+        404: "No such organization or dynamic behavior set."}),
 ]
 
 # Reference operationIds used by more than one method (each extra one gets `-<method>`).
@@ -348,6 +366,9 @@ SORT_FIELDS = {
     "get-users": ["email", "first_name", "last_name", "user_stats.last_message_time",
                   "user_stats.num_conversations", "user_stats.num_messages"],
     "get-memories": ["conversation_id", "created_at"],
+    "get-dynamic-behavior-sets": ["updated_at"],
+    "get-dynamic-behavior-set-versions": ["version"],
+    "get-dynamic-behavior-invocations": ["invoked_at"],
 }
 
 # Parameter rules: (operationId, in, name) -> keywords merged into the parameter's schema (into its
@@ -356,6 +377,10 @@ PARAMETER_RULES = {
     # A tag filter is `key:value` (`key:` matches a tag without value, `key:*` any value).
     ("get-conversations", "query", "tag"): {"pattern": ":"},
     ("get-tools", "query", "tag"): {"pattern": ":"},
+    ("get-dynamic-behavior-sets", "query", "tag"): {"pattern": ":"},
+    ("search-dynamic-behavior-sets", "query", "tag"): {"pattern": ":"},
+    ("get-dynamic-behavior-set-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
+    ("create-dynamic-behavior-set-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},
     ("get-agent-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
     ("get-service-hierarchical-state-machine-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
     ("create-agent-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},

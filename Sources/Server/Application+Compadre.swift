@@ -46,6 +46,7 @@ public enum CompadreServer {
         RealtimeController(api: api).addRoutes(to: router)
         ToolController(api: api).addRoutes(to: router)
         ToolRepositoryController(api: api).addRoutes(to: router)
+        DynamicBehaviorController(api: api).addRoutes(to: router)
         MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router

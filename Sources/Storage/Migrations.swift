@@ -108,6 +108,24 @@ public enum Migrations {
             """,
             "CREATE INDEX message_audio_conversation ON message_audio (conversation_id)",
         ]),
+        Migration(version: 6, name: "dynamic behaviors", statements: [
+            """
+            CREATE TABLE dynamic_behavior_sets (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL,
+                is_active BOOLEAN NOT NULL, latest_version BIGINT NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX dynamic_behavior_sets_org ON dynamic_behavior_sets (org_id, name)",
+            """
+            CREATE TABLE dynamic_behavior_set_versions (set_id TEXT NOT NULL, version BIGINT NOT NULL, org_id TEXT NOT NULL,
+                doc TEXT NOT NULL, embedding_model TEXT, dimension BIGINT NOT NULL, trigger_vectors {BINARY},
+                PRIMARY KEY (set_id, version))
+            """,
+            """
+            CREATE TABLE dynamic_behavior_invocations (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, set_id TEXT NOT NULL,
+                conversation_id TEXT NOT NULL, invoked_at TEXT NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX dynamic_behavior_invocations_set ON dynamic_behavior_invocations (set_id, invoked_at)",
+            "CREATE INDEX dynamic_behavior_invocations_conversation ON dynamic_behavior_invocations (conversation_id)",
+        ]),
     ]
 
     /// A statement in the database's dialect: `{BINARY}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL.

@@ -18,6 +18,8 @@ enum Permission {
         "Conversation:CreateConversation", "Conversation:GetConversation", "Conversation:GetMessage", "Conversation:InteractWithConversation",
         "Conversation:FinishConversation", "Conversation:GetInteractionInsights", "Conversation:GetRecommendedResponses", "Conversation:ModifyConversation",
         "Admin:GetModels", "Admin:GetPromptLogs", "Admin:SubmitSQLQuery",
+        "DynamicBehaviorInstruction:CreateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
+        "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
     ]
 
     static let conversation = all.filter { $0.hasPrefix("Conversation:") }

@@ -30,6 +30,8 @@ public struct Conversations: Sendable {
     public var clockSkew: Duration = .seconds(10)
     /// Speech to text for voice messages, text to speech for voice replies; either may be absent.
     public var speech: SpeechEngines = .none
+    /// The organizations' dynamic behavior sets, which every interaction may select from.
+    public var behaviors: DynamicBehaviors
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
     /// How many earlier interactions are searched for persisted tool results.
@@ -45,6 +47,7 @@ public struct Conversations: Sendable {
         self.runner = InteractionRunner(models: models.metered(), maxTransitions: maxTransitions)
         self.tools = tools
         self.logger = logger
+        self.behaviors = DynamicBehaviors(store: store, embedder: nil, logger: logger)
     }
 
     public var models: LanguageModels { runner.models }

@@ -108,7 +108,7 @@ struct VersionedResourceController<Kind: VersionedResourceKind> {
         router.operation(.get, "\(base)/:\(Kind.idParameter)/version", "get-\(Kind.operationStem)-versions", api: api) { call in
             try call.caller.require("Organization:Get\(Kind.permissionStem)")
             let id = try call.objectID(Kind.idParameter)
-            let (selector, ascending, page) = try Self.versionListing(call.query)
+            let (selector, ascending, page) = try call.query.versionListing()
             let orgID = call.orgID
             let result = try await api.store.read { repositories -> PageResult<Kind.Version> in
                 let resource = try await Self.existing(id, orgID: orgID, in: repositories)
@@ -142,18 +142,20 @@ struct VersionedResourceController<Kind: VersionedResourceKind> {
         }
         return resource
     }
+}
 
+extension Query {
     /// The `version`, `sort_by`, `limit` and `continuation_token` of a version listing.
-    static func versionListing(_ query: Query) throws -> (VersionSelector?, Bool, PageRequest) {
+    func versionListing() throws -> (VersionSelector?, Bool, PageRequest) {
         var selector: VersionSelector?
-        if let text = query.string("version") {
+        if let text = string("version") {
             guard let parsed = VersionSelector(text) else {
                 throw PlatformError.validation(["query", "version"], "Version must be a number, `latest`, or an inclusive range `N-M`", type: "value_error")
             }
             selector = parsed
         }
-        let sort = try query.sort(allowed: ["version": "version"])
-        let page = try query.page(defaultLimit: 10, maxLimit: 10)
+        let sort = try sort(allowed: ["version": "version"])
+        let page = try page(defaultLimit: 10, maxLimit: 10)
         return (selector, sort.first?.ascending ?? true, PageRequest(limit: page.limit, offset: page.offset))
     }
 }

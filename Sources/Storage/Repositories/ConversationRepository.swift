@@ -178,7 +178,7 @@ public struct ConversationRepository: Sendable {
 
     /// Deletes the conversation with its messages and interactions.
     public func delete(id: String, orgID: String) async throws {
-        for table in ["messages", "interactions", "message_audio"] {
+        for table in ["messages", "interactions", "message_audio", "dynamic_behavior_invocations"] {
             try await sql.delete(from: table).where("conversation_id", .equal, id).where("org_id", .equal, orgID).run()
         }
         try await sql.delete(from: "conversations").where("id", .equal, id).where("org_id", .equal, orgID).run()

@@ -33,6 +33,7 @@ public struct Repositories: Sendable {
     public var conversations: ConversationRepository { ConversationRepository(sql: sql) }
     public var leases: LeaseRepository { LeaseRepository(sql: sql) }
     public var tools: ToolRepository { ToolRepository(sql: sql) }
+    public var behaviors: DynamicBehaviorRepository { DynamicBehaviorRepository(sql: sql, touched: touched) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
