@@ -26,7 +26,8 @@ public struct TestServer: Sendable {
         model: any LanguageModel = ScriptedModel(), realtimeLimits: RealtimeLimits = RealtimeLimits(),
         tools: ToolConfiguration? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         realtimeClock: AnyClock = .continuous, signInLimits: SignInLimits.Configuration? = nil,
-        cacheClock: AnyClock = .continuous, leasesInProcess: Bool = false, speech: SpeechEngines = .none
+        cacheClock: AnyClock = .continuous, leasesInProcess: Bool = false, speech: SpeechEngines = .none,
+        embedder: (any Embedder)? = nil
     ) async throws {
         var configuration = ServerConfiguration()
         configuration.tokenSecret = tokenSecret
@@ -35,7 +36,7 @@ public struct TestServer: Sendable {
         configuration.leasesInProcess = leasesInProcess
         let made = try await CompadreServer.makeAPI(
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
-            speech: speech, logger: Logger(label: "compadre-test")
+            speech: speech, embedder: embedder, logger: Logger(label: "compadre-test")
         )
         var api = API(
             store: made.store, tokens: made.tokens, rateLimiter: rateLimiter, catalog: made.catalog, conversations: made.conversations,
@@ -220,11 +221,11 @@ public struct SignedInAdmin: Sendable {
     /// Runs `body` with a server over a fresh `engine` database and its signed-in administrator.
     public static func with<Result: Sendable>(
         _ engine: TestDatabase = .sqlite, model: any LanguageModel = ScriptedModel(),
-        realtimeLimits: RealtimeLimits = RealtimeLimits(), tools: ToolConfiguration? = nil,
+        realtimeLimits: RealtimeLimits = RealtimeLimits(), tools: ToolConfiguration? = nil, embedder: (any Embedder)? = nil,
         _ body: @Sendable (SignedInAdmin) async throws -> Result
     ) async throws -> Result {
         try await engine.with { database in
-            let server = try await TestServer(database: database, model: model, realtimeLimits: realtimeLimits, tools: tools)
+            let server = try await TestServer(database: database, model: model, realtimeLimits: realtimeLimits, tools: tools, embedder: embedder)
             let credentials = try await server.bootstrap()
             return try await server.test { client in
                 let token = try await client.signIn(credentials)

@@ -11,8 +11,8 @@ import NIOHTTP1
 /// audio file) and `POST {baseURL}/audio/speech` (JSON, answered with a WAV file). The embedded speech
 /// server (`scripts/speech-server.py`) speaks the same API, so one client serves both.
 ///
-/// Connection failures, 429 and 5xx are retried (`maxRetries`, backoff doubling from `initialBackoff`);
-/// anything else fails at once with the server's message.
+/// Connection failures, 429 and 5xx are retried (``OpenAICompatibleHTTP``); anything else fails at once
+/// with the server's message.
 public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector {
     public struct Configuration: Sendable {
         /// The API root, for example `http://127.0.0.1:8082/v1`.
@@ -40,12 +40,6 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
             self.timeout = timeout
             self.maxRetries = maxRetries
             self.initialBackoff = initialBackoff
-        }
-
-        func url(_ path: String) -> String {
-            var base = baseURL
-            while base.hasSuffix("/") { base.removeLast() }
-            return base + path
         }
     }
 
@@ -140,58 +134,21 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
 
     // MARK: - HTTP
 
-    private func target(_ path: String) -> String { "POST \(configuration.url(path)) (model \(configuration.model))" }
-
-    private func send(path: String, method: HTTPMethod = .POST, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
-        let deadline = ContinuousClock.now + configuration.timeout
-        var backoff = configuration.initialBackoff
-        var attempt = 0
-        while true {
-            attempt += 1
-            var request = HTTPClientRequest(url: configuration.url(path))
-            request.method = method
-            request.headers.replaceOrAdd(name: "content-type", value: contentType)
-            if let apiKey = configuration.apiKey { request.headers.replaceOrAdd(name: "authorization", value: "Bearer \(apiKey)") }
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let retryable: String
-            do {
-                let remaining = ContinuousClock.now.duration(to: deadline)
-                let response = try await client.execute(request, timeout: .nanoseconds(max(1, remaining.nanoseconds)), logger: logger)
-                var collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
-                let answer = collected.readData(length: collected.readableBytes) ?? Data()
-                if (200..<300).contains(Int(response.status.code)) { return (answer, response.headers) }
-                let message = Self.errorMessage(answer)
-                guard response.status.code == 429 || response.status.code >= 500 else {
-                    throw SpeechError(.failed, "\(target(path)) answered \(response.status.code): \(message)")
-                }
-                retryable = "\(response.status.code): \(message)"
-            } catch let error as SpeechError {
-                throw error
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                retryable = "\(error)"
-            }
-            guard attempt <= configuration.maxRetries, ContinuousClock.now + backoff < deadline else {
-                throw SpeechError(.unavailable, "\(target(path)) failed after \(attempt) attempt(s): \(retryable)")
-            }
-            logger.debug("speech request failed, retrying", metadata: ["speech_failure": "\(retryable)"])
-            if backoff > .zero { try await Task.sleep(for: backoff) }
-            backoff *= 2
-        }
+    private var http: OpenAICompatibleHTTP {
+        OpenAICompatibleHTTP(
+            baseURL: configuration.baseURL, apiKey: configuration.apiKey, model: configuration.model, timeout: configuration.timeout,
+            maxRetries: configuration.maxRetries, initialBackoff: configuration.initialBackoff, client: client, logger: logger
+        )
     }
 
-    /// The message of an OpenAI-style error body (`{"error": {"message": …}}`), or the body's start.
-    static func errorMessage(_ body: Data) -> String {
-        struct Envelope: Decodable {
-            struct Inner: Decodable { var message: String? }
-            var error: Inner?
-            var detail: String?
+    private func target(_ path: String) -> String { http.target(path) }
+
+    private func send(path: String, method: HTTPMethod = .POST, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
+        do {
+            return try await http.send(path: path, method: method, contentType: contentType, body: body)
+        } catch let failure as OpenAICompatibleHTTP.Failure {
+            throw SpeechError(failure.kind == .rejected ? .failed : .unavailable, failure.message)
         }
-        if let envelope = try? JSONDecoder().decode(Envelope.self, from: body), let message = envelope.error?.message ?? envelope.detail {
-            return message
-        }
-        return String(decoding: body.prefix(300), as: UTF8.self)
     }
 
     /// ISO 639-1 for the common ISO 639-3 codes agents use (`eng` → `en`); two-letter codes pass through.
@@ -224,11 +181,4 @@ struct MultipartForm {
     }
 
     func encoded() -> Data { body + Data("--\(boundary)--\r\n".utf8) }
-}
-
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }

@@ -54,7 +54,8 @@ public enum CompadreServer {
 
     /// The API over `store`, with the token secret from configuration or stored in the database.
     public static func makeAPI(
-        store: Store, configuration: ServerConfiguration, models: LanguageModels, speech: SpeechEngines = .none, logger: Logger
+        store: Store, configuration: ServerConfiguration, models: LanguageModels, speech: SpeechEngines = .none,
+        embedder: (any Embedder)? = nil, logger: Logger
     ) async throws -> API {
         let secret: String
         if let configured = configuration.tokenSecret, !configured.isEmpty {
@@ -73,6 +74,7 @@ public enum CompadreServer {
         )
         conversations.clockSkew = configuration.eventClockSkew
         conversations.speech = speech
+        conversations.behaviors = DynamicBehaviors(store: store, embedder: embedder, logger: logger)
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
@@ -92,7 +94,7 @@ public enum CompadreServer {
     /// is shut down first).
     public static func makeServices(
         database: any Database, configuration: ServerConfiguration, models: LanguageModels, speech: SpeechEngines = .none,
-        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
+        embedder: (any Embedder)? = nil, metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger
     ) async throws -> (services: [any ServiceLifecycle.Service], store: Store) {
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
@@ -103,7 +105,9 @@ public enum CompadreServer {
         // One process owns an SQLite file: its leases need not be written to it.
         var configuration = configuration
         configuration.leasesInProcess = database.kind == .sqlite
-        var api = try await makeAPI(store: store, configuration: configuration, models: models, speech: speech, logger: logger)
+        var api = try await makeAPI(
+            store: store, configuration: configuration, models: models, speech: speech, embedder: embedder, logger: logger
+        )
         api.realtimeLimits = configuration.realtimeLimits
         api.metrics = metrics
         let router = makeRouter(api: api)

@@ -159,14 +159,17 @@ struct Serve: AsyncParsableCommand {
         if let speechServer { services.append(speechServer) }
         let speech = speechSetup.makeEngines(httpClient: httpClient, logger: logger, embedded: speechServer)
         let speechUses = speechSetup.describe(embedded: speechServer)
+        let embedder = speechSetup.makeEmbedder(httpClient: httpClient, logger: logger, embedded: speechServer)
         let (server, store) = try await CompadreServer.makeServices(
-            database: database, configuration: configuration, models: models, speech: speech, metrics: Observability.registry, logger: logger
+            database: database, configuration: configuration, models: models, speech: speech, embedder: embedder,
+            metrics: Observability.registry, logger: logger
         )
         logger.info("ready", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "database": "\(store.database.kind.rawValue)",
             "startup": "\(ContinuousClock.now - started)", "rate_limits": "\(configuration.rateLimitsEnabled ? "on" : "off")",
             "model": "\(setup.baseURL ?? (embedded == nil ? "none" : "embedded"))",
             "speech_to_text": "\(speechUses.speechToText)", "text_to_speech": "\(speechUses.textToSpeech)",
+            "embeddings": "\(embedder?.model ?? "none")",
         ])
         return services + server
     }

@@ -25,6 +25,8 @@ struct SpeechSetup {
 
     var speechToText: Endpoint?
     var textToSpeech: Endpoint?
+    /// Sentence embeddings (dynamic behaviors' triggers); without it the embedded server's.
+    var embeddings: Endpoint?
     var defaultVoice: String?
     var voices: [String: String] = [:]
     var embeddedMode = EmbeddedMode.automatic
@@ -37,6 +39,12 @@ struct SpeechSetup {
         }
         if let url = reader.text("tts.baseUrl") {
             textToSpeech = Endpoint(baseURL: url, apiKey: reader.string(forKey: "tts.apiKey", isSecret: true), model: reader.text("tts.model") ?? "tts-1")
+        }
+        if let url = reader.text("embeddings.baseUrl") {
+            embeddings = Endpoint(
+                baseURL: url, apiKey: reader.string(forKey: "embeddings.apiKey", isSecret: true),
+                model: reader.text("embeddings.model") ?? "text-embedding-3-small"
+            )
         }
         defaultVoice = reader.text("tts.voice")
         if let raw = reader.text("voice.voices") {
@@ -77,7 +85,9 @@ struct SpeechSetup {
     var embeddedEngines: [String] {
         // An install from before the VAD model still serves speech in and out.
         let hasVAD = FileManager.default.fileExists(atPath: embeddedPaths.models + "/silero-vad/silero_vad.onnx")
+        let hasEmbeddings = embeddings == nil && FileManager.default.fileExists(atPath: embeddedPaths.models + "/all-minilm-l6-v2-int8/model.onnx")
         return (speechToText == nil ? ["stt"] : []) + (textToSpeech == nil ? ["tts"] : []) + (hasVAD ? ["vad"] : [])
+            + (hasEmbeddings ? ["embed"] : [])
     }
 
     /// The server's turn-taking knobs (`voice.vadThreshold`, …).
@@ -120,6 +130,20 @@ struct SpeechSetup {
         )
         engines.turnDetection = turnDetection
         return engines
+    }
+
+    /// The embedder of dynamic behaviors' triggers: the configured endpoint, else the embedded server's.
+    func makeEmbedder(httpClient: HTTPClient, logger: Logger, embedded: LocalModelServer? = nil) -> (any Embedder)? {
+        if let embeddings {
+            return OpenAICompatibleEmbedder(
+                configuration: .init(baseURL: embeddings.baseURL, apiKey: embeddings.apiKey, model: embeddings.model),
+                httpClient: httpClient, logger: logger
+            )
+        }
+        guard let embedded, embeddedEngines.contains("embed") else { return nil }
+        return OpenAICompatibleEmbedder(
+            configuration: .init(baseURL: embedded.baseURL, model: "all-MiniLM-L6-v2"), httpClient: httpClient, logger: logger
+        )
     }
 
     /// What the log says each direction uses.

@@ -33,6 +33,9 @@ public enum AgentAction: Codable, Sendable, Hashable {
     case actionTooLong(filler: String, previouslyStartedEvent: JSONValue)
     case designatedToolRetrieved(toolID: String, toolVersion: String)
     case designatedToolCallParamsGenerated(toolID: String, toolVersion: String, toolCallParams: [String: JSONValue])
+    /// A dynamic behavior was selected and applies to this interaction (seed 002). Not in the API
+    /// document's `Action` union: the official SDK 2.5.0 cannot parse it (see ``isUnknownToTheSDK``).
+    case dynamicBehaviorTriggered(VersionInfo)
 
     /// The wire `type`, e.g. `navigate-state-machine-exit-condition-selected`.
     public var type: String {
@@ -61,13 +64,22 @@ public enum AgentAction: Codable, Sendable, Hashable {
         case .actionTooLong: "action-too-long"
         case .designatedToolRetrieved: "designated-tool-retrieved"
         case .designatedToolCallParamsGenerated: "designated-tool-call-params-generated"
+        case .dynamicBehaviorTriggered: "dynamic-behavior-triggered"
         }
+    }
+
+    /// Whether the official SDK (2.5.0) fails to parse this action: its `ServiceConversationAction`
+    /// union lacks it, so a REST stream sends it only to clients that asked for it by type.
+    public var isUnknownToTheSDK: Bool {
+        if case .dynamicBehaviorTriggered = self { return true }
+        return false
     }
 
     enum CodingKeys: String, CodingKey {
         case type
         case selected = "selected_dynamic_behavior_set_version_info"
         case previous = "previous_selected_dynamic_behavior_set_version_info"
+        case triggered = "dynamic_behavior_set_version_info"
         case queries
         case queriesAndResponses = "queries_and_responses"
         case overridingInstructions = "overriding_instructions"
@@ -171,6 +183,8 @@ public enum AgentAction: Codable, Sendable, Hashable {
             self = .designatedToolRetrieved(toolID: try string(.toolID), toolVersion: try string(.toolVersion))
         case "designated-tool-call-params-generated":
             self = .designatedToolCallParamsGenerated(toolID: try string(.toolID), toolVersion: try string(.toolVersion), toolCallParams: try object(.toolCallParams))
+        case "dynamic-behavior-triggered":
+            self = .dynamicBehaviorTriggered(try c.decode(VersionInfo.self, forKey: .triggered))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "Unknown agent action type '\(type)'")
         }
@@ -246,6 +260,8 @@ public enum AgentAction: Codable, Sendable, Hashable {
             try c.encode(toolID, forKey: .toolID)
             try c.encode(toolVersion, forKey: .toolVersion)
             try c.encode(toolCallParams, forKey: .toolCallParams)
+        case .dynamicBehaviorTriggered(let info):
+            try c.encode(info, forKey: .triggered)
         }
     }
 }

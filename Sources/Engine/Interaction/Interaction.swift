@@ -19,11 +19,13 @@ public struct InteractionRequest: Sendable {
     public var memoryFacts: [String]
     /// `llm_model_preferences` of the conversation's version set.
     public var modelPreferences: [String: LLMConfig]
+    /// The dynamic behaviors this interaction may select.
+    public var behaviors: BehaviorSelection
 
     public init(
         conversationID: String, interactionID: String, userID: String = "", graphs: GraphSet, position: GraphPosition,
         context: PromptContext, userMessage: MessageInstance? = nil, memoryFacts: [String] = [],
-        modelPreferences: [String: LLMConfig] = [:]
+        modelPreferences: [String: LLMConfig] = [:], behaviors: BehaviorSelection = .none
     ) {
         self.conversationID = conversationID
         self.interactionID = interactionID
@@ -34,6 +36,7 @@ public struct InteractionRequest: Sendable {
         self.userMessage = userMessage
         self.memoryFacts = memoryFacts
         self.modelPreferences = modelPreferences
+        self.behaviors = behaviors
     }
 }
 
@@ -107,6 +110,8 @@ public struct InteractionOutcome: Sendable {
     public var conversationCompleted: Bool
     /// The reply was interrupted: `agentMessage` holds only what was sent (possibly nothing).
     public var wasInterrupted: Bool = false
+    /// The dynamic behavior selected and applied in this interaction.
+    public var selectedBehavior: VersionInfo? = nil
 }
 
 /// Why an interaction failed: its cause and a message for the caller. Nothing of a failed

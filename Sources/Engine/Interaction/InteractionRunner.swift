@@ -60,6 +60,9 @@ struct InteractionRun {
     var stateIndex = 0
     var selectNextActionToolCallLogs: [[ToolCallLog]] = []
     var engageUserToolCallLogs: [[ToolCallLog]] = []
+    /// The dynamic behavior selected for this interaction.
+    var behavior: DynamicBehavior?
+    var announcedNavigationOverride = false
 
     init(runner: InteractionRunner, request: InteractionRequest, emit: @escaping InteractionRunner.Emit, interruption: Interruption?) {
         self.runner = runner
@@ -76,10 +79,7 @@ struct InteractionRun {
         if let message = request.userMessage {
             try await events.send(.userMessageAvailable(messageID: message.id, userMessage: message.message))
         }
-        // Dynamic behaviours arrive with their own issue: none is ever selected yet.
-        try await act(.selectDynamicBehaviorVectorGenerated)
-        try await act(.selectDynamicBehaviorRelevanceRetrievalCompleted)
-        try await act(.selectDynamicBehaviorCompleted(selected: nil, previous: nil))
+        try await selectBehavior()
 
         // Active memory: the user's long-term memories come from post-conversation analysis; until a
         // conversation has any, there is nothing to search and no model call is made.
@@ -124,6 +124,7 @@ struct InteractionRun {
     // MARK: - Steps
 
     mutating func select(in state: ActionState) async throws -> GraphNavigator.Step {
+        let state = try await navigationState(state)
         // Before anyone else has said anything (the agent's opening turn), no exit condition can
         // have been met: the agent picks one of its actions.
         let nothingHappened = !context.history.contains { $0.messageType == .userMessage || $0.messageType == .externalEvent }
@@ -216,6 +217,7 @@ struct InteractionRun {
     }
 
     mutating func engage(_ state: ActionState, action: String) async throws -> InteractionOutcome {
+        let (state, action) = try await engagingState(state, action: action)
         let messageID = ObjectID.generate(now: runner.now())
         var prompt = Prompts.engageUser(state, action: action, context: context)
         let offered = try await resolve(state.actionToolCallSpecs)
@@ -274,7 +276,7 @@ struct InteractionRun {
             stateTransitionLogs: transitionLogs,
             workingMemory: context.workingMemory,
             reflections: context.reflections,
-            triggeredDynamicBehaviorSetVersionInfo: nil,
+            triggeredDynamicBehaviorSetVersionInfo: behavior?.info,
             selectNextActionToolCallLogs: selectNextActionToolCallLogs,
             engageUserToolCallLogs: engageUserToolCallLogs
         )
@@ -285,7 +287,8 @@ struct InteractionRun {
             position: position,
             insights: insights,
             conversationCompleted: navigator.isAtTerminalState && !interrupted,
-            wasInterrupted: interrupted
+            wasInterrupted: interrupted,
+            selectedBehavior: behavior?.info
         )
     }
 

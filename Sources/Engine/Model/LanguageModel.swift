@@ -76,11 +76,12 @@ public struct PromptKind: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public static let recommendResponses = PromptKind(rawValue: "recommend-responses")
     public static let generateConversationStarters = PromptKind(rawValue: "generate-conversation-starters")
     public static let generateToolParams = PromptKind(rawValue: "generate-tool-params")
+    public static let selectDynamicBehavior = PromptKind(rawValue: "select-dynamic-behavior")
 
     public static let all: [PromptKind] = [
         .selectNextAction, .selectNextStateForDecisionState, .engageUser, .generateReflection,
         .generateRecallQueries, .checkIfActiveMemoryNeeded, .extractActiveMemories, .recommendResponses,
-        .generateConversationStarters, .generateToolParams,
+        .generateConversationStarters, .generateToolParams, .selectDynamicBehavior,
     ]
 }
 

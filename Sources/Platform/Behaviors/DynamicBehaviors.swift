@@ -205,8 +205,11 @@ public struct DynamicBehaviors: Sendable {
                 }
             }
             result.append(BehaviorCandidate(
-                version: stored.version, services: Set(set.appliedToServices),
-                triggerVectors: stored.vectors?.model == embedder?.model ? stored.vectors?.vectors ?? [] : []
+                behavior: DynamicBehavior(
+                    info: stored.version.info, triggers: stored.version.conversationTriggers, actions: stored.version.actions,
+                    triggerVectors: stored.vectors?.model == embedder?.model ? stored.vectors?.vectors ?? [] : []
+                ),
+                services: Set(set.appliedToServices)
             ))
         }
         return result
@@ -268,12 +271,11 @@ public struct DynamicBehaviors: Sendable {
     }
 }
 
-/// A set a conversation may select: its latest version, where it applies, its trigger embeddings.
+/// A set a conversation may select: its latest version as the Engine takes it, and where it applies.
 public struct BehaviorCandidate: Sendable {
-    public var version: DynamicBehaviorSetVersion
+    /// Its trigger vectors are empty when no embedder made them (it cannot be retrieved then).
+    public var behavior: DynamicBehavior
     public var services: Set<String>
-    /// Empty when no embedder made them (the set then cannot be retrieved by similarity).
-    public var triggerVectors: [[Float]]
 }
 
 /// Filters of the set listing and search.

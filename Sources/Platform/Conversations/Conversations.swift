@@ -410,7 +410,8 @@ public struct Conversations: Sendable {
                     input.first { $0.id == message.id } ?? message
                 },
                 memoryFacts: [],
-                modelPreferences: setting.versionSetInfo.llmModelPreferences
+                modelPreferences: setting.versionSetInfo.llmModelPreferences,
+                behaviors: try await behaviorSelection(for: record)
             )
             var runner = runner
             if usesTools, let tools { runner.tools = tools.runner(orgID: orgID) }
@@ -472,8 +473,21 @@ public struct Conversations: Sendable {
         record.lastInteractionID = outcome.interactionID
         record.position = try Self.encode(outcome.position)
         record.workingMemory = outcome.insights.workingMemory
+        if let selected = outcome.selectedBehavior { record.lastDynamicBehavior = selected }
         if outcome.conversationCompleted { record.isFinished = true }
         let final = record
+        // The message that led to an invocation: the user's, else the interaction's first event.
+        let initial = input.first { $0.messageType == .userMessage } ?? input.first
+        let invocation = outcome.selectedBehavior.map { behavior in
+            DynamicBehaviorInvocation(
+                id: ObjectID.generate(now: outcome.agentMessage.createdAt), orgID: record.orgID, conversationID: record.id,
+                serviceID: record.serviceID, userID: record.userID, initialMessageID: initial?.id ?? outcome.agentMessage.id,
+                agentMessageID: outcome.agentMessage.message.isEmpty ? nil : outcome.agentMessage.id,
+                agentInnerThoughtsIDs: outcome.messages.filter { $0.messageType == .agentInnerThought }.map(\.id),
+                setVersion: behavior, invokedAt: outcome.agentMessage.createdAt,
+                externalEventMessageIDs: input.filter { $0.messageType == .externalEvent && $0.id != initial?.id }.map(\.id)
+            )
+        }
         let interaction = InteractionRecord(
             id: outcome.interactionID, conversationID: record.id, createdAt: outcome.agentMessage.createdAt,
             insights: outcome.insights
@@ -488,6 +502,7 @@ public struct Conversations: Sendable {
             try await repositories.conversations.append(messages, conversationID: final.id, orgID: final.orgID)
             try await repositories.conversations.insert(interaction, orgID: final.orgID)
             for clip in audio { try await repositories.conversations.insert(clip, orgID: final.orgID) }
+            if let invocation { try await repositories.behaviors.insert(invocation) }
             try await repositories.users.recordActivity(
                 userID: final.userID, orgID: final.orgID, conversations: isNew ? 1 : 0, messages: visible,
                 at: outcome.agentMessage.createdAt
@@ -495,6 +510,15 @@ public struct Conversations: Sendable {
             if outcome.conversationCompleted { try await conversationEnded(final, in: repositories) }
         }
         histories.store(history + messages, of: final, window: historyWindow)
+    }
+
+    /// The dynamic behaviors an interaction of `record` may select.
+    func behaviorSelection(for record: ConversationRecord) async throws -> BehaviorSelection {
+        let candidates = try await behaviors.candidates(serviceID: record.serviceID, orgID: record.orgID)
+        return BehaviorSelection(
+            candidates: candidates.map(\.behavior), previous: record.lastDynamicBehavior,
+            embedder: candidates.isEmpty ? nil : behaviors.embedder
+        )
     }
 
     // MARK: - Finish

@@ -59,7 +59,8 @@ struct RealtimeController {
             do {
                 filter = try AgentActionFilter(
                     pattern: query.string("current_agent_action_type"),
-                    allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": caller.user.userID])
+                    allowed: caller.can("Conversation:GetInteractionInsights", on: ["user_id": caller.user.userID]),
+                    guardsSDK: false
                 )
             } catch {
                 await Self.refuse(inbound, outbound, .badRequest, reason: "current_agent_action_type is not a valid regular expression.")

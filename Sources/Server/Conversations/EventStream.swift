@@ -7,16 +7,23 @@ import Platform
 /// Which `current-agent-action` events a client receives: those whose type matches the
 /// `current_agent_action_type` regex (searched, as Python's `re.search`), and none at all for callers
 /// without `Conversation:GetInteractionInsights` on the conversation.
+///
+/// On REST streams an action the official SDK cannot parse (``AgentAction/isUnknownToTheSDK``) is sent
+/// only when the filter is not the match-everything default the SDK always sends (`^.*$`): a client
+/// asks for it by naming it, and an SDK client's stream never breaks on it.
 struct AgentActionFilter: @unchecked Sendable {
     // `Regex` is not Sendable; the filter is used by one stream at a time.
     private let regex: Regex<AnyRegexOutput>?
     /// Whether the caller may see agent actions at all.
     var allowed: Bool
+    /// Whether actions unknown to the SDK need a filter that is not the default (REST streams).
+    let guardsSDK: Bool
     private var verdicts: [String: Bool] = [:]
 
     /// Compiles `pattern`; an invalid one is a 422 on the query parameter.
-    init(pattern: String?, allowed: Bool) throws {
+    init(pattern: String?, allowed: Bool, guardsSDK: Bool = true) throws {
         self.allowed = allowed
+        self.guardsSDK = guardsSDK
         guard let pattern, pattern != "^.*$", pattern != ".*" else {
             regex = nil
             return
@@ -33,7 +40,7 @@ struct AgentActionFilter: @unchecked Sendable {
     mutating func passes(_ event: ConversationEvent) -> Bool {
         guard case .currentAgentAction(let action) = event else { return true }
         guard allowed else { return false }
-        guard let regex else { return true }
+        guard let regex else { return !(guardsSDK && action.isUnknownToTheSDK) }
         let type = action.type
         if let verdict = verdicts[type] { return verdict }
         let verdict = (try? regex.firstMatch(in: type)) != nil

@@ -24,6 +24,8 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
     public var position: String
     /// What recall states found so far in this conversation.
     public var workingMemory: [WorkingMemory]
+    /// The dynamic behavior selected most recently in this conversation.
+    public var lastDynamicBehavior: VersionInfo?
 
     public init(
         id: String, orgID: String, userID: String, serviceID: String, createdAt: Date,
@@ -53,6 +55,7 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
         case versionSetInfo = "version_set_info", tags, numMessages = "num_messages", finalMessage = "final_message"
         case interactionCount = "interaction_count", lastInteractionID = "last_interaction_id", position
         case workingMemory = "working_memory"
+        case lastDynamicBehavior = "last_dynamic_behavior"
     }
 
     /// The API's view of the conversation.
