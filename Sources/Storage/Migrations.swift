@@ -126,6 +126,17 @@ public enum Migrations {
             "CREATE INDEX dynamic_behavior_invocations_set ON dynamic_behavior_invocations (set_id, invoked_at)",
             "CREATE INDEX dynamic_behavior_invocations_conversation ON dynamic_behavior_invocations (conversation_id)",
         ]),
+        Migration(version: 7, name: "jobs", statements: [
+            """
+            CREATE TABLE jobs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+                payload TEXT NOT NULL, idempotency_key TEXT UNIQUE, state TEXT NOT NULL, attempts BIGINT NOT NULL,
+                max_attempts BIGINT NOT NULL, run_after DOUBLE PRECISION NOT NULL, lease_owner TEXT,
+                lease_expires DOUBLE PRECISION, last_error TEXT, created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL)
+            """,
+            "CREATE INDEX jobs_runnable ON jobs (state, run_after)",
+            "CREATE INDEX jobs_subject ON jobs (subject)",
+        ]),
     ]
 
     /// A statement in the database's dialect: `{BINARY}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL.

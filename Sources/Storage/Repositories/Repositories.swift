@@ -34,6 +34,7 @@ public struct Repositories: Sendable {
     public var leases: LeaseRepository { LeaseRepository(sql: sql) }
     public var tools: ToolRepository { ToolRepository(sql: sql) }
     public var behaviors: DynamicBehaviorRepository { DynamicBehaviorRepository(sql: sql, touched: touched) }
+    public var jobs: JobRepository { JobRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
