@@ -137,6 +137,15 @@ public enum Migrations {
             "CREATE INDEX jobs_runnable ON jobs (state, run_after)",
             "CREATE INDEX jobs_subject ON jobs (subject)",
         ]),
+        Migration(version: 8, name: "memory", statements: [
+            """
+            CREATE TABLE memories (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+                created_at TEXT NOT NULL, doc TEXT NOT NULL, embedding_model TEXT, dimension BIGINT NOT NULL, embedding {BINARY})
+            """,
+            "CREATE INDEX memories_user ON memories (org_id, user_id, created_at)",
+            "CREATE INDEX memories_conversation ON memories (conversation_id)",
+            "CREATE TABLE user_models (org_id TEXT NOT NULL, user_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (org_id, user_id))",
+        ]),
     ]
 
     /// A statement in the database's dialect: `{BINARY}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL.

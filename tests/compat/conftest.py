@@ -120,6 +120,10 @@ def server_env() -> dict[str, str]:
         env["COMPADRE_LLM_BASE_URL"] = _fake_llm.base_url
         env["COMPADRE_LLM_API_KEY"] = "test"
         env["COMPADRE_LLM_MODEL"] = "fake-model"
+        # Sentence embeddings (dynamic behaviors' triggers) from the same fake: words in common make
+        # texts close (fake_openai.word_vector).
+        env["COMPADRE_EMBEDDINGS_BASE_URL"] = _fake_llm.base_url
+        env["COMPADRE_EMBEDDINGS_MODEL"] = "fake-embedder"
     else:
         env["COMPADRE_LLM_BASE_URL"] = "http://127.0.0.1:9/v1"
         env["COMPADRE_LLM_API_KEY"] = "unused"

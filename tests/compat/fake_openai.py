@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 import uuid
@@ -253,6 +254,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._script: deque[dict] = deque()
         self._requests: list[dict] = []
+        self._embedding_requests: list[list[str]] = []
         self._headers: list[dict[str, str]] = []
         self._received = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
@@ -338,6 +340,7 @@ class FakeOpenAI:
         with self._lock:
             self._script.clear()
             self._requests.clear()
+            self._embedding_requests.clear()
             self._headers.clear()
             self._max_in_flight = self._in_flight
 
@@ -371,6 +374,16 @@ class FakeOpenAI:
 
     # ---- request handling (called from handler threads) ------------------
 
+    @property
+    def embedding_requests(self) -> list[list[str]]:
+        """The texts of each `/v1/embeddings` request, oldest first (not part of `requests`)."""
+        with self._lock:
+            return list(self._embedding_requests)
+
+    def _record_embedding(self, texts: list[str]) -> None:
+        with self._lock:
+            self._embedding_requests.append(list(texts))
+
     def _record(self, body: dict, headers: dict[str, str]) -> int:
         with self._received:
             self._requests.append(body)
@@ -388,6 +401,29 @@ class FakeOpenAI:
             if when is not None and when != ("json" if structured else "text"):
                 return None
             return self._script.popleft()
+
+
+# Sentence embeddings the way Compadre's WordEmbedder (Swift tests) makes them: each content word in one
+# of 4096 buckets (FNV-1a), L2-normalized, so texts that share words are close and others orthogonal.
+EMBED_DIMENSION = 4096
+_STOP_WORDS = {
+    "a", "an", "the", "i", "is", "are", "am", "to", "of", "and", "or", "in", "on", "my", "me", "you", "user", "it",
+    "have", "has", "about", "for", "with", "be", "do", "does", "what", "can",
+}
+
+
+def word_vector(text: str) -> list[float]:
+    vector = [0.0] * EMBED_DIMENSION
+    for word in re.findall(r"[^\W_]+", text.lower()):
+        if word in _STOP_WORDS:
+            continue
+        value = 0xCBF29CE484222325
+        for byte in word.encode():
+            value ^= byte
+            value = (value * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        vector[value % EMBED_DIMENSION] += 1.0
+    norm = sum(x * x for x in vector) ** 0.5
+    return [x / norm for x in vector] if norm else vector
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -446,6 +482,23 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- routes ------------------------------------------------------------
 
+    def _embeddings(self) -> None:
+        try:
+            body = json.loads(self._read_body() or b"{}")
+        except ValueError:
+            self._send_json(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
+            return
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            self._send_json(400, {"error": {"message": "input must be a string or a list of strings", "type": "invalid_request_error"}})
+            return
+        self.owner._record_embedding(texts)
+        data = [{"object": "embedding", "index": i, "embedding": word_vector(t)} for i, t in enumerate(texts)]
+        self._send_json(200, {"object": "list", "data": data, "model": body.get("model", "fake-embedder"),
+                              "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
     def do_GET(self) -> None:  # noqa: N802
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             self._send_json(
@@ -466,6 +519,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner._enter(-1)
 
     def _post(self) -> None:
+        if self.path.split("?")[0].rstrip("/") in ("/v1/embeddings", "/embeddings"):
+            self._embeddings()
+            return
         raw = self._read_body()
         if self.path.split("?")[0].rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, {"error": {"message": f"no route POST {self.path}", "type": "not_found"}})

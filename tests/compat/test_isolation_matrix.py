@@ -130,6 +130,11 @@ class OrgA:
     tool_secret_value: str = ""
     invocation_output: str = ""
     repo_marker: str = ""
+    behavior_set_id: str = ""  # a dynamic behavior set applied to A's service, with a tool action
+    behavior_set_name: str = ""
+    behavior_trigger: str = ""
+    behavior_instruction: str = ""
+    behavior_tag_value: str = ""
 
     def markers(self) -> dict[str, str]:
         """What of A must never show up in an answer to someone else."""
@@ -168,6 +173,11 @@ class OrgA:
             "tool secret value": self.tool_secret_value,
             "tool invocation output": self.invocation_output,
             "tool repository content": self.repo_marker,
+            "dynamic behavior set id": self.behavior_set_id,
+            "dynamic behavior set name": self.behavior_set_name,
+            "dynamic behavior trigger": self.behavior_trigger,
+            "dynamic behavior instruction": self.behavior_instruction,
+            "dynamic behavior tag value": self.behavior_tag_value,
         }
         for i, value in enumerate(self.interaction_ids):
             values[f"interaction id #{i}"] = value
@@ -297,6 +307,21 @@ def set_up_tools(a: OrgA, b: Compadre, workdir: Path) -> None:
 B_REPO_MARKER = "b-repository-content-" + secrets.token_hex(6)
 
 
+def behavior_version(a: OrgA, trigger: str) -> dict:
+    """Triggers and actions of a dynamic behavior set version: an instruction, and A's tool as a candidate."""
+    return {
+        "conversation_triggers": [trigger],
+        "actions": [
+            {"type": "inject-instruction", "instruction": a.behavior_instruction or "iso", "overrides_instructions": False},
+            {"type": "change-tool-candidates", "overrides_existing_tool_call_specs": False, "tool_call_specs": [{
+                "tool_id": a.tool_id, "version_constraint": "==" + a.tool_version, "additional_instruction": "iso",
+                "audio_fillers": [], "audio_filler_triggered_after": 1.0, "result_persistence": "ephemeral",
+                "tool_name": "iso",
+            }]},
+        ],
+    }
+
+
 # --------------------------------------------------------------------------
 # Setup
 # --------------------------------------------------------------------------
@@ -403,6 +428,18 @@ def world(compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPath
         assert not tool_thread.is_alive(), "setting up A's tool took more than 10 minutes"
         if tool_failure:
             raise tool_failure[0]
+
+        # A dynamic behavior set (after the tool: its second action names A's tool), with a second version.
+        a.behavior_set_name = marker("isobehavior")
+        a.behavior_trigger = marker("iso trigger ")
+        a.behavior_instruction = marker("Iso instruction ")
+        a.behavior_tag_value = marker("isotag")
+        a.behavior_set_id = ok(raw(a_org, token, "POST", "/dynamic_behavior_set/", json={
+            "name": a.behavior_set_name, "tags": {"iso": a.behavior_tag_value}, "applied_to_services": [a.service_id],
+            "initial_version": {"is_active": True, **behavior_version(a, a.behavior_trigger)},
+        }), 201)["dynamic_behavior_set_id"]
+        ok(raw(a_org, token, "POST", f"/dynamic_behavior_set/{a.behavior_set_id}/version/", params={"version": 2},
+               json=behavior_version(a, a.behavior_trigger)), 201)
 
         yield World(a=a, b=b, doc=httpx.get(f"{a_org.server.base_url}/openapi.json", timeout=30).json(),
                     workdir=workdir, canaries=canaries)
@@ -568,6 +605,7 @@ def path_values(a: OrgA, org: str, method: str) -> dict[str, str]:
         "version": a.tool_version,
         "versions": "==" + a.tool_version,
         "git_path": "info/refs" if method == "get" else "git-upload-pack",
+        "dynamic_behavior_set_id": a.behavior_set_id,
     }
 
 
@@ -585,6 +623,8 @@ def reference_values(a: OrgA) -> dict[str, Any]:
         "conversation_id": a.conversation_id,
         "tool_id": a.tool_id,
         "interaction_id": a.interaction_ids[-1],
+        "applied_to_service": a.service_id,  # dynamic behavior set listing and search
+        "applied_to_services": [a.service_id],  # dynamic behavior set bodies
     }
 
 
@@ -599,6 +639,7 @@ def id_filter(a: OrgA, path: str) -> str | None:
         "role": a.role_id,
         "tool": a.tool_id,
         "messages": a.message_ids[-1],
+        "dynamic_behavior_set": a.behavior_set_id,
     }.get(last)
 
 
@@ -619,6 +660,11 @@ def body_overrides(a: OrgA) -> dict[str, Any]:
         "modify-tool-envvars": {"updates": [{"name": "ISO_PLAIN", "value": "pwned"}]},
         "modify-tags-of-conversation": {"updates": {"pwned": "yes"}},
         "modify-role": {"description": "pwned"},
+        # A's service and tool named in B's own organization must be as unknown there as ids that exist nowhere.
+        "create-dynamic-behavior-set": {"name": "pwned", "tags": {}, "applied_to_services": [a.service_id],
+                                        "initial_version": {"is_active": True, **behavior_version(a, "pwned")}},
+        "create-dynamic-behavior-set-version": behavior_version(a, "pwned"),
+        "update-dynamic-behavior-set": {"name": "pwned", "is_active": False},
     }
 
 
@@ -666,7 +712,8 @@ def build_request(doc: dict, base_url: str, a: OrgA, org: str, method: str, path
 
     query: list[tuple[str, str]] = []
     query_refs = False
-    search_term = a.owner_first_name
+    # Searches look for A's data by a word of it: the owner's name, or the name of A's dynamic behavior set.
+    search_term = a.behavior_set_name if "/dynamic_behavior_set/" in path else a.owner_first_name
     for p in params:
         if p["in"] != "query":
             continue
@@ -702,7 +749,8 @@ def build_request(doc: dict, base_url: str, a: OrgA, org: str, method: str, path
             else:
                 req.json_body = example(doc, content["application/json"].get("schema", {}), refs)
             text = json.dumps(req.json_body)
-            body_refs = any(str(v) in text for k, v in refs.items() if k not in ("role_name", "project_path"))
+            body_refs = any((v if isinstance(v, str) else json.dumps(v)) in text
+                            for k, v in refs.items() if k not in ("role_name", "project_path"))
         elif "multipart/form-data" in content:
             fields = example(doc, content["multipart/form-data"].get("schema", {}), refs)
             req.files = [(k, (None, v if isinstance(v, str) else json.dumps(v))) for k, v in fields.items()]
@@ -774,6 +822,7 @@ def phantom_of(a: OrgA) -> OrgA:
         owner_id=hex_id(), other_id=hex_id(), conversation_id=hex_id(),
         interaction_ids=[hex_id() for _ in a.interaction_ids], message_ids=[hex_id() for _ in a.message_ids],
         role_name=marker("IsoRole"), role_id=hex_id(), api_key_id=str(uuid.uuid4()), tool_id=hex_id(),
+        behavior_set_id=hex_id(),
     )
 
 
@@ -783,7 +832,7 @@ def same_answer(real: Call, phantom: Call, a: OrgA, twin: OrgA) -> bool:
         (a.agent_id, twin.agent_id), (a.graph_id, twin.graph_id), (a.service_id, twin.service_id),
         (a.version_set_name, twin.version_set_name), (a.owner_id, twin.owner_id),
         (a.conversation_id, twin.conversation_id), (a.role_name, twin.role_name), (a.role_id, twin.role_id),
-        (a.api_key_id, twin.api_key_id), (a.tool_id, twin.tool_id),
+        (a.api_key_id, twin.api_key_id), (a.tool_id, twin.tool_id), (a.behavior_set_id, twin.behavior_set_id),
         *zip(a.interaction_ids, twin.interaction_ids), *zip(a.message_ids, twin.message_ids),
     ]
 
@@ -835,6 +884,9 @@ def snapshot(a: OrgA, token: str) -> dict[str, Any]:
         "tools": get("/tool/"),
         "tool versions": get(f"/tool/{a.tool_id}/version"),
         "tool invocations": get("/tool/invocation"),
+        "dynamic behavior sets": get("/dynamic_behavior_set/"),
+        "dynamic behavior set versions": get(f"/dynamic_behavior_set/{a.behavior_set_id}/version/"),
+        "dynamic behavior invocations": get(f"/dynamic_behavior_set/{a.behavior_set_id}/invocation/"),
     }
 
 

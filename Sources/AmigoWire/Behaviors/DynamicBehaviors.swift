@@ -305,6 +305,28 @@ public struct DynamicBehaviorVersionInput: Decodable, Sendable, ValidatableReque
         case actions
     }
 
+    /// The input with its texts stripped, as the API's stripped strings are stored.
+    public var stripped: DynamicBehaviorVersionInput {
+        func strip(_ text: String) -> String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+        var input = self
+        input.conversationTriggers = conversationTriggers.map(strip)
+        input.actions = actions.map { action in
+            switch action {
+            case .injectInstruction(let instruction, let overrides):
+                return .injectInstruction(instruction: strip(instruction), overrides: overrides)
+            case .changeToolCandidates(let specs, let overrides):
+                return .changeToolCandidates(specs: specs.map { tool in
+                    var tool = tool
+                    tool.toolName = strip(tool.toolName)
+                    tool.spec.additionalInstruction = strip(tool.spec.additionalInstruction)
+                    tool.spec.audioFillers = tool.spec.audioFillers.map(strip)
+                    return tool
+                }, overrides: overrides)
+            }
+        }
+        return input
+    }
+
     public func validate(into c: inout ValidationCollector) {
         if conversationTriggers.isEmpty {
             c.add(["conversation_triggers"], "List should have at least 1 item after validation, not 0", type: "too_short")

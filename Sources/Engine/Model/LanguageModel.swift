@@ -77,11 +77,14 @@ public struct PromptKind: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public static let generateConversationStarters = PromptKind(rawValue: "generate-conversation-starters")
     public static let generateToolParams = PromptKind(rawValue: "generate-tool-params")
     public static let selectDynamicBehavior = PromptKind(rawValue: "select-dynamic-behavior")
+    /// Post-conversation analysis.
+    public static let extractMemories = PromptKind(rawValue: "extract-memories")
+    public static let generateUserModels = PromptKind(rawValue: "generate-user-models")
 
     public static let all: [PromptKind] = [
         .selectNextAction, .selectNextStateForDecisionState, .engageUser, .generateReflection,
         .generateRecallQueries, .checkIfActiveMemoryNeeded, .extractActiveMemories, .recommendResponses,
-        .generateConversationStarters, .generateToolParams, .selectDynamicBehavior,
+        .generateConversationStarters, .generateToolParams, .selectDynamicBehavior, .extractMemories, .generateUserModels,
     ]
 }
 

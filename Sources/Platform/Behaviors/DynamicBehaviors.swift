@@ -32,13 +32,15 @@ public struct DynamicBehaviors: Sendable {
     public func create(_ request: CreateDynamicBehaviorSetRequest, caller: Principal) async throws -> String {
         let orgID = caller.orgID
         let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
-        let input = request.initialVersion.version
+        let input = request.initialVersion.version.stripped
         let vectors = await embedTriggers(input.conversationTriggers)
         let set = DynamicBehaviorSet(
             id: ObjectID.generate(now: now()), name: name, isActive: request.initialVersion.isActive,
-            appliedToServices: Self.unique(request.appliedToServices), tags: request.tags, createdAt: now(), creator: caller.userInfo
+            appliedToServices: Self.unique(request.appliedToServices), tags: Self.stripped(request.tags), createdAt: now(),
+            creator: caller.userInfo
         )
         try await store.write { repositories in
+            try await repositories.serialize("dynamic-behavior-names/\(orgID)")
             try await Self.requireServices(set.appliedToServices, orgID: orgID, in: repositories)
             try await Self.requireTools(input.actions, orgID: orgID, in: repositories)
             if set.isActive, try await repositories.behaviors.activeSetExists(named: name, orgID: orgID) {
@@ -53,9 +55,10 @@ public struct DynamicBehaviors: Sendable {
     public func update(_ id: String, _ request: UpdateDynamicBehaviorSetRequest, caller: Principal) async throws {
         let orgID = caller.orgID
         try await store.write { repositories in
+            try await repositories.serialize("dynamic-behavior-names/\(orgID)")
             var set = try await Self.existing(id, orgID: orgID, in: repositories)
             if let name = request.name { set.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
-            if let tags = request.tags { set.tags = tags }
+            if let tags = request.tags { set.tags = Self.stripped(tags) }
             if let services = request.appliedToServices {
                 set.appliedToServices = Self.unique(services)
                 try await Self.requireServices(set.appliedToServices, orgID: orgID, in: repositories)
@@ -132,8 +135,10 @@ public struct DynamicBehaviors: Sendable {
         of id: String, _ input: DynamicBehaviorVersionInput, expected: Int?, caller: Principal
     ) async throws -> Int {
         let orgID = caller.orgID
+        let input = input.stripped
         let vectors = await embedTriggers(input.conversationTriggers)
         return try await store.write { repositories in
+            try await repositories.serialize("dynamic-behavior/\(id)")
             _ = try await Self.existing(id, orgID: orgID, in: repositories)
             let next = (try await repositories.behaviors.latestVersion(of: id, orgID: orgID) ?? 0) + 1
             if let expected, expected != next {
@@ -256,9 +261,18 @@ public struct DynamicBehaviors: Sendable {
     ) -> DynamicBehaviorSetVersion {
         DynamicBehaviorSetVersion(
             id: ObjectID.generate(now: date), orgID: caller.orgID, setID: setID, version: number,
-            conversationTriggers: input.conversationTriggers.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) },
-            actions: input.actions, creator: caller.userInfo, createdAt: date
+            conversationTriggers: input.conversationTriggers, actions: input.actions, creator: caller.userInfo, createdAt: date
         )
+    }
+
+    /// Tags with their keys and values stripped, as the API's stripped strings are stored.
+    static func stripped(_ tags: [String: String?]) -> [String: String?] {
+        var result: [String: String?] = [:]
+        for (key, value) in tags {
+            // `updateValue`: assigning a nil value through the subscript would drop the key.
+            result.updateValue(value.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, forKey: key.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        return result
     }
 
     static func unique(_ ids: [String]) -> [String] {

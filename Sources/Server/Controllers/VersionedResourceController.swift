@@ -54,6 +54,7 @@ struct VersionedResourceController<Kind: VersionedResourceKind> {
             let orgID = call.orgID
             let name = Kind.name(of: body).trimmingCharacters(in: .whitespacesAndNewlines)
             let id = try await api.store.write { repositories -> String in
+                try await repositories.serialize("\(Kind.path)-names/\(orgID)")
                 let resources = Kind.repository(in: repositories)
                 if try await resources.find(name: name, orgID: orgID) != nil {
                     throw PlatformError.conflict("\(Kind.displayName) `\(name)` already exists.")
@@ -90,6 +91,7 @@ struct VersionedResourceController<Kind: VersionedResourceKind> {
             let body = try await call.body(Kind.VersionRequest.self)
             let orgID = call.orgID
             let created = try await api.store.write { repositories -> Kind.Version? in
+                try await repositories.serialize("\(Kind.path)/\(id)")
                 let resource = try await Self.existing(id, orgID: orgID, in: repositories)
                 let next = (resource.latestVersion ?? 0) + 1
                 if let requestedVersion, requestedVersion != next {

@@ -44,7 +44,8 @@ public struct PageResult<Item: Sendable>: Sendable {
     let offset: Int
 
     init(fetched: [Item], page: PageRequest) {
-        hasMore = fetched.count > page.limit
+        // A page of no items says nothing of more: its token would ask for the same page again.
+        hasMore = page.limit > 0 && fetched.count > page.limit
         items = Array(fetched.prefix(page.limit))
         offset = page.offset
     }

@@ -18,6 +18,14 @@ public struct Repositories: Sendable {
         self.touched = touched
     }
 
+    /// Serializes the write transactions that name `key` until they end: on PostgreSQL a transaction
+    /// advisory lock (check-then-write rules such as "one active set per name" hold across concurrent
+    /// requests and replicas); SQLite runs one write transaction at a time anyway.
+    public func serialize(_ key: String) async throws {
+        guard sql.dialect.name == "postgresql" else { return }
+        try await sql.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: key), 0)) AS locked").run()
+    }
+
     public var settings: SettingsRepository { SettingsRepository(sql: sql) }
     public var organizations: OrganizationRepository { OrganizationRepository(sql: sql, touched: touched) }
     public var roles: RoleRepository { RoleRepository(sql: sql, touched: touched) }
@@ -35,6 +43,7 @@ public struct Repositories: Sendable {
     public var tools: ToolRepository { ToolRepository(sql: sql) }
     public var behaviors: DynamicBehaviorRepository { DynamicBehaviorRepository(sql: sql, touched: touched) }
     public var jobs: JobRepository { JobRepository(sql: sql) }
+    public var memories: MemoryRepository { MemoryRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
