@@ -41,6 +41,8 @@ OPERATIONS = [
         400: "The organization already holds the most API keys allowed.",
         404: "No such organization or role.",
         409: "Another change to this organization is in progress."}),
+    ("get-user-dimensions", "The dimensions the organization's user models track", {
+        404: "No such organization."}),
     ("get-api-keys", "List the organization's API keys", {
         404: "No such organization."}),
     ("delete-api-key", "Revoke an API key", {

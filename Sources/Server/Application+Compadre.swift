@@ -75,6 +75,7 @@ public enum CompadreServer {
         conversations.clockSkew = configuration.eventClockSkew
         conversations.speech = speech
         conversations.behaviors = DynamicBehaviors(store: store, embedder: embedder, logger: logger)
+        conversations.analysis = ConversationAnalysis(store: store, models: conversations.models, embedder: embedder, logger: logger)
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
@@ -121,6 +122,8 @@ public enum CompadreServer {
             logger: logger
         )
         let drain = GracefulDrain(workload: api.conversations.workload, grace: configuration.shutdownGracePeriod, logger: logger)
-        return ([api.conversations.leases, app, drain], store)
+        let jobs = JobRunner(store: store, handlers: api.conversations.analysis.handlers, logger: logger)
+        api.conversations.analysis.doorbell.onRing { [jobs] in jobs.wake() }
+        return ([api.conversations.leases, jobs, app, drain], store)
     }
 }

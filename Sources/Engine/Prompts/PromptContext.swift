@@ -48,11 +48,14 @@ public struct UserProfile: Sendable, Hashable {
     /// Facts the organization's systems wrote through `additional_context`; read fresh each interaction.
     public var additionalContext: [String]
     public var timezone: String?
+    /// What analysis of earlier conversations says about the user (the user model's descriptions).
+    public var model: [String]
 
-    public init(name: String = "", additionalContext: [String] = [], timezone: String? = nil) {
+    public init(name: String = "", additionalContext: [String] = [], timezone: String? = nil, model: [String] = []) {
         self.name = name
         self.additionalContext = additionalContext
         self.timezone = timezone
+        self.model = model
     }
 }
 

@@ -300,7 +300,7 @@ public enum Prompts {
     static func userSection(_ context: PromptContext) -> String {
         var facts = context.user.additionalContext
         if !context.user.name.isEmpty { facts.insert("Name: \(context.user.name)", at: 0) }
-        return section("About the user", facts)
+        return section("About the user", facts) + section("What you know of the user from earlier conversations", context.user.model)
     }
 
     static func memorySection(_ context: PromptContext) -> String {

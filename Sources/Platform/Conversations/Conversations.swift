@@ -32,8 +32,12 @@ public struct Conversations: Sendable {
     public var speech: SpeechEngines = .none
     /// The organizations' dynamic behavior sets, which every interaction may select from.
     public var behaviors: DynamicBehaviors
+    /// What runs when a conversation ends: memories and the user model, as durable jobs.
+    public var analysis: ConversationAnalysis
     /// How many earlier messages of a conversation the prompts see.
     let historyWindow = 60
+    /// How many of the user's memories (newest first) a conversation's recall states may answer from.
+    static let memoryFactLimit = 50
     /// How many earlier interactions are searched for persisted tool results.
     let toolResultInteractions = 20
 
@@ -48,6 +52,7 @@ public struct Conversations: Sendable {
         self.tools = tools
         self.logger = logger
         self.behaviors = DynamicBehaviors(store: store, embedder: nil, logger: logger)
+        self.analysis = ConversationAnalysis(store: store, models: runner.models, embedder: nil, logger: logger)
     }
 
     public var models: LanguageModels { runner.models }
@@ -130,7 +135,7 @@ public struct Conversations: Sendable {
         let userID = caller.user.userID
         let key = "create/\(orgID)/\(userID)/\(request.serviceID)"
         return try await prepare(isNew: true, holding: key, caller: caller, voiceReply: voiceReply) {
-            let (setting, returning) = try await store.read { repositories in
+            let (setting, returning, userModel, memoryFacts) = try await store.read { repositories in
                 if try await repositories.conversations.unfinished(orgID: orgID, userID: userID, serviceID: request.serviceID) != nil {
                     throw PlatformError.badRequest(
                         "The user already has an unfinished conversation for this service; finish it before starting another."
@@ -141,15 +146,20 @@ public struct Conversations: Sendable {
                     orgID: orgID, repositories: repositories
                 )
                 let returning = try await repositories.conversations.count(orgID: orgID, userID: userID, serviceID: request.serviceID) > 0
-                return (setting, returning)
+                let model = try await repositories.memories.userModel(userID: userID, orgID: orgID)
+                let memories = try await repositories.memories.memories(userID: userID, orgID: orgID).prefix(Self.memoryFactLimit)
+                return (setting, returning, model?.userModels.map(\.content) ?? [], memories.map(\.memory.content))
             }
             let now = Date()
             let conversationID = ObjectID.generate(now: now)
             let position = GraphPosition.initial(in: setting.graphs, returningUser: returning)
-            let record = ConversationRecord(
+            var record = ConversationRecord(
                 id: conversationID, orgID: orgID, userID: userID, serviceID: request.serviceID, createdAt: now,
                 versionSetInfo: setting.versionSetInfo, tags: request.tags, position: try Self.encode(position)
             )
+            // What earlier conversations taught: in this conversation's prompts and recall.
+            record.userModel = userModel.isEmpty ? nil : userModel
+            record.memoryFacts = memoryFacts.isEmpty ? nil : memoryFacts
             var input: [MessageInstance] = []
             var userMessage: MessageInstance?
             if let text = request.initialMessage {
@@ -393,7 +403,8 @@ public struct Conversations: Sendable {
             let profile = UserProfile(
                 name: [user?.firstName ?? "", user?.lastName ?? ""].filter { !$0.isEmpty }.joined(separator: " "),
                 additionalContext: user?.additionalContext ?? [],
-                timezone: user?.preferences.timezone
+                timezone: user?.preferences.timezone,
+                model: record.userModel ?? []
             )
             let request = InteractionRequest(
                 conversationID: record.id,
@@ -409,7 +420,7 @@ public struct Conversations: Sendable {
                 userMessage: userMessage.map { message in
                     input.first { $0.id == message.id } ?? message
                 },
-                memoryFacts: [],
+                memoryFacts: record.memoryFacts ?? [],
                 modelPreferences: setting.versionSetInfo.llmModelPreferences,
                 behaviors: try await behaviorSelection(for: record)
             )
@@ -509,6 +520,7 @@ public struct Conversations: Sendable {
             )
             if outcome.conversationCompleted { try await conversationEnded(final, in: repositories) }
         }
+        if outcome.conversationCompleted { analysis.doorbell.ring() }
         histories.store(history + messages, of: final, window: historyWindow)
     }
 
@@ -535,9 +547,13 @@ public struct Conversations: Sendable {
     }
 
     private func finishLocked(orgID: String, conversationID: String, caller: Principal) async throws {
-        try await store.write { repositories in
+        try await store.write { [analysis] repositories in
             var record = try await repositories.conversation(conversationID, orgID: orgID, caller: caller, requiring: "Conversation:FinishConversation")
-            if record.isFinished { throw PlatformError.conflict("The conversation is already finished.") }
+            if record.isFinished {
+                // Finishing again retries an analysis that failed; one done or under way is a conflict.
+                if try await analysis.retryFailed(record, in: repositories) { return }
+                throw PlatformError.conflict("The conversation is already finished.")
+            }
             if record.numMessages == 0 {
                 try await repositories.conversations.delete(id: conversationID, orgID: orgID)
                 return
@@ -547,16 +563,16 @@ public struct Conversations: Sendable {
             try await repositories.conversations.update(record)
             try await conversationEnded(record, in: repositories)
         }
+        analysis.doorbell.ring()
         histories.forget(conversationID)
     }
 
     /// A conversation ended — its user finished it, or its graph reached the terminal state — inside
-    /// the transaction that records the end. This is where post-conversation work starts: the
-    /// memories, user model and metrics of the conversation are to be enqueued here as durable jobs,
-    /// in the same transaction, so an ended conversation is analysed exactly once. Nothing is enqueued
-    /// yet.
+    /// the transaction that records the end: its analysis is enqueued in the same transaction, so an
+    /// ended conversation is analysed exactly once (see ``ConversationAnalysis``).
     private func conversationEnded(_ record: ConversationRecord, in repositories: Repositories) async throws {
         logger.debug("conversation ended", metadata: ["conversation_id": "\(record.id)", "interactions": "\(record.interactionCount)"])
+        try await analysis.enqueue(record, in: repositories)
     }
 
     // MARK: - Helpers

@@ -20,6 +20,15 @@ struct OrganizationController {
             return try .json(OrganizationView(organization))
         }
 
+        router.operation(.get, "/v1/:organization/organization/user_dimensions/", "get-user-dimensions", api: api) { call in
+            try call.caller.require("Organization:GetOrganizationDetails")
+            let orgID = call.orgID
+            guard let organization = try await api.store.read({ try await $0.organizations.get(orgID) }) else {
+                throw PlatformError.notFound("Organization `\(orgID)` does not exist.")
+            }
+            return try .json(["user_dimensions": organization.userDimensions])
+        }
+
         router.operation(.post, "/v1/:organization/organization/", "modify-organization", api: api) { call in
             try call.caller.require("Organization:ModifyOrganization")
             let body = try await call.body(ModifyOrganizationRequest.self)

@@ -123,26 +123,41 @@ struct UserController {
             let userID = try call.parameter("user_id")
             try call.caller.require("User:GetUserModel", on: ["user_id": userID])
             let orgID = call.orgID
-            guard let user = try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) else {
-                throw PlatformError.notFound("User `\(userID)` does not exist.")
+            let (user, model) = try await api.store.read { repositories in
+                (try await repositories.users.get(id: userID, orgID: orgID), try await repositories.memories.userModel(userID: userID, orgID: orgID))
             }
-            return try .json(GetUserModelResponse(userModels: [], additionalContext: user.additionalContext))
+            guard let user else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
+            return try .json(GetUserModelResponse(userModels: model?.userModels ?? [], additionalContext: user.additionalContext))
         }
 
         router.operation(.get, "/v1/:organization/user/:user_id/memory", "get-memories", api: api) { call in
             let userID = try call.parameter("user_id")
             try call.caller.require("Conversation:GetMessage", on: ["user_id": userID])
             let query = call.query
-            _ = try query.objectIDs("id")
-            _ = try query.objectIDs("conversation_id")
-            _ = try query.page(defaultLimit: 50, maxLimit: 50, minLimit: 0)
-            _ = try query.sort(allowed: ["conversation_id": "conversation_id", "created_at": "created_at"])
+            let ids = try query.objectIDs("id")
+            let conversations = try query.objectIDs("conversation_id")
+            let page = try query.page(defaultLimit: 50, maxLimit: 50, minLimit: 0)
+            let sort = try query.sort(allowed: ["conversation_id": "conversation_id", "created_at": "created_at"])
             let orgID = call.orgID
-            guard try await api.store.read({ try await $0.users.get(id: userID, orgID: orgID) }) != nil else {
-                throw PlatformError.notFound("User `\(userID)` does not exist.")
+            let (user, stored) = try await api.store.read { repositories in
+                (try await repositories.users.get(id: userID, orgID: orgID), try await repositories.memories.memories(userID: userID, orgID: orgID))
             }
-            // Memories are extracted after conversations finish; until a conversation has been analysed there are none.
-            return try .json(GetMemoriesResponse(memories: [], hasMore: false, continuationToken: nil))
+            guard user != nil else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
+            // Memories are the user's; reading them needs the messages they come from (the permission above).
+            var memories = stored.map(\.memory).filter { memory in
+                (ids.isEmpty || ids.contains(memory.id)) && (conversations.isEmpty || conversations.contains(memory.conversationID))
+            }
+            memories.sort { lhs, rhs in
+                for key in sort {
+                    let order = key.column == "created_at"
+                        ? (lhs.createdAt == rhs.createdAt ? ComparisonResult.orderedSame : (lhs.createdAt < rhs.createdAt ? .orderedAscending : .orderedDescending))
+                        : lhs.conversationID.compare(rhs.conversationID)
+                    if order != .orderedSame { return key.ascending == (order == .orderedAscending) }
+                }
+                return lhs.createdAt != rhs.createdAt ? lhs.createdAt > rhs.createdAt : lhs.id > rhs.id
+            }
+            let result = PageResult(all: memories, page: PageRequest(limit: page.limit, offset: page.offset))
+            return try .json(GetMemoriesResponse(memories: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
         }
 
         router.operation(.post, "/v1/:organization/user/:user_id/variable", "modify-user-variables", api: api) { call in

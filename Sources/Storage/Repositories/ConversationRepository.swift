@@ -26,6 +26,10 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
     public var workingMemory: [WorkingMemory]
     /// The dynamic behavior selected most recently in this conversation.
     public var lastDynamicBehavior: VersionInfo?
+    /// The user's model when the conversation started (from earlier conversations' analysis).
+    public var userModel: [String]?
+    /// The user's memories when the conversation started, newest first: what recall may answer from.
+    public var memoryFacts: [String]?
 
     public init(
         id: String, orgID: String, userID: String, serviceID: String, createdAt: Date,
@@ -56,6 +60,7 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
         case interactionCount = "interaction_count", lastInteractionID = "last_interaction_id", position
         case workingMemory = "working_memory"
         case lastDynamicBehavior = "last_dynamic_behavior"
+        case userModel = "user_model", memoryFacts = "memory_facts"
     }
 
     /// The API's view of the conversation.
