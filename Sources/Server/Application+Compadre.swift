@@ -100,8 +100,12 @@ public enum CompadreServer {
         try await Migrations.apply(to: database, logger: logger)
         let store = Store(database: database)
         if database.kind == .sqlite {
-            // One process owns an SQLite file: leases still there were left by a process that crashed.
-            try await store.write { try await $0.leases.removeAll() }
+            // One process owns an SQLite file: leases still there were left by a process that crashed,
+            // and so were jobs still running (they run again now).
+            try await store.write { repositories in
+                try await repositories.leases.removeAll()
+                try await repositories.jobs.releaseRunning(now: Date())
+            }
         }
         // One process owns an SQLite file: its leases need not be written to it.
         var configuration = configuration
@@ -122,7 +126,10 @@ public enum CompadreServer {
             logger: logger
         )
         let drain = GracefulDrain(workload: api.conversations.workload, grace: configuration.shutdownGracePeriod, logger: logger)
-        let jobs = JobRunner(store: store, handlers: api.conversations.analysis.handlers, logger: logger)
+        var jobConfiguration = JobRunner.Configuration()
+        // A job's lease, like a conversation's, outlives a crashed replica by this long.
+        jobConfiguration.lease = configuration.leaseDuration
+        let jobs = JobRunner(store: store, handlers: api.conversations.analysis.handlers, configuration: jobConfiguration, logger: logger)
         api.conversations.analysis.doorbell.onRing { [jobs] in jobs.wake() }
         return ([api.conversations.leases, jobs, app, drain], store)
     }

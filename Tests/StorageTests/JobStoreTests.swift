@@ -111,4 +111,21 @@ struct JobStoreTests {
             #expect(try await store.write { try await $0.jobs.claim(owner: "r", kinds: [orgID], until: retryAt.addingTimeInterval(60), now: retryAt) } == nil)
         }
     }
+
+    /// Only on SQLite, where a restarting process owns the file (on a shared PostgreSQL database this
+    /// would release other tests' jobs too).
+    @Test(arguments: [TestDatabase.sqlite])
+    func releasingRunningJobsQueuesThemAgainWithTheirAttempts(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let store = Store(database: database)
+            let orgID = uniqueOrgID("jobs")
+            let queued = job(orgID)
+            _ = try await store.write { try await $0.jobs.enqueue(queued) }
+            _ = try await store.write { try await $0.jobs.claim(owner: "gone", kinds: [orgID], until: Self.start.addingTimeInterval(600), now: Self.start) }
+            try await store.write { try await $0.jobs.releaseRunning(now: Self.start) }
+            let again = try await store.write { try await $0.jobs.claim(owner: "new", kinds: [orgID], until: Self.start.addingTimeInterval(60), now: Self.start) }
+            #expect(again?.id == queued.id)
+            #expect(again?.attempts == 2)
+        }
+    }
 }

@@ -130,6 +130,15 @@ public struct JobRepository: Sendable {
             """).first() != nil
     }
 
+    /// Queues every running job again (their runner is gone: a process restarting on its own SQLite
+    /// file). The attempts they used are kept.
+    public func releaseRunning(now: Date) async throws {
+        try await sql.raw("""
+            UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, run_after = \(bind: now.timeIntervalSince1970), \
+            updated_at = \(bind: now.timeIntervalSince1970) WHERE state = 'running'
+            """).run()
+    }
+
     /// Queues a failed job again with fresh attempts.
     public func requeue(_ id: String, now: Date) async throws {
         try await sql.raw("""
