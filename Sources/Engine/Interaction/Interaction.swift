@@ -15,8 +15,10 @@ public struct InteractionRequest: Sendable {
     public var context: PromptContext
     /// The user message of this interaction, announced as `user-message-available`.
     public var userMessage: MessageInstance?
-    /// Facts recall can answer from (beyond the prompt's own user section).
+    /// Facts recall can answer from (beyond the prompt's own user section): the user's memories.
     public var memoryFacts: [String]
+    /// Finds the memories that answer a question best; without it recall sees `memoryFacts`.
+    public var memorySearch: (any MemorySearch)?
     /// `llm_model_preferences` of the conversation's version set.
     public var modelPreferences: [String: LLMConfig]
     /// The dynamic behaviors this interaction may select.

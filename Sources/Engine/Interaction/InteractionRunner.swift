@@ -81,11 +81,9 @@ struct InteractionRun {
         }
         try await selectBehavior()
 
-        // Active memory: the user's long-term memories come from post-conversation analysis; until a
-        // conversation has any, there is nothing to search and no model call is made.
         if case .action(let state)? = navigator.currentGraph?.state(named: navigator.position.state),
            !state.skipActiveMemoryRetrieval {
-            try await act(.checkIfActiveMemoryNeededCompleted(queries: []))
+            try await checkActiveMemory()
         }
 
         var step = navigator.start()
@@ -183,13 +181,7 @@ struct InteractionRun {
         let known = Set((context.workingMemory + recalled).map(\.context))
         queries = queries.filter { !known.contains($0) }
 
-        var answers = Array(repeating: "Unknown", count: queries.count)
-        if !queries.isEmpty, !request.memoryFacts.isEmpty {
-            let prompt = Prompts.extractMemories(queries: queries, facts: request.memoryFacts)
-            let answered = try await structured(prompt, as: AnswerList.self).answers
-            for (index, answer) in answered.prefix(queries.count).enumerated() { answers[index] = answer }
-        }
-        let pairs = zip(queries, answers).map { QueryAndResponse(query: $0, response: $1) }
+        let pairs = try await answerFromMemories(queries)
         try await act(.activeMemoryRetrieved(queriesAndResponses: pairs))
         let memories = pairs.map { WorkingMemory(content: $0.response, context: $0.query) }
         recalled += memories

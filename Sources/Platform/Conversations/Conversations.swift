@@ -406,7 +406,7 @@ public struct Conversations: Sendable {
                 timezone: user?.preferences.timezone,
                 model: record.userModel ?? []
             )
-            let request = InteractionRequest(
+            var request = InteractionRequest(
                 conversationID: record.id,
                 interactionID: interactionID,
                 userID: record.userID,
@@ -424,6 +424,9 @@ public struct Conversations: Sendable {
                 modelPreferences: setting.versionSetInfo.llmModelPreferences,
                 behaviors: try await behaviorSelection(for: record)
             )
+            if record.memoryFacts?.isEmpty == false {
+                request.memorySearch = UserMemories(store: store, userID: record.userID, orgID: orgID, embedder: analysis.embedder)
+            }
             var runner = runner
             if usesTools, let tools { runner.tools = tools.runner(orgID: orgID) }
             var outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
@@ -487,8 +490,9 @@ public struct Conversations: Sendable {
         if let selected = outcome.selectedBehavior { record.lastDynamicBehavior = selected }
         if outcome.conversationCompleted { record.isFinished = true }
         let final = record
-        // The message that led to an invocation: the user's, else the interaction's first event.
-        let initial = input.first { $0.messageType == .userMessage } ?? input.first
+        // The message that led to an invocation: the interaction's recorded message (a user message or
+        // an external event), which follows the events sent with it.
+        let initial = input.last
         let invocation = outcome.selectedBehavior.map { behavior in
             DynamicBehaviorInvocation(
                 id: ObjectID.generate(now: outcome.agentMessage.createdAt), orgID: record.orgID, conversationID: record.id,
