@@ -99,6 +99,52 @@ report("engine (3 transitions + reply, no storage)", engineSamples)
 
 // MARK: - Whole interact request on SQLite
 
+// Dynamic behavior selection: the Engine's retrieval over N sets of 3 triggers (384-dimensional
+// vectors, as all-MiniLM-L6-v2 makes) with an embedder that answers at once; the embedding call itself
+// is the embedder's (see Benchmarks/README.md). Reported as the added time per interaction.
+struct InstantEmbedder: Embedder {
+    let model = "instant"
+    let vector: [Float]
+    func embed(_ texts: [String]) async throws -> [[Float]] { texts.map { _ in vector } }
+}
+func randomVector() -> [Float] {
+    let raw = (0..<384).map { _ in Float.random(in: -1...1) }
+    let norm = raw.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    return raw.map { $0 / norm }
+}
+for setCount in [10, 1000] {
+    let candidates = (0..<setCount).map { index in
+        DynamicBehavior(
+            info: VersionInfo(id: ObjectID.generate(), version: 1), triggers: ["a", "b", "c"],
+            actions: [.injectInstruction(instruction: "Do \(index)", overrides: false)], triggerVectors: (0..<3).map { _ in randomVector() }
+        )
+    }
+    var withSets: [Duration] = []
+    var without: [Duration] = []
+    for iteration in 0..<(400 + 50) {
+        for selecting in [true, false] {
+            model.script(.selectNextAction, .choice(2), .choice(1))
+            var request = InteractionRequest(
+                conversationID: ObjectID.generate(), interactionID: ObjectID.generate(), graphs: graphs,
+                position: GraphPosition(graph: root, state: "start"),
+                context: PromptContext(persona: persona, user: UserProfile(name: "Grace"), history: history)
+            )
+            // A threshold no random vector reaches: retrieval runs over every set, no model call follows.
+            if selecting { request.behaviors = BehaviorSelection(candidates: candidates, embedder: InstantEmbedder(vector: randomVector()), threshold: 2) }
+            let started = clock.now
+            _ = try await runner.run(request) { _ in }
+            if iteration >= 50 { if selecting { withSets.append(clock.now - started) } else { without.append(clock.now - started) } }
+        }
+    }
+    func median(_ samples: [Duration]) -> Double {
+        let sorted = samples.sorted()
+        let d = sorted[sorted.count / 2]
+        return Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000
+    }
+    print(String(format: "behavior selection, %d sets x 3 triggers (384 dims): interaction median %.3f ms with, %.3f ms without: +%.3f ms",
+                 setCount, median(withSets), median(without), median(withSets) - median(without)))
+}
+
 // The wire JSON of one interaction's events, by the encoder the server uses and by Foundation's.
 let events: [ConversationEvent] = [
     .newMessage(NewMessage(message: "Sure, here it is.", stop: false, sequenceNumber: 1, messageID: ObjectID.generate())),

@@ -6,14 +6,14 @@ public struct DynamicBehavior: Sendable, Hashable {
     public var info: VersionInfo
     public var triggers: [String]
     public var actions: [DynamicBehaviorAction]
-    /// One per trigger, by the conversation's embedder; empty when none could be made.
+    /// One per trigger, by the conversation's embedder, scaled to length 1; empty when none could be made.
     public var triggerVectors: [[Float]]
 
     public init(info: VersionInfo, triggers: [String], actions: [DynamicBehaviorAction], triggerVectors: [[Float]]) {
         self.info = info
         self.triggers = triggers
         self.actions = actions
-        self.triggerVectors = triggerVectors
+        self.triggerVectors = triggerVectors.compactMap(Similarity.unit)
     }
 
     /// The instruction it injects, and whether it replaces the state's own.
@@ -85,8 +85,9 @@ extension InteractionRun {
             return
         }
         try await act(.selectDynamicBehaviorVectorGenerated)
+        let units = vectors.compactMap(Similarity.unit)
         let retrieved = selection.candidates
-            .map { ($0, Similarity.best(vectors, $0.triggerVectors)) }
+            .map { ($0, Similarity.bestDot(units, $0.triggerVectors)) }
             .filter { $0.1 >= selection.threshold }
             .sorted { $0.1 > $1.1 }
             .prefix(selection.limit)

@@ -40,10 +40,48 @@ public enum Similarity {
 
     /// The best cosine between any of `queries` and any of `keys`.
     public static func best(_ queries: [[Float]], _ keys: [[Float]]) -> Float {
+        bestDot(queries.compactMap(unit), keys.compactMap(unit))
+    }
+
+    /// The best dot product between any of `queries` and any of `keys`: their best cosine when both are
+    /// unit vectors (see ``unit(_:)``), which the hot path normalizes once.
+    public static func bestDot(_ queries: [[Float]], _ keys: [[Float]]) -> Float {
         var best: Float = -1
-        for query in queries {
-            for key in keys { best = max(best, cosine(query, key)) }
+        for key in keys {
+            for query in queries where query.count == key.count {
+                best = max(best, dot(query, key))
+            }
         }
         return best
+    }
+
+    /// `vector` scaled to length 1 (nil for the zero vector).
+    public static func unit(_ vector: [Float]) -> [Float]? {
+        let norm = dot(vector, vector).squareRoot()
+        guard norm > 0 else { return nil }
+        return vector.map { $0 / norm }
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                let count = min(a.count, b.count)
+                // Four running sums let the loop use vector registers.
+                var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                var index = 0
+                while index + 4 <= count {
+                    s0 += a[index] * b[index]
+                    s1 += a[index + 1] * b[index + 1]
+                    s2 += a[index + 2] * b[index + 2]
+                    s3 += a[index + 3] * b[index + 3]
+                    index += 4
+                }
+                while index < count {
+                    s0 += a[index] * b[index]
+                    index += 1
+                }
+                return (s0 + s1) + (s2 + s3)
+            }
+        }
     }
 }
