@@ -110,7 +110,8 @@ state_400="create-api-key delete-user modify-user-variables create-agent-version
     create-service-hierarchical-state-machine-version delete-service-hierarchical-state-machine create-service
     upsert-service-version-set delete-service-version-set update-service create-conversation
     interact-with-conversation finish-conversation recommend-responses-for-interaction retrieve-message-source
-    modify-tags-of-conversation modify-tool-envvars publish-tool-version invoke-tool-version test-tool"
+    modify-tags-of-conversation modify-tool-envvars publish-tool-version invoke-tool-version test-tool
+    create-dynamic-behavior-set-version"
 # A context graph must also be consistent (every state it names exists, references resolve...), which
 # JSON Schema cannot say: a schema-valid graph may be answered 422.
 graph_422="create-service-hierarchical-state-machine-version"

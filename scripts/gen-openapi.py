@@ -445,6 +445,10 @@ SCHEMA_RULES = {
     ("ModifyOrganizationRequest", "logo"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "signup_page_headshot"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "square_logo"): {"pattern": BASE64},
+    # Tools named by version constraints, as tool versions read them.
+    ("CreateServiceHierarchicalStateMachineVersionToolCallSpec", "version_constraint"): {"pattern": VERSION_SPECIFIER},
+    ("CreateDynamicBehaviorSetInitialVersionChangeToolCandidatesActionToolCallSpec", "version_constraint"): {"pattern": VERSION_SPECIFIER},
+    ("CreateDynamicBehaviorSetVersionChangeToolCandidatesActionToolCallSpec", "version_constraint"): {"pattern": VERSION_SPECIFIER},
 }
 # Properties whose 3-letter branch is LANGUAGE_3 and whose 2-letter branch is ASCII letters.
 TWO_OR_THREE_LETTER_LANGUAGES = {("CreateInvitedUserPreferences", "preferred_language")}
