@@ -401,7 +401,7 @@ public struct CreateDynamicBehaviorSetRequest: Decodable, Sendable, ValidatableR
 
     public func validate(into c: inout ValidationCollector) {
         c.nonEmpty(name, at: ["name"])
-        validateBehaviorTags(tags, into: &c)
+        validateTags(tags, into: &c)
         for (index, id) in appliedToServices.enumerated() { c.objectID(id, at: ["applied_to_services", .index(index)]) }
         c.nested(["initial_version"]) { initialVersion.version.validate(into: &$0) }
     }
@@ -422,18 +422,8 @@ public struct UpdateDynamicBehaviorSetRequest: Decodable, Sendable, ValidatableR
 
     public func validate(into c: inout ValidationCollector) {
         if let name { c.nonEmpty(name, at: ["name"]) }
-        if let tags { validateBehaviorTags(tags, into: &c) }
+        if let tags { validateTags(tags, into: &c) }
         for (index, id) in (appliedToServices ?? []).enumerated() { c.objectID(id, at: ["applied_to_services", .index(index)]) }
-    }
-}
-
-func validateBehaviorTags(_ tags: [String: String?], into c: inout ValidationCollector) {
-    if tags.count > 20 { c.add(["tags"], "Dictionary should have at most 20 items", type: "too_long") }
-    for key in tags.keys.sorted() {
-        if !FieldRule.isTagText(key) { c.add(["tags", .key(key), "[key]"], "String should match pattern '^[\\w\\s]+$'", type: "string_pattern_mismatch") }
-        if let value = tags[key] ?? nil, !FieldRule.isTagText(value) {
-            c.add(["tags", .key(key)], "String should match pattern '^[\\w\\s]+$'", type: "string_pattern_mismatch")
-        }
     }
 }
 

@@ -155,7 +155,8 @@ public struct GetServicesResponse: Encodable, Sendable {
     }
 }
 
-private func validateTags(_ tags: [String: String?], into c: inout ValidationCollector) {
+/// Tags as services and dynamic behavior sets take them: at most 20, keys and values `^[\\w\\s]+$`.
+func validateTags(_ tags: [String: String?], into c: inout ValidationCollector) {
     if tags.count > 20 { c.add(["tags"], "Dictionary should have at most 20 items", type: "too_long") }
     for key in tags.keys.sorted() {
         if !FieldRule.isTagText(key) { c.add(["tags", .key(key), "[key]"], "String should match pattern '^[\\w\\s]+$'", type: "string_pattern_mismatch") }
