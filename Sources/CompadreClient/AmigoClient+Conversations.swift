@@ -50,7 +50,7 @@ extension AmigoClient {
         if let currentAgentActionType { request.query.append(("current_agent_action_type", currentAgentActionType)) }
         let form = Self.interactForm(text: text, messageType: messageType, externalEvents: externalEvents)
         request.contentType = form.contentType
-        request.body = form.encoded()
+        request.body = ByteBuffer(bytes: form.encoded())
         return events(request)
     }
 
@@ -72,7 +72,7 @@ extension AmigoClient {
         form.add("initial_message_type", InitialMessageType.userMessage.rawValue)
         form.addFile("recorded_message", filename: contentType == "audio/mpeg" ? "audio.mp3" : "audio.wav", contentType: contentType, bytes: audio)
         request.contentType = form.contentType
-        request.body = form.encoded()
+        request.body = ByteBuffer(bytes: form.encoded())
         return events(request)
     }
 

@@ -19,6 +19,8 @@ public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDete
         var transcriptions: [Transcription] = []
         var spoken: [(text: String, voice: String?)] = []
         var failSynthesis = false
+        /// Languages transcription takes (nil: any); others are refused as an English-only engine does.
+        var languages: Set<String>?
     }
 
     private let state = Mutex(State())
@@ -29,6 +31,8 @@ public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDete
 
     /// What the next transcriptions answer.
     public func willTranscribe(_ text: String) { state.withLock { $0.transcript = text } }
+    /// Makes transcription refuse every language but `languages` (as the embedded Whisper refuses all but English).
+    public func transcribeOnly(_ languages: Set<String>) { state.withLock { $0.languages = languages } }
     /// Makes every later synthesis fail.
     public func failSynthesis() { state.withLock { $0.failSynthesis = true } }
 
@@ -36,7 +40,10 @@ public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDete
     public var spoken: [(text: String, voice: String?)] { state.withLock { $0.spoken } }
 
     public func transcribe(_ audio: AudioClip, language: String?, keyterms: [String]) async throws -> String {
-        state.withLock { state in
+        try state.withLock { state in
+            if let languages = state.languages, let language, !languages.contains(language) {
+                throw SpeechError(.unsupportedLanguage, "language '\(language)' is not supported")
+            }
             state.transcriptions.append(Transcription(audio: audio, language: language, keyterms: keyterms))
             return state.transcript
         }

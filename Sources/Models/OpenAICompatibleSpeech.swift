@@ -58,13 +58,19 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
     public func transcribe(_ audio: AudioClip, language: String?, keyterms: [String]) async throws -> String {
         let file = audio.file
         var form = MultipartForm()
-        form.add(name: "file", fileName: file.fileName, contentType: audio.contentType, data: file.data)
-        form.add(name: "model", value: configuration.model)
-        form.add(name: "response_format", value: "json")
-        if let language = language.flatMap(Self.isoLanguage) { form.add(name: "language", value: language) }
+        form.addFile("file", filename: file.fileName, contentType: audio.contentType, bytes: file.data)
+        form.add("model", configuration.model)
+        form.add("response_format", "json")
+        if let language = language.flatMap(Self.isoLanguage) { form.add("language", language) }
         // Whisper-style engines take words to expect as the prompt.
-        if !keyterms.isEmpty { form.add(name: "prompt", value: keyterms.joined(separator: ", ")) }
-        let (body, _) = try await send(path: "/audio/transcriptions", contentType: form.contentType, body: form.encoded())
+        if !keyterms.isEmpty { form.add("prompt", keyterms.joined(separator: ", ")) }
+        let body: Data
+        do {
+            (body, _) = try await send(path: "/audio/transcriptions", contentType: form.contentType, body: Data(form.encoded()))
+        } catch let failure as OpenAICompatibleHTTP.Failure where failure.kind == .rejected && failure.param == "language" {
+            // The engine does not transcribe this language (the embedded Whisper is English-only).
+            throw SpeechError(.unsupportedLanguage, failure.message)
+        }
         struct Transcription: Decodable { var text: String }
         do {
             return try JSONDecoder().decode(Transcription.self, from: body).text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -146,7 +152,7 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
     private func send(path: String, method: HTTPMethod = .POST, contentType: String, body: Data) async throws -> (Data, HTTPHeaders) {
         do {
             return try await http.send(path: path, method: method, contentType: contentType, body: body)
-        } catch let failure as OpenAICompatibleHTTP.Failure {
+        } catch let failure as OpenAICompatibleHTTP.Failure where !(failure.kind == .rejected && failure.param == "language") {
             throw SpeechError(failure.kind == .rejected ? .failed : .unavailable, failure.message)
         }
     }
@@ -161,24 +167,4 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
         ]
         return map[code]
     }
-}
-
-/// A `multipart/form-data` body.
-struct MultipartForm {
-    let boundary = "compadre-" + UUID().uuidString
-    private var body = Data()
-
-    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
-
-    mutating func add(name: String, value: String) {
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
-    }
-
-    mutating func add(name: String, fileName: String, contentType: String, data: Data) {
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"; filename=\"\(fileName)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
-        body.append(data)
-        body.append(Data("\r\n".utf8))
-    }
-
-    func encoded() -> Data { body + Data("--\(boundary)--\r\n".utf8) }
 }

@@ -141,6 +141,8 @@ extension PlatformError {
         case let error as SpeechError:
             switch error.kind {
             case .unreadableAudio: self.init(.unsupportedMediaType, error.message)
+            // The API document's 400 for it.
+            case .unsupportedLanguage: self.init(.badRequest, "The preferred language does not support voice transcription (\(error.message)).")
             case .unavailable, .failed: self.init(.unavailable, "Speech engine: \(error.message)")
             }
         default:

@@ -57,6 +57,9 @@ private let serviceID = "0123456789abcdef01234567"
             message: .newAudioMessage(audio: nil, audioConfig: nil)),
         Accepted(frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true}"#, message: .switchVADMode(on: true)),
         Accepted(frame: #"{"type":"client.switch-vad-mode","vad_mode_on":false}"#, message: .switchVADMode(on: false)),
+        Accepted(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"threshold":0.6,"silence_duration_ms":800}}"#,
+            message: .switchVADMode(on: true, turnDetection: .init(threshold: 0.6, silenceDurationMs: 800))),
         Accepted(frame: #"{"type":"client.extend-timeout"}"#, message: .extendTimeout),
         Accepted(frame: #"{"type":"client.finish-conversation"}"#, message: .finishConversation),
         Accepted(frame: #"{"type":"client.close-connection","reason":"ignored, as every unknown field"}"#, message: .closeConnection),
@@ -84,6 +87,15 @@ private let serviceID = "0123456789abcdef01234567"
 
     static let rejected: [Rejected] = [
         Rejected(frame: "", reason: "The message is not valid JSON."),
+        Rejected(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"threshold":1.5}}"#,
+            reason: "`turn_detection.threshold` must be between 0 and 1."),
+        Rejected(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"silence_duration_ms":10}}"#,
+            reason: "`turn_detection.silence_duration_ms` must be between 100 and 5000."),
+        Rejected(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":"fast"}"#,
+            reason: "`turn_detection` must be an object of valid knobs."),
         Rejected(frame: "{\"type\": ", reason: "The message is not valid JSON."),
         Rejected(frame: "hello", reason: "The message is not valid JSON."),
         Rejected(frame: "[1, 2]", reason: "The message must be a JSON object."),

@@ -45,7 +45,7 @@ struct RequestEncodingTests {
             externalEvents: [("a", Date(timeIntervalSince1970: 0)), ("b", Date(timeIntervalSince1970: 1.5))],
             boundary: "XYZ")
         #expect(form.contentType == "multipart/form-data; boundary=XYZ")
-        #expect(String(buffer: form.encoded()) == [
+        #expect(String(decoding: form.encoded(), as: UTF8.self) == [
             "--XYZ", #"Content-Disposition: form-data; name="initial_message_type""#, "", "user-message",
             "--XYZ", #"Content-Disposition: form-data; name="external_event_message_content""#, "", "a",
             "--XYZ", #"Content-Disposition: form-data; name="external_event_message_content""#, "", "b",
@@ -59,7 +59,7 @@ struct RequestEncodingTests {
 
     @Test func anExternalEventAloneIsSentAsTheMessage() {
         let form = AmigoClient.interactForm(text: "the user opened the app", messageType: .externalEvent, externalEvents: [], boundary: "B")
-        #expect(String(buffer: form.encoded()).hasPrefix("--B\r\nContent-Disposition: form-data; name=\"initial_message_type\"\r\n\r\nexternal-event\r\n"))
+        #expect(String(decoding: form.encoded(), as: UTF8.self).hasPrefix("--B\r\nContent-Disposition: form-data; name=\"initial_message_type\"\r\n\r\nexternal-event\r\n"))
     }
 
     @Test func urlsEscapeIDsAndQueryValues() {

@@ -77,6 +77,16 @@ struct OpenAICompatibleSpeechTests {
         }
     }
 
+    @Test func aLanguageTheEngineRefusesIsReportedAsAnUnsupportedLanguage() async throws {
+        let refusal = #"{"error": {"message": "language 'es' is not supported", "type": "invalid_request_error", "param": "language"}}"#
+        try await FakeSpeechServer.withServer({ _ in .json(refusal, status: 400) }) { server in
+            let clip = AudioClip(data: WAV.file(pcm: Data(count: 320), sampleRate: 16_000), encoding: .wav)
+            let error = await #expect(throws: SpeechError.self) { try await speech(server).transcribe(clip, language: "spa", keyterms: []) }
+            #expect(error?.kind == .unsupportedLanguage)
+            #expect(server.requests.first?.text.contains("name=\"language\"\r\n\r\nes\r\n") == true)
+        }
+    }
+
     @Test func anUnreachableServerFailsAsUnavailable() async throws {
         let unreachable = OpenAICompatibleSpeech(
             configuration: .init(baseURL: "http://127.0.0.1:9/v1", model: "tts-1", timeout: .milliseconds(500), maxRetries: 1, initialBackoff: .zero),

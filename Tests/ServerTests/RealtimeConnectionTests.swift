@@ -604,6 +604,24 @@ extension Action {
         #expect(client.send(vadOff) == [.send(.vadModeSwitched(on: false)), .stopDetecting])
     }
 
+    @Test func aConnectionCanAskForALongerSilenceBeforeItsTurnEnds() {
+        var client = Client.idle(turnDetection: VoiceActivity.Settings())
+        let slow = #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"silence_duration_ms":1000}}"#
+        #expect(client.send(slow) == [.send(.vadModeSwitched(on: true))])
+        for _ in 0..<60 { _ = client.send(audioFrame(Data(repeating: 1, count: 1024))) }
+        #expect(client.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: client.wallClock) == [.send(.vadSpeechStarted(tsStart: 0))])
+        // 16 silent frames (512 ms) end a turn with the server's 500 ms; this connection waits for 1,000 ms.
+        #expect(client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock) == [])
+        let actions = client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock)
+        #expect(actions.first == .send(.vadSpeechEnded(tsEnd: 320)))
+        // A later switch without knobs keeps them.
+        #expect(client.send(vadOff) == [.send(.vadModeSwitched(on: false)), .stopDetecting])
+        #expect(client.send(vadOn) == [.send(.vadModeSwitched(on: true))])
+        for _ in 0..<60 { _ = client.send(audioFrame(Data(repeating: 1, count: 1024))) }
+        _ = client.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: client.wallClock)
+        #expect(client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock) == [])
+    }
+
     @Test func anEventThatAsksForATurnWhileTheUserSpeaksGoesWithTheUtterance() {
         var client = Client.idle(turnDetection: VoiceActivity.Settings())
         _ = client.send(vadOn)

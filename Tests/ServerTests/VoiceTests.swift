@@ -172,6 +172,28 @@ struct VoiceTests {
     }
 
     @Test(arguments: TestDatabase.available)
+    func speechInALanguageTheEngineCannotTranscribeIsTheDocumentsBadRequest(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let speech = ScriptedSpeech(transcript: "Hola")
+            speech.transcribeOnly(["eng"])
+            let server = try await TestServer(database: database, speech: VoiceSetup.engines(speech))
+            try await server.test { client in
+                let voice = try await VoiceSetup.make(server, client, speech: speech)
+                let setup = voice.conversation
+                let preferred = try await client.call(
+                    .post, "/v1/\(setup.org)/user/\(setup.admin.userID)", token: setup.token, json: ["preferred_language": "spa"]
+                )
+                #expect(preferred.status == .noContent, "\(preferred.text)")
+                let before = try await voice.messages(client).count
+                let answer = try await voice.interact(client, audio: spokenWAV, query: "request_format=voice&response_format=text")
+                #expect(answer.status == .badRequest)
+                #expect(answer.text.contains("The preferred language does not support voice transcription"))
+                #expect(try await voice.messages(client).count == before)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
     func anAgentWithoutAVoiceOrAServerWithoutEnginesCannotSpeak(engine: TestDatabase) async throws {
         try await engine.with { database in
             let speech = ScriptedSpeech(transcript: "Hello")

@@ -18,8 +18,8 @@ public enum RealtimeClientMessage: Sendable, Hashable {
     /// `client.new-audio-message`: a base64 chunk of the user's audio, or `nil` for the end of an utterance;
     /// the first chunk may carry `audio_config`. Decoded as sent; the audio is not checked here.
     case newAudioMessage(audio: String?, audioConfig: JSONValue?)
-    /// `client.switch-vad-mode`
-    case switchVADMode(on: Bool)
+    /// `client.switch-vad-mode`, with this connection's turn-taking knobs when `turn_detection` is sent.
+    case switchVADMode(on: Bool, turnDetection: TurnDetection? = nil)
     /// `client.extend-timeout`: resets the inactivity timer and does nothing else.
     case extendTimeout
     /// `client.finish-conversation`
@@ -52,6 +52,42 @@ public enum RealtimeClientMessage: Sendable, Hashable {
             self.initialMessage = initialMessage
             self.initialMessageType = initialMessageType
             self.tags = tags
+        }
+    }
+
+    /// `turn_detection` of `client.switch-vad-mode` [ours]: this connection's turn-taking knobs, with the
+    /// names OpenAI Realtime's `turn_detection` uses. An absent field keeps its value (the server's setting
+    /// or an earlier override); a value out of its range is a protocol error.
+    public struct TurnDetection: Sendable, Hashable, Decodable {
+        /// Speech probability at which speech starts: 0 < threshold < 1.
+        public var threshold: Double?
+        /// Audio kept from before the start of speech: 0…2,000 ms.
+        public var prefixPaddingMs: Int?
+        /// Silence that ends the user's turn: 100…5,000 ms.
+        public var silenceDurationMs: Int?
+
+        public init(threshold: Double? = nil, prefixPaddingMs: Int? = nil, silenceDurationMs: Int? = nil) {
+            self.threshold = threshold
+            self.prefixPaddingMs = prefixPaddingMs
+            self.silenceDurationMs = silenceDurationMs
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case threshold, prefixPaddingMs = "prefix_padding_ms", silenceDurationMs = "silence_duration_ms"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
+            prefixPaddingMs = try c.decodeIfPresent(Int.self, forKey: .prefixPaddingMs)
+            silenceDurationMs = try c.decodeIfPresent(Int.self, forKey: .silenceDurationMs)
+            if let threshold, !(threshold > 0 && threshold < 1) { throw RealtimeProtocolError("`turn_detection.threshold` must be between 0 and 1.") }
+            if let prefixPaddingMs, !(0...2000).contains(prefixPaddingMs) {
+                throw RealtimeProtocolError("`turn_detection.prefix_padding_ms` must be between 0 and 2000.")
+            }
+            if let silenceDurationMs, !(100...5000).contains(silenceDurationMs) {
+                throw RealtimeProtocolError("`turn_detection.silence_duration_ms` must be between 100 and 5000.")
+            }
         }
     }
 
@@ -132,6 +168,7 @@ private struct Frame: Decodable {
         case audio
         case audioConfig = "audio_config"
         case vadModeOn = "vad_mode_on"
+        case turnDetection = "turn_detection"
     }
 
     init(from decoder: any Decoder) throws {
@@ -166,7 +203,9 @@ private struct Frame: Decodable {
             }
             message = .newAudioMessage(audio: audio, audioConfig: config)
         case "client.switch-vad-mode":
-            message = .switchVADMode(on: try fields.bool(.vadModeOn))
+            message = .switchVADMode(
+                on: try fields.bool(.vadModeOn), turnDetection: try fields.optional(RealtimeClientMessage.TurnDetection.self, .turnDetection, "an object of valid knobs")
+            )
         case "client.extend-timeout":
             message = .extendTimeout
         case "client.finish-conversation":
@@ -208,6 +247,8 @@ private struct Frame: Decodable {
         func optional<T: Decodable>(_: T.Type, _ key: Key, _ expected: String) throws -> T? {
             do {
                 return try c.decodeIfPresent(T.self, forKey: key)
+            } catch let error as RealtimeProtocolError {
+                throw error
             } catch {
                 throw RealtimeProtocolError("`\(key.stringValue)` must be \(expected).")
             }

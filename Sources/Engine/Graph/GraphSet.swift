@@ -6,11 +6,17 @@ import AmigoWire
 /// Loaded once per interaction by the caller, so navigation itself never touches storage.
 public struct GraphSet: Sendable, Hashable {
     public var root: VersionInfo
-    public var graphs: [VersionInfo: ContextGraphDefinition]
+    public var graphs: [VersionInfo: ContextGraphDefinition] {
+        didSet { audioFillers = Self.audioFillers(of: graphs) }
+    }
+    /// Every audio filler the set's states and tool specs may say while a step is slow (kept with the
+    /// set, which the conversation's pinned versions cache, so a voice interaction does not walk the states).
+    public private(set) var audioFillers: Set<String>
 
     public init(root: VersionInfo, graphs: [VersionInfo: ContextGraphDefinition]) {
         self.root = root
         self.graphs = graphs
+        self.audioFillers = Self.audioFillers(of: graphs)
     }
 
     /// The root graph's definition. A set is only built with its root present.
@@ -120,8 +126,7 @@ extension GraphSet {
 }
 
 extension GraphSet {
-    /// Every audio filler the set's states and tool specs may say while a step is slow.
-    public var audioFillers: Set<String> {
+    static func audioFillers(of graphs: [VersionInfo: ContextGraphDefinition]) -> Set<String> {
         var fillers = Set<String>()
         for graph in graphs.values {
             for state in graph.states {

@@ -71,7 +71,11 @@ public protocol TextToSpeech: Sendable {
 
 /// A speech engine failed; the message says why, for the user and the log.
 public struct SpeechError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable { case unavailable, unreadableAudio, failed }
+    public enum Kind: Sendable {
+        case unavailable, unreadableAudio, failed
+        /// The engine does not handle the speaker's language.
+        case unsupportedLanguage
+    }
     public var kind: Kind
     public var message: String
 

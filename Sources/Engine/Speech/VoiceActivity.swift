@@ -54,7 +54,8 @@ public struct VoiceActivity: Sendable {
     public static let frameSamples = 512
     static let samplesPerMillisecond = 16
 
-    public let settings: Settings
+    /// The knobs; a change applies from the next frame judged.
+    public var settings: Settings
     /// Audio kept: samples from `bufferStart` on (as bytes, 2 per sample).
     private var buffer = Data()
     private var bufferStart = 0

@@ -15,6 +15,8 @@ struct OpenAICompatibleHTTP: Sendable {
         enum Kind { case rejected, unavailable }
         var kind: Kind
         var message: String
+        /// The request field the server named as the cause (`error.param`), for a refusal.
+        var param: String? = nil
     }
 
     /// The API root, for example `http://127.0.0.1:8082/v1`.
@@ -56,9 +58,9 @@ struct OpenAICompatibleHTTP: Sendable {
                 var collected = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 let answer = collected.readData(length: collected.readableBytes) ?? Data()
                 if (200..<300).contains(Int(response.status.code)) { return (answer, response.headers) }
-                let message = Self.errorMessage(answer)
+                let (message, param) = Self.error(in: answer)
                 guard response.status.code == 429 || response.status.code >= 500 else {
-                    throw Failure(kind: .rejected, message: "\(target(path)) answered \(response.status.code): \(message)")
+                    throw Failure(kind: .rejected, message: "\(target(path)) answered \(response.status.code): \(message)", param: param)
                 }
                 retryable = "\(response.status.code): \(message)"
             } catch let error as Failure {
@@ -77,17 +79,21 @@ struct OpenAICompatibleHTTP: Sendable {
         }
     }
 
-    /// The message of an OpenAI-style error body (`{"error": {"message": …}}`), or the body's start.
-    static func errorMessage(_ body: Data) -> String {
+    /// The message and the named field of an OpenAI-style error body (`{"error": {"message": …, "param": …}}`),
+    /// or the body's start.
+    static func error(in body: Data) -> (message: String, param: String?) {
         struct Envelope: Decodable {
-            struct Inner: Decodable { var message: String? }
+            struct Inner: Decodable {
+                var message: String?
+                var param: String?
+            }
             var error: Inner?
             var detail: String?
         }
         if let envelope = try? JSONDecoder().decode(Envelope.self, from: body), let message = envelope.error?.message ?? envelope.detail {
-            return message
+            return (message, envelope.error?.param)
         }
-        return String(decoding: body.prefix(300), as: UTF8.self)
+        return (String(decoding: body.prefix(300), as: UTF8.self), nil)
     }
 }
 

@@ -51,7 +51,8 @@ import Platform
 ///   More generally, every close while an interaction runs is preceded by ``Action/interruptInteraction``.
 /// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
 /// - **VAD mode** (`client.switch-vad-mode`, answered `server.vad-mode-switched`; `server.error` 415 on a
-///   server without a turn detector): audio chunks go to the detector (``Action/detectSpeech(_:)``; the
+///   server without a turn detector; its optional `turn_detection` [ours] sets this connection's
+///   `threshold`, `prefix_padding_ms`, `silence_duration_ms` over the server's, live when VAD is on): audio chunks go to the detector (``Action/detectSpeech(_:)``; the
 ///   caller answers with `voiceActivity(_:)`) instead of forming an utterance by hand, `audio: null` is
 ///   ignored, and the detector's turns (``VoiceActivity``) become `server.vad-speech-started`, then
 ///   `server.vad-speech-ended` with the utterance queued like a text, or `server.vad-speech-reset-zero`.
@@ -176,8 +177,9 @@ struct RealtimeConnection {
     private var state: State = .awaitingConversation
     private var utterance: Utterance?
     private var audioWindow: ByteWindow
-    /// The turn-taking knobs when this server has a detector; nil: manual mode only.
-    private let turnDetection: VoiceActivity.Settings?
+    /// The turn-taking knobs when this server has a detector (the server's, with this connection's
+    /// overrides); nil: manual mode only.
+    private var turnDetection: VoiceActivity.Settings?
     /// VAD mode: the turns of the audio so far.
     private var voiceActivity: VoiceActivity?
     /// VAD-mode audio not yet given to the detector: it goes in batches of at least `detectionBatch`
@@ -325,8 +327,16 @@ struct RealtimeConnection {
         return actions
     }
 
-    private mutating func switchVAD(_ on: Bool) -> [Action] {
-        guard let turnDetection else { return [Self.error(415, Self.vadUnsupported)] }
+    private mutating func switchVAD(_ on: Bool, overrides: RealtimeClientMessage.TurnDetection?) -> [Action] {
+        guard var turnDetection else { return [Self.error(415, Self.vadUnsupported)] }
+        if let overrides {
+            if let threshold = overrides.threshold { turnDetection.threshold = Float(threshold) }
+            if let padding = overrides.prefixPaddingMs { turnDetection.prefixPadding = .milliseconds(padding) }
+            if let silence = overrides.silenceDurationMs { turnDetection.silenceDuration = .milliseconds(silence) }
+            self.turnDetection = turnDetection
+            // Speech in progress keeps its detector; the knobs apply from the next frame.
+            voiceActivity?.settings = turnDetection
+        }
         if on {
             if utterance?.encoding == .mp3 || vadEncoding == .mp3 {
                 return close(.unsupportedMedia, "VAD mode needs PCM audio, and this connection sends MP3.")
@@ -341,25 +351,10 @@ struct RealtimeConnection {
         return [.send(.vadModeSwitched(on: false))] + (wasOn ? [.stopDetecting] : [])
     }
 
-    /// How `audio_config` says to read the audio; nil when it is not a config this server reads.
+    /// How `audio_config` says to read the audio (rules: ``AudioConfig``); nil when it is not a config this
+    /// server reads.
     static func encoding(of config: JSONValue) -> AudioClip.Encoding? {
-        guard case .object(let fields) = config else { return nil }
-        func int(_ key: String) -> Int? {
-            if case .number(let value)? = fields[key], value == value.rounded() { return Int(value) }
-            return nil
-        }
-        switch fields["format"] ?? fields["type"] {
-        case .string("mp3")?:
-            return .mp3
-        case .string("pcm")?:
-            let rate = int("sample_rate") ?? int("frame_rate") ?? 16_000
-            let width = int("sample_width") ?? 2
-            let channels = int("n_channels") ?? 1
-            guard (4000...48000).contains(rate), width == 2 || width == 4, channels == 1 else { return nil }
-            return .pcm(sampleRate: rate, channels: 1, sampleWidth: width)
-        default:
-            return nil
-        }
+        try? AudioConfig.encoding(of: config, requiresAllFields: false, sampleRates: AudioConfig.socketSampleRates).get()
     }
 
     /// The caller's timer fired (at or after ``nextDeadline``).
@@ -482,8 +477,8 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "A conversation is already being started on this connection.")]
-            case .switchVADMode(let on):
-                return switchVAD(on)
+            case .switchVADMode(let on, let overrides):
+                return switchVAD(on, overrides: overrides)
             case .newAudioMessage:
                 return []
             case .newTextMessage(let text, let type, let startInteraction):
@@ -504,8 +499,8 @@ struct RealtimeConnection {
             switch message {
             case .startConversation, .continueConversation:
                 return [Self.error(400, "This connection already has a conversation.")]
-            case .switchVADMode(let on):
-                return switchVAD(on)
+            case .switchVADMode(let on, let overrides):
+                return switchVAD(on, overrides: overrides)
             case .newAudioMessage:
                 return []
             case .newTextMessage(let text, let type, let startInteraction):
