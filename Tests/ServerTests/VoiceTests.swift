@@ -359,7 +359,8 @@ struct VoiceTests {
             // Three sentences of 2.5 s each at 10 ms a character: the reply plays for 7.5 s.
             let sentence = String(repeating: "la ", count: 83) + "done."
             let model = ScriptedModel(defaultReply: [sentence, " " + sentence, " " + sentence])
-            let server = try await TestServer(database: database, model: model, speech: VoiceSetup.engines(speech))
+            let clock = ManualClock()
+            let server = try await TestServer(database: database, model: model, realtimeClock: AnyClock(clock), speech: VoiceSetup.engines(speech))
             let voice = try await server.test { client in try await VoiceSetup.make(server, client, speech: speech) }
             var chunk = Data()
             for _ in 0..<320 { withUnsafeBytes(of: Int16(5_000).littleEndian) { chunk.append(contentsOf: $0) } }
@@ -370,23 +371,30 @@ struct VoiceTests {
                     try await socket.send(["type": "client.continue-conversation", "conversation_id": voice.id])
                     try await socket.next("server.conversation-continued")
                     try await socket.send(["type": "client.new-text-message", "text": "Tell me everything", "message_type": "user-message"])
-                    // The first 600 ms go out at once (200 ms pieces, 500 ms ahead), then a piece each 200 ms
-                    // of playback: the sixth leaves about half a second into the reply, and the user speaks up.
-                    // (Real time: with a ManualClock as the socket's clock this test hung — to investigate.)
-                    for _ in 0..<6 { try await socket.next("server.new-message") }
+                    // 200 ms pieces, each half a second ahead of the listener: the first three go out at once,
+                    // the next ones when playback reaches 100, 300 and 500 ms.
+                    for _ in 0..<3 { try await socket.next("server.new-message") }
+                    for _ in 0..<3 {
+                        // The socket's inactivity timer and the paced reply wait on the clock.
+                        await clock.sleepers(atLeast: 2)
+                        clock.advance(to: try #require(clock.nextDeadline))
+                        try await socket.next("server.new-message")
+                    }
+                    #expect(clock.elapsed == .milliseconds(500))
+                    // The user speaks up half a second into the reply.
                     try await socket.send(["type": "client.switch-vad-mode", "vad_mode_on": true])
                     for _ in 0..<20 { try await socket.send(["type": "client.new-audio-message", "audio": loud]) }
                     try await socket.next("server.vad-speech-started")
                     let complete = try #require(try await socket.next("server.interaction-complete"))
                     let stored = complete["full_message"] as? String ?? ""
-                    let full = [sentence, sentence, sentence].joined(separator: " ")
-                    #expect(!stored.isEmpty)
-                    // Some of the reply was heard (about half a second on a quiet machine), not all of it.
-                    #expect(stored.count < full.count, "stored \(stored.count) of \(full.count) characters: \(stored)")
-                    #expect(full.hasPrefix(stored))
-                    let sent = socket.received.filter { $0["type"] as? String == "server.new-message" }
-                        .compactMap { Data(base64Encoded: $0["message"] as? String ?? "") }.reduce(0) { $0 + $1.count }
-                    #expect(sent < ScriptedSpeech.audio(for: full).count, "\(sent) bytes of audio went out")
+                    // What was heard: half a second of the first sentence (254 characters spoken in 2.54 s), 50
+                    // characters, which end on a word.
+                    #expect(stored == String(sentence.prefix(50)), "\(stored)")
+                    // No piece after the interruption: six went out, 1.2 s of audio.
+                    let pieces = socket.received.filter { $0["type"] as? String == "server.new-message" }
+                        .compactMap { Data(base64Encoded: $0["message"] as? String ?? "") }.filter { !$0.isEmpty }
+                    #expect(pieces.count == 6)
+                    #expect(pieces.reduce(0) { $0 + $1.count } == 6 * 200 * 32)
                     try await socket.send(["type": "client.close-connection"])
                     try await socket.drain()
                 }

@@ -46,6 +46,8 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
         /// When the interruption came (paced): the playback position is taken there.
         var interruptedAt: AnyClock.Instant?
         var stopSent = false
+        /// The wait for the next piece's time, which an interruption ends at once.
+        var pause: Task<Void, any Error>?
     }
 
     private let base: Base
@@ -68,9 +70,11 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
         self.interruption = interruption
         if let pacing {
             interruption?.onInterrupt { [weak self] in
-                self?.state.withLock { state in
+                let pause = self?.state.withLock { state in
                     if state.interruptedAt == nil { state.interruptedAt = pacing.clock.now }
+                    return state.pause
                 }
+                pause?.cancel()
             }
         }
     }
@@ -125,7 +129,7 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
                     state.playbackStart = start
                     return start.advanced(by: state.sent - pacing.lead)
                 }
-                if pacing.clock.now < due { try await pacing.clock.sleep(until: due) }
+                if pacing.clock.now < due { try await wait(until: due, on: pacing.clock) }
             }
             guard !isInterrupted else { return }
             let isLast = stop && offset >= audio.pcm16.count
@@ -139,6 +143,23 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
                 stop: isLast, sequenceNumber: nextSequence(), messageID: messageID
             )))
         } while offset < audio.pcm16.count
+    }
+
+    /// Sleeps until `due`, or until the interruption comes (the reply stops then, not at the next piece).
+    private func wait(until due: AnyClock.Instant, on clock: AnyClock) async throws {
+        let pause = Task { try await clock.sleep(until: due) }
+        let interrupted = state.withLock { state in
+            state.pause = pause
+            return state.interruptedAt != nil
+        }
+        if interrupted { pause.cancel() }
+        await withTaskCancellationHandler {
+            _ = try? await pause.value
+        } onCancel: {
+            pause.cancel()
+        }
+        state.withLock { $0.pause = nil }
+        try Task.checkCancellation()
     }
 
     func heardText() -> String {
