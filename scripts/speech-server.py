@@ -36,6 +36,12 @@ Endpoints
     "rate_limit_exceeded"); streams idle for 5 minutes are dropped. No/empty `stream`, one over 256
     characters, `reset` other than 0/1/true/false, or a body over 1 MiB → 400. Any Content-Type.
 - DELETE /v1/audio/vad?stream=ID    forgets that stream (204, also when it was unknown); no `stream` → 400.
+- POST /v1/audio/turn               (engine `turn`, only when asked for: --engines …,turn) end of turn. Body: raw
+    PCM16 little-endian mono 16 kHz bytes, the end of the speaker's speech so far, trailing silence included
+    (at most 1 MiB; only the last 8 s are read; shorter audio is padded with silence in front, as Smart Turn
+    expects). 200 {"probability": p, "complete": p >= 0.5}: how likely the speaker has finished their turn.
+    An empty or odd-length body → 400. Engine: Smart Turn v3.2 (smart-turn-v3.2-cpu.onnx and its numpy-only
+    Whisper log-mel features, BSD-2, from the PyPI wheel pipecat-ai) on onnxruntime, one check at a time.
 - POST /v1/embeddings               (engine `embed`, only when asked for: --engines …,embed) OpenAI JSON:
     {"model" (ignored), "input": a string or an array of 1–2,048 strings, none empty, "encoding_format" "float"
     (default) | "base64" (little-endian float32), "dimensions" (only 384)} → {"object": "list", "data":
@@ -111,6 +117,10 @@ VAD_MAX_STREAMS = 1000
 VAD_IDLE_SECONDS = 300
 VAD_MAX_STREAM_ID = 256  # characters
 VOICE_ALIASES = {"joe", "en_us-joe-medium", "en_us-joe", "joe-medium"}
+TURN_DIR = "smart-turn"  # under --models: smart-turn-v3.2-cpu.onnx, whisper_features.py, LICENSE
+TURN_MODEL = "smart-turn-v3.2-cpu.onnx"
+TURN_SECONDS = 8  # what Smart Turn v3 reads
+TURN_MAX_BODY_BYTES = 1024 * 1024
 EMBED_DIR = "all-minilm-l6-v2-int8"  # under --models: model.onnx, tokenizer.json, LICENSE (scripts/setup-voice)
 EMBED_MODEL_NAME = "all-MiniLM-L6-v2"  # the "model" of every /v1/embeddings answer
 EMBED_DIMENSION = 384
@@ -584,6 +594,49 @@ def wav_bytes(samples, rate):
     return buffer.getvalue()
 
 
+# --------------------------------------------------------------------------------------------- end of turn
+
+
+class EndOfTurn:
+    """Smart Turn v3.2 (ONNX): the probability that a speaker has finished, from the last 8 s of their speech.
+
+    As pipecat's LocalSmartTurnAnalyzerV3 runs it: float32 samples in [-1, 1), the last 8 s kept (shorter audio
+    padded with zeros in front), Whisper log-mel features (80 × 800, normalized) from the vendored numpy
+    extractor, one sigmoid output.
+    """
+
+    def __init__(self, model_dir, threads):
+        import importlib.util
+
+        import numpy as np
+        import onnxruntime
+
+        spec = importlib.util.spec_from_file_location("smart_turn_features", os.path.join(model_dir, "whisper_features.py"))
+        features = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(features)
+        self.features = features.compute_whisper_log_mel_features
+        self.np = np
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = onnxruntime.InferenceSession(
+            os.path.join(model_dir, TURN_MODEL), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.lock = threading.Lock()
+
+    def probability(self, pcm16):
+        np = self.np
+        audio = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
+        size = TURN_SECONDS * WHISPER_RATE
+        audio = audio[-size:] if len(audio) > size else np.pad(audio, (size - len(audio), 0))
+        mel = np.expand_dims(self.features(audio, do_normalize=True), axis=0).astype(np.float32)
+        with self.lock:
+            output = self.session.run(None, {"input_features": mel})[0]
+        return float(np.asarray(output).reshape(-1)[0])
+
+
 # --------------------------------------------------------------------------------------------- sentence embeddings
 
 
@@ -686,6 +739,7 @@ class Engines:
         self.stt = None
         self.tts = None
         self.vad = None
+        self.turn = None
         self.embed = None
         self.ready = False
         self.unknown_voices = set()
@@ -801,9 +855,11 @@ class Handler(BaseHTTPRequestHandler):
                 body = self._body(VAD_MAX_BODY_BYTES, HTTPStatus.BAD_REQUEST)
             elif path == "/v1/embeddings":
                 body = self._body(EMBED_MAX_BODY_BYTES)
+            elif path == "/v1/audio/turn":
+                body = self._body(TURN_MAX_BODY_BYTES)
             else:
                 body = self._body()
-            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad", "/v1/embeddings"):
+            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad", "/v1/audio/turn", "/v1/embeddings"):
                 raise RequestError(f"no route POST {path}", HTTPStatus.NOT_FOUND)
             if not self.engines.ready:
                 raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
@@ -813,6 +869,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._speech(body)
             elif path == "/v1/embeddings":
                 self._embeddings(body)
+            elif path == "/v1/audio/turn":
+                self._turn(body)
             else:
                 self._vad(body, query)
             if self.engines.verbose:
@@ -871,6 +929,18 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError("'reset' must be 1 or 0", param="reset")
         probabilities = vad.feed(stream_id, body, reset=reset in ("1", "true"))
         self._json(HTTPStatus.OK, {"frame_samples": VAD_FRAME, "probabilities": probabilities})
+
+    def _turn(self, body):
+        if self.engines.turn is None:
+            raise RequestError(
+                "the end-of-turn model is not enabled on this server (start it with --engines …,turn; the model "
+                "comes with scripts/setup-voice)",
+                HTTPStatus.NOT_FOUND,
+            )
+        if not body or len(body) % 2:
+            raise RequestError("expected PCM16 mono 16 kHz audio: a non-empty body of whole 16-bit samples")
+        probability = self.engines.turn.probability(body)
+        self._json(HTTPStatus.OK, {"probability": round(probability, 6), "complete": probability >= 0.5})
 
     def _embeddings(self, body):
         embedder = self.engines.embed
@@ -1061,11 +1131,12 @@ def main():
                         help="folder scripts/setup-voice filled (default $COMPADRE_VOICE_MODELS, "
                              "else $COMPADRE_HOME/voice-models, else ~/.cache/compadre/voice-models)")
     parser.add_argument("--engines", default=None,
-                        help="which engines to load, comma-separated: stt, tts, vad, embed (default stt,tts,vad; "
+                        help="which engines to load, comma-separated: stt, tts, vad, turn, embed (default stt,tts,vad; "
                              "without --engines a missing VAD model only turns the VAD off, with a warning)")
     parser.add_argument("--stt-threads", type=int, default=2, help="CTranslate2 threads for Whisper (default 2)")
     parser.add_argument("--tts-threads", type=int, default=1, help="onnxruntime threads for Piper (default 1)")
     parser.add_argument("--vad-threads", type=int, default=1, help="onnxruntime threads for Silero VAD (default 1)")
+    parser.add_argument("--turn-threads", type=int, default=1, help="onnxruntime threads for Smart Turn (default 1)")
     parser.add_argument("--embed-threads", type=int, default=1,
                         help="onnxruntime threads for the sentence embeddings (default 1)")
     parser.add_argument("--one-at-a-time", action="store_true",
@@ -1079,13 +1150,18 @@ def main():
     args = parser.parse_args()
 
     engines_wanted = {e.strip() for e in (args.engines or "stt,tts,vad").split(",") if e.strip()}
-    if not engines_wanted or engines_wanted - {"stt", "tts", "vad", "embed"}:
-        parser.error("--engines takes a comma-separated list of stt, tts, vad and embed")
+    if not engines_wanted or engines_wanted - {"stt", "tts", "vad", "turn", "embed"}:
+        parser.error("--engines takes a comma-separated list of stt, tts, vad, turn and embed")
     whisper_dir = os.path.join(args.models, "whisper-tiny.en")
     voice_dir = os.path.join(args.models, "piper")
     vad_model = os.path.join(args.models, VAD_MODEL)
     embed_dir = os.path.join(args.models, EMBED_DIR)
+    turn_dir = os.path.join(args.models, TURN_DIR)
     missing = []
+    if "turn" in engines_wanted and not all(
+        os.path.isfile(os.path.join(turn_dir, name)) for name in (TURN_MODEL, "whisper_features.py")
+    ):
+        missing.append(turn_dir)
     if "vad" in engines_wanted and not os.path.isfile(vad_model):
         if args.engines is None:  # an install from before the VAD: serve the rest
             log(f"warning: no VAD model ({vad_model}): /v1/audio/vad is off (run scripts/setup-voice to add it)")
@@ -1133,7 +1209,11 @@ def main():
                 engines.vad = VoiceActivity(vad_model, max(1, args.vad_threads))
             if "embed" in engines_wanted:
                 engines.embed = TextEmbedder(embed_dir, max(1, args.embed_threads))
+            if "turn" in engines_wanted:
+                engines.turn = EndOfTurn(turn_dir, max(1, args.turn_threads))
             if args.warmup:
+                if engines.turn:
+                    engines.turn.probability(bytes(WHISPER_RATE * 2))
                 if engines.embed:
                     engines.embed.embed(["Okay."])
                 if engines.vad:

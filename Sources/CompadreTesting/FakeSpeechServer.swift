@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// An OpenAI-compatible audio and embeddings API (`/v1/audio/transcriptions`, `/v1/audio/speech`,
+/// An OpenAI-compatible audio and embeddings API (`/v1/audio/transcriptions`, `/v1/audio/speech`, `/v1/audio/turn`,
 /// `/v1/embeddings`) on 127.0.0.1 whose answers a test gives, for exercising providers over real HTTP.
 public struct FakeSpeechServer: Sendable {
     /// A request as the server received it.
@@ -59,7 +59,7 @@ public struct FakeSpeechServer: Sendable {
     ) async throws -> Result {
         let log = RequestLog()
         let router = Router()
-        for path in ["v1/audio/transcriptions", "v1/audio/speech", "v1/embeddings"] {
+        for path in ["v1/audio/transcriptions", "v1/audio/speech", "v1/audio/turn", "v1/embeddings"] {
             router.post(RouterPath(path)) { request, _ -> Response in
                 let bytes = try await request.body.collect(upTo: 64 << 20)
                 var headers: [String: String] = [:]

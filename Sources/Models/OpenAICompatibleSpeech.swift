@@ -13,7 +13,7 @@ import NIOHTTP1
 ///
 /// Connection failures, 429 and 5xx are retried (``OpenAICompatibleHTTP``); anything else fails at once
 /// with the server's message.
-public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector {
+public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector, EndOfTurnDetector {
     public struct Configuration: Sendable {
         /// The API root, for example `http://127.0.0.1:8082/v1`.
         public var baseURL: String
@@ -136,6 +136,19 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
         func close() async {
             _ = try? await speech.send(path: "/audio/vad?stream=\(id)", method: .DELETE, contentType: "application/octet-stream", body: Data())
         }
+    }
+
+    // MARK: - End of turn
+
+    /// Compadre's speech server extension: `POST {baseURL}/audio/turn` with PCM16 16 kHz bytes answers
+    /// `{"probability": p}`, the chance that the speaker has finished.
+    public func completion(of pcm16: Data) async throws -> Float {
+        struct Answer: Decodable { var probability: Float }
+        let (body, _) = try await send(path: "/audio/turn", contentType: "application/octet-stream", body: pcm16)
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: body), (0...1).contains(answer.probability) else {
+            throw SpeechError(.failed, "\(target("/audio/turn")) answered without a probability.")
+        }
+        return answer.probability
     }
 
     // MARK: - HTTP

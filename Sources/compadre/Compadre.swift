@@ -157,7 +157,7 @@ struct Serve: AsyncParsableCommand {
             port: try freeLoopbackPort(), httpClient: httpClient, logger: makeLogger("compadre.voice", level: logger.logLevel)
         )
         if let speechServer { services.append(speechServer) }
-        let speech = speechSetup.makeEngines(httpClient: httpClient, logger: logger, embedded: speechServer)
+        let speech = try speechSetup.makeEngines(httpClient: httpClient, logger: logger, embedded: speechServer)
         let speechUses = speechSetup.describe(embedded: speechServer)
         let embedder = speechSetup.makeEmbedder(httpClient: httpClient, logger: logger, embedded: speechServer)
         let (server, store) = try await CompadreServer.makeServices(

@@ -71,6 +71,14 @@ struct SpeechSetup {
         if let value = try milliseconds("voice.prefixPaddingMs") { turnDetection.prefixPadding = value }
         if let value = try milliseconds("voice.silenceDurationMs") { turnDetection.silenceDuration = value }
         if let value = try milliseconds("voice.minimumSpeechMs") { turnDetection.minimumSpeech = value }
+        if let value = try milliseconds("voice.endOfTurnCheckMs") { turnDetection.modelCheckSilence = value }
+        if let value = try milliseconds("voice.maximumSilenceMs") { turnDetection.maximumSilence = value }
+        if let raw = reader.text("voice.turnDetection") {
+            guard let turnEnd = VoiceActivity.TurnEnd(rawValue: raw) else {
+                throw SettingError(key: "voice.turnDetection", message: "must be server_vad or semantic_vad, not `\(raw)`")
+            }
+            turnDetection.turnEnd = turnEnd
+        }
         let environment = ProcessInfo.processInfo.environment
         let home = reader.text("home") ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/compadre")
         embeddedPaths = (
@@ -86,8 +94,9 @@ struct SpeechSetup {
         // An install from before the VAD model still serves speech in and out.
         let hasVAD = FileManager.default.fileExists(atPath: embeddedPaths.models + "/silero-vad/silero_vad.onnx")
         let hasEmbeddings = embeddings == nil && FileManager.default.fileExists(atPath: embeddedPaths.models + "/all-minilm-l6-v2-int8/model.onnx")
+        let hasTurnModel = FileManager.default.fileExists(atPath: embeddedPaths.models + "/smart-turn/smart-turn-v3.2-cpu.onnx")
         return (speechToText == nil ? ["stt"] : []) + (textToSpeech == nil ? ["tts"] : []) + (hasVAD ? ["vad"] : [])
-            + (hasEmbeddings ? ["embed"] : [])
+            + (hasVAD && hasTurnModel ? ["turn"] : []) + (hasEmbeddings ? ["embed"] : [])
     }
 
     /// The server's turn-taking knobs (`voice.vadThreshold`, …).
@@ -113,8 +122,9 @@ struct SpeechSetup {
         )
     }
 
-    /// The configured engines over `httpClient`; a direction without a provider goes to `embedded`.
-    func makeEngines(httpClient: HTTPClient, logger: Logger, embedded: LocalModelServer? = nil) -> SpeechEngines {
+    /// The configured engines over `httpClient`; a direction without a provider goes to `embedded`. Throws
+    /// when `voice.turnDetection` is `semantic_vad` and there is no end-of-turn model to run it.
+    func makeEngines(httpClient: HTTPClient, logger: Logger, embedded: LocalModelServer? = nil) throws -> SpeechEngines {
         func engine(_ endpoint: Endpoint, voice: String? = nil) -> OpenAICompatibleSpeech {
             OpenAICompatibleSpeech(
                 configuration: .init(baseURL: endpoint.baseURL, apiKey: endpoint.apiKey, model: endpoint.model, defaultVoice: voice ?? defaultVoice),
@@ -126,8 +136,15 @@ struct SpeechSetup {
             speechToText: (speechToText ?? local).map { engine($0) },
             textToSpeech: textToSpeech.map { engine($0) } ?? local.map { engine($0, voice: "joe") },
             voiceActivity: embeddedEngines.contains("vad") ? local.map { engine($0) } : nil,
+            endOfTurn: embeddedEngines.contains("turn") ? local.map { engine($0) } : nil,
             voices: voices
         )
+        if turnDetection.turnEnd == .model, engines.endOfTurn == nil {
+            throw SettingError(
+                key: "voice.turnDetection",
+                message: "semantic_vad needs the embedded end-of-turn model (Smart Turn): run `eval \"$(scripts/setup-voice)\"`, or use server_vad"
+            )
+        }
         engines.turnDetection = turnDetection
         return engines
     }

@@ -60,6 +60,9 @@ private let serviceID = "0123456789abcdef01234567"
         Accepted(
             frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"threshold":0.6,"silence_duration_ms":800}}"#,
             message: .switchVADMode(on: true, turnDetection: .init(threshold: 0.6, silenceDurationMs: 800))),
+        Accepted(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"type":"semantic_vad"}}"#,
+            message: .switchVADMode(on: true, turnDetection: .init(type: "semantic_vad"))),
         Accepted(frame: #"{"type":"client.extend-timeout"}"#, message: .extendTimeout),
         Accepted(frame: #"{"type":"client.finish-conversation"}"#, message: .finishConversation),
         Accepted(frame: #"{"type":"client.close-connection","reason":"ignored, as every unknown field"}"#, message: .closeConnection),
@@ -93,6 +96,9 @@ private let serviceID = "0123456789abcdef01234567"
         Rejected(
             frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"silence_duration_ms":10}}"#,
             reason: "`turn_detection.silence_duration_ms` must be between 100 and 5000."),
+        Rejected(
+            frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"type":"semantic"}}"#,
+            reason: "`turn_detection.type` must be server_vad or semantic_vad."),
         Rejected(
             frame: #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":"fast"}"#,
             reason: "`turn_detection` must be an object of valid knobs."),

@@ -60,4 +60,75 @@ struct VoiceActivityTests {
         #expect(events == [.speechStarted(ms: 0)])
         #expect(vad.isSpeaking)
     }
+
+    // MARK: End-of-turn model (semantic_vad)
+
+    /// Defaults with the model: asked after 200 ms (7 frames), the turn ends after 3 s (94 frames) without it.
+    func semantic() -> VoiceActivity { VoiceActivity(settings: .init(turnEnd: .model)) }
+
+    /// Where an event list asks the model, the check's number and the audio it is asked about.
+    func check(in events: [VoiceActivity.Event]) -> (Int, Data)? {
+        for case .judgeTurn(let check, let audio) in events { return (check, audio) }
+        return nil
+    }
+
+    @Test func theModelIsAskedOnceAfterAShortSilenceAndAFinishedTurnEndsWhereTheSilenceBegan() throws {
+        var vad = semantic()
+        let events = run([Float](repeating: 0.9, count: 20) + [Float](repeating: 0.1, count: 10), &vad)
+        let (id, audio) = try #require(check(in: events))
+        #expect(events.filter { if case .judgeTurn = $0 { true } else { false } }.count == 1)
+        // Asked at the 7th silent frame (224 ms ≥ 200 ms), about the speech and the silence so far.
+        #expect(audio.count == 27 * 512 * 2)
+        #expect(vad.isSpeaking)
+        let ended = vad.turnJudged(check: id, complete: true)
+        guard case .speechEnded(let ms, let utterance)? = ended.first else { Issue.record("no end: \(ended)"); return }
+        #expect(ms == 20 * 32)
+        #expect(utterance.count == 20 * 512 * 2)
+        #expect(!vad.isSpeaking)
+    }
+
+    @Test func aTurnTheModelJudgesUnfinishedWaitsForTheMaximumSilence() throws {
+        var vad = semantic()
+        let events = run([Float](repeating: 0.9, count: 20) + [Float](repeating: 0.1, count: 10), &vad)
+        let (id, _) = try #require(check(in: events))
+        #expect(vad.turnJudged(check: id, complete: false).isEmpty)
+        // 2 s more of silence: still the user's turn (a server_vad turn would have ended at 500 ms).
+        var later = run([Float](repeating: 0.1, count: 62), &vad)
+        #expect(later.isEmpty)
+        later = run([Float](repeating: 0.1, count: 22), &vad)
+        guard case .speechEnded(let ms, _)? = later.last else { Issue.record("no end: \(later)"); return }
+        #expect(ms == 20 * 32)
+    }
+
+    @Test func aVerdictOnASilenceThatSpeechBrokeIsIgnoredAndTheNextSilenceIsAskedAgain() throws {
+        var vad = semantic()
+        let first = try #require(check(in: run([Float](repeating: 0.9, count: 20) + [Float](repeating: 0.1, count: 8), &vad)))
+        // The user goes on speaking before the model answers.
+        #expect(run([Float](repeating: 0.9, count: 5), &vad).isEmpty)
+        #expect(vad.turnJudged(check: first.0, complete: true).isEmpty)
+        #expect(vad.isSpeaking)
+        let second = try #require(check(in: run([Float](repeating: 0.1, count: 8), &vad)))
+        #expect(second.0 != first.0)
+        guard case .speechEnded(let ms, _)? = vad.turnJudged(check: second.0, complete: true).first else {
+            Issue.record("no end"); return
+        }
+        #expect(ms == 33 * 32)
+    }
+
+    @Test func withoutAVerdictTheTurnEndsOnTheServerVADSilence() throws {
+        var vad = semantic()
+        let (id, _) = try #require(check(in: run([Float](repeating: 0.9, count: 20) + [Float](repeating: 0.1, count: 10), &vad)))
+        #expect(vad.turnJudged(check: id, complete: nil).isEmpty)
+        // 500 ms of silence in all (16 frames): 6 more.
+        #expect(run([Float](repeating: 0.1, count: 5), &vad).isEmpty)
+        guard case .speechEnded(let ms, _)? = run([Float](repeating: 0.1, count: 1), &vad).first else { Issue.record("no end"); return }
+        #expect(ms == 20 * 32)
+    }
+
+    @Test func withSilenceOnlyTheModelIsNeverAsked() {
+        var vad = VoiceActivity()
+        let events = run([Float](repeating: 0.9, count: 20) + [Float](repeating: 0.1, count: 20), &vad)
+        #expect(check(in: events) == nil)
+        #expect(events.count == 2)
+    }
 }

@@ -87,6 +87,19 @@ struct OpenAICompatibleSpeechTests {
         }
     }
 
+    @Test func theEndOfTurnModelIsAskedWithTheRawAudioAndItsProbabilityChecked() async throws {
+        try await FakeSpeechServer.withServer({ _ in .json(#"{"probability": 0.93, "complete": true}"#) }) { server in
+            let pcm = Data(repeating: 7, count: 6400)
+            #expect(try await speech(server).completion(of: pcm) == 0.93)
+            let request = try #require(server.requests.first)
+            #expect(request.path == "/v1/audio/turn")
+            #expect(request.body == pcm)
+        }
+        try await FakeSpeechServer.withServer({ _ in .json(#"{"probability": 7}"#) }) { server in
+            await #expect(throws: SpeechError.self) { try await speech(server).completion(of: Data(count: 320)) }
+        }
+    }
+
     @Test func anUnreachableServerFailsAsUnavailable() async throws {
         let unreachable = OpenAICompatibleSpeech(
             configuration: .init(baseURL: "http://127.0.0.1:9/v1", model: "tts-1", timeout: .milliseconds(500), maxRetries: 1, initialBackoff: .zero),

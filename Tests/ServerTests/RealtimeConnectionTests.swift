@@ -18,11 +18,11 @@ private struct Client {
     var now: AnyClock.Instant
     var wallClock = Date(timeIntervalSince1970: 1_750_000_000)
 
-    init(limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil) {
+    init(limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil, hasEndOfTurnModel: Bool = false) {
         // Only an origin: every later instant is derived from it.
         start = AnyClock.Instant(offset: .zero)
         now = start
-        connection = RealtimeConnection(limits: limits, now: start, turnDetection: turnDetection)
+        connection = RealtimeConnection(limits: limits, now: start, turnDetection: turnDetection, hasEndOfTurnModel: hasEndOfTurnModel)
     }
 
     mutating func advance(_ duration: Duration) {
@@ -51,8 +51,10 @@ private struct Client {
     }
 
     /// Continues a conversation; nothing runs.
-    static func idle(limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil) -> Client {
-        var client = Client(limits: limits, turnDetection: turnDetection)
+    static func idle(
+        limits: RealtimeConnection.Limits = .init(), turnDetection: VoiceActivity.Settings? = nil, hasEndOfTurnModel: Bool = false
+    ) -> Client {
+        var client = Client(limits: limits, turnDetection: turnDetection, hasEndOfTurnModel: hasEndOfTurnModel)
         _ = client.send(continueFrame)
         _ = client.connection.conversationContinued(id: conversationID)
         return client
@@ -620,6 +622,31 @@ extension Action {
         for _ in 0..<60 { _ = client.send(audioFrame(Data(repeating: 1, count: 1024))) }
         _ = client.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: client.wallClock)
         #expect(client.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: client.wallClock) == [])
+    }
+
+    @Test func aConnectionThatChoosesTheEndOfTurnModelEndsItsTurnWhenTheModelSaysSo() throws {
+        let semantic = #"{"type":"client.switch-vad-mode","vad_mode_on":true,"turn_detection":{"type":"semantic_vad"}}"#
+        // A server without the model refuses the choice and stays as it was.
+        var plain = Client.idle(turnDetection: VoiceActivity.Settings())
+        #expect(plain.send(semantic) == [error(415, RealtimeConnection.endOfTurnUnsupported)])
+        #expect(plain.send(vadOn) == [.send(.vadModeSwitched(on: true))])
+        for _ in 0..<60 { _ = plain.send(audioFrame(Data(repeating: 1, count: 1024))) }
+        _ = plain.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: plain.wallClock)
+        #expect(plain.connection.voiceActivity([Float](repeating: 0.05, count: 16), wallClock: plain.wallClock).first == .send(.vadSpeechEnded(tsEnd: 320)))
+
+        var client = Client.idle(turnDetection: VoiceActivity.Settings(), hasEndOfTurnModel: true)
+        #expect(client.send(semantic) == [.send(.vadModeSwitched(on: true))])
+        for _ in 0..<60 { _ = client.send(audioFrame(Data(repeating: 1, count: 1024))) }
+        #expect(client.connection.voiceActivity([Float](repeating: 0.9, count: 10), wallClock: client.wallClock) == [.send(.vadSpeechStarted(tsStart: 0))])
+        let asked = client.connection.voiceActivity([Float](repeating: 0.05, count: 7), wallClock: client.wallClock)
+        guard case .judgeTurn(let check, let audio)? = asked.first, asked.count == 1 else { Issue.record("no check: \(asked)"); return }
+        #expect(audio.count == 17 * 512 * 2)
+        // The model says the user has finished: the turn ends at 224 ms of silence, not 500.
+        let actions = client.connection.turnJudged(check: check, complete: true, wallClock: client.wallClock)
+        #expect(actions.first == .send(.vadSpeechEnded(tsEnd: 320)))
+        guard case .runInteraction(.audio?, _)? = actions.last else { Issue.record("no interaction: \(actions)"); return }
+        // A late verdict on a turn that already ended does nothing.
+        #expect(client.connection.turnJudged(check: check, complete: true, wallClock: client.wallClock) == [])
     }
 
     @Test func anEventThatAsksForATurnWhileTheUserSpeaksGoesWithTheUtterance() {

@@ -135,3 +135,18 @@ def test_init_demo_prints_the_address_serve_will_use(compadre_bin: Path, tmp_pat
     assert "--url http://127.0.0.1:9123 " in out.stderr, out.stderr
     assert 'base_url="http://127.0.0.1:9123"' in out.stderr
     assert "8080" not in out.stderr
+
+
+def test_semantic_turn_detection_without_an_end_of_turn_model_stops_serve(compadre_bin: Path, tmp_path: Path):
+    out = subprocess.run(
+        [str(compadre_bin), "serve", "--database", f"sqlite:{tmp_path / 'db.sqlite'}"],
+        env=clean_env(COMPADRE_VOICE_TURN_DETECTION="semantic_vad", COMPADRE_VOICE_ENGINES="off"),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "COMPADRE_VOICE_TURN_DETECTION" in out.stderr and "end-of-turn model" in out.stderr, out.stderr
+    wrong = subprocess.run(
+        [str(compadre_bin), "serve", "--database", f"sqlite:{tmp_path / 'db.sqlite'}"],
+        env=clean_env(COMPADRE_VOICE_TURN_DETECTION="eager"), capture_output=True, text=True, timeout=60,
+    )
+    assert wrong.returncode != 0 and "eager" in wrong.stderr, wrong.stderr

@@ -455,12 +455,15 @@ def test_realtime_voice_turn_manual_mode(
         socket.close()
 
 
+@pytest.mark.parametrize("turn_detection", [None, {"type": "semantic_vad"}], ids=["server_vad", "semantic_vad"])
 def test_realtime_voice_turn_vad_mode(
     voice_compadre: Compadre, services: list[str], fake_openai: FakeOpenAI,
-    speech: SpeechServer, user_wav: bytes,
+    speech: SpeechServer, user_wav: bytes, turn_detection: dict | None,
 ):
     """VAD mode with the embedded detector (Silero): silence, the user's sentence, silence — streamed
-    without `audio: null` — is heard as one utterance and answered."""
+    without `audio: null` — is heard as one utterance and answered. With `semantic_vad` the embedded
+    end-of-turn model (Smart Turn) is asked after 200 ms of silence; whatever it says, 3 s of silence end
+    the turn, so the stream carries that much."""
     token = voice_compadre.user_token()
     socket = Socket(voice_compadre, token)
     try:
@@ -469,12 +472,15 @@ def test_realtime_voice_turn_vad_mode(
         socket.next("server.conversation-created")
         socket.next("server.interaction-complete")
 
-        socket.send(type="client.switch-vad-mode", vad_mode_on=True)
+        switch: dict[str, Any] = {"type": "client.switch-vad-mode", "vad_mode_on": True}
+        if turn_detection:
+            switch["turn_detection"] = turn_detection
+        socket.send(**switch)
         assert socket.next("server.vad-mode-switched")["current_vad_mode_on"] is True
         fake_openai.script({"when": "text", "text": REPLY, "chunks": 4})
         socket.received.clear()
         silence = bytes(RATE * 2 // 2)  # 0.5 s
-        pcm = silence + pcm_of_wav(user_wav) + silence + silence
+        pcm = silence + pcm_of_wav(user_wav) + silence + silence + (silence * 6 if turn_detection else b"")
         chunk = RATE * 2 // 50  # 20 ms
         for i, offset in enumerate(range(0, len(pcm), chunk)):
             message: dict[str, Any] = {

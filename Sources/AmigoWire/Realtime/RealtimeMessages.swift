@@ -59,6 +59,8 @@ public enum RealtimeClientMessage: Sendable, Hashable {
     /// names OpenAI Realtime's `turn_detection` uses. An absent field keeps its value (the server's setting
     /// or an earlier override); a value out of its range is a protocol error.
     public struct TurnDetection: Sendable, Hashable, Decodable {
+        /// Who ends the turn, OpenAI's names: `server_vad` (silence) or `semantic_vad` (the end-of-turn model).
+        public var type: String?
         /// Speech probability at which speech starts: 0 < threshold < 1.
         public var threshold: Double?
         /// Audio kept from before the start of speech: 0…2,000 ms.
@@ -66,21 +68,26 @@ public enum RealtimeClientMessage: Sendable, Hashable {
         /// Silence that ends the user's turn: 100…5,000 ms.
         public var silenceDurationMs: Int?
 
-        public init(threshold: Double? = nil, prefixPaddingMs: Int? = nil, silenceDurationMs: Int? = nil) {
+        public init(type: String? = nil, threshold: Double? = nil, prefixPaddingMs: Int? = nil, silenceDurationMs: Int? = nil) {
+            self.type = type
             self.threshold = threshold
             self.prefixPaddingMs = prefixPaddingMs
             self.silenceDurationMs = silenceDurationMs
         }
 
         enum CodingKeys: String, CodingKey {
-            case threshold, prefixPaddingMs = "prefix_padding_ms", silenceDurationMs = "silence_duration_ms"
+            case type, threshold, prefixPaddingMs = "prefix_padding_ms", silenceDurationMs = "silence_duration_ms"
         }
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
+            type = try c.decodeIfPresent(String.self, forKey: .type)
             threshold = try c.decodeIfPresent(Double.self, forKey: .threshold)
             prefixPaddingMs = try c.decodeIfPresent(Int.self, forKey: .prefixPaddingMs)
             silenceDurationMs = try c.decodeIfPresent(Int.self, forKey: .silenceDurationMs)
+            if let type, type != "server_vad", type != "semantic_vad" {
+                throw RealtimeProtocolError("`turn_detection.type` must be server_vad or semantic_vad.")
+            }
             if let threshold, !(threshold > 0 && threshold < 1) { throw RealtimeProtocolError("`turn_detection.threshold` must be between 0 and 1.") }
             if let prefixPaddingMs, !(0...2000).contains(prefixPaddingMs) {
                 throw RealtimeProtocolError("`turn_detection.prefix_padding_ms` must be between 0 and 2000.")

@@ -94,6 +94,8 @@ public struct SpeechEngines: Sendable {
     public var textToSpeech: (any TextToSpeech)?
     /// Turn detection on the realtime socket (VAD mode); nil: manual mode only.
     public var voiceActivity: (any VoiceActivityDetector)?
+    /// The end-of-turn model of `semantic_vad` turn detection; nil: turns end on silence only.
+    public var endOfTurn: (any EndOfTurnDetector)?
     /// The server's turn-taking knobs.
     public var turnDetection = VoiceActivity.Settings()
     /// The engine's voice for an agent version's `voice_config.voice_id`; ids not listed are passed on as
@@ -102,11 +104,12 @@ public struct SpeechEngines: Sendable {
 
     public init(
         speechToText: (any SpeechToText)? = nil, textToSpeech: (any TextToSpeech)? = nil,
-        voiceActivity: (any VoiceActivityDetector)? = nil, voices: [String: String] = [:]
+        voiceActivity: (any VoiceActivityDetector)? = nil, endOfTurn: (any EndOfTurnDetector)? = nil, voices: [String: String] = [:]
     ) {
         self.speechToText = speechToText
         self.textToSpeech = textToSpeech
         self.voiceActivity = voiceActivity
+        self.endOfTurn = endOfTurn
         self.voices = voices
     }
 

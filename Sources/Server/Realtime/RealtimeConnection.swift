@@ -52,10 +52,14 @@ import Platform
 /// - **An interaction that completes the conversation** closes 1000 after it; queued work is dropped.
 /// - **VAD mode** (`client.switch-vad-mode`, answered `server.vad-mode-switched`; `server.error` 415 on a
 ///   server without a turn detector; its optional `turn_detection` [ours] sets this connection's
-///   `threshold`, `prefix_padding_ms`, `silence_duration_ms` over the server's, live when VAD is on): audio chunks go to the detector (``Action/detectSpeech(_:)``; the
+///   `type` (`server_vad` | `semantic_vad`), `threshold`, `prefix_padding_ms`, `silence_duration_ms` over
+///   the server's, live when VAD is on; `semantic_vad` on a server without an end-of-turn model gets
+///   `server.error` 415 and changes nothing): audio chunks go to the detector (``Action/detectSpeech(_:)``; the
 ///   caller answers with `voiceActivity(_:)`) instead of forming an utterance by hand, `audio: null` is
 ///   ignored, and the detector's turns (``VoiceActivity``) become `server.vad-speech-started`, then
 ///   `server.vad-speech-ended` with the utterance queued like a text, or `server.vad-speech-reset-zero`.
+///   With `semantic_vad` the detector also asks the end-of-turn model (``Action/judgeTurn(check:audio:)``;
+///   the caller answers with `turnJudged(check:complete:)`, nil when the model failed).
 ///   VAD needs PCM: turning it on after an MP3 config, or an MP3 config in VAD mode, closes 4015; PCM at
 ///   another rate is resampled to 16 kHz. Speech that starts while the agent answers interrupts the
 ///   answer (barge-in). An external event with `start_interaction` that arrives while the user speaks
@@ -112,6 +116,9 @@ struct RealtimeConnection {
         /// Give this audio (PCM16 mono 16 kHz) to the turn detector, then call `voiceActivity(_:)` with its
         /// probabilities.
         case detectSpeech(Data)
+        /// Ask the end-of-turn model whether the user has finished (this audio: the end of their speech),
+        /// then call `turnJudged(check:complete:)`. Other input may be handled meanwhile.
+        case judgeTurn(check: Int, audio: Data)
         /// VAD mode ended: the detector's stream may be closed.
         case stopDetecting
     }
@@ -180,6 +187,8 @@ struct RealtimeConnection {
     /// The turn-taking knobs when this server has a detector (the server's, with this connection's
     /// overrides); nil: manual mode only.
     private var turnDetection: VoiceActivity.Settings?
+    /// The server has an end-of-turn model (`semantic_vad` may be chosen).
+    private let hasEndOfTurnModel: Bool
     /// VAD mode: the turns of the audio so far.
     private var voiceActivity: VoiceActivity?
     /// VAD-mode audio not yet given to the detector: it goes in batches of at least `detectionBatch`
@@ -193,9 +202,10 @@ struct RealtimeConnection {
     private var lastMessage: AnyClock.Instant
     private var rateWindow: RateWindow
 
-    init(limits: Limits, now: AnyClock.Instant, turnDetection: VoiceActivity.Settings? = nil) {
+    init(limits: Limits, now: AnyClock.Instant, turnDetection: VoiceActivity.Settings? = nil, hasEndOfTurnModel: Bool = false) {
         self.limits = limits
         self.turnDetection = turnDetection
+        self.hasEndOfTurnModel = hasEndOfTurnModel
         self.lastMessage = now
         self.rateWindow = RateWindow(limit: limits.messagesPerMinute)
         self.audioWindow = ByteWindow(limit: limits.audioBytesPerMinute)
@@ -216,6 +226,7 @@ struct RealtimeConnection {
     }
 
     static let vadUnsupported = "this server has no voice activity detection; send audio in manual mode"
+    static let endOfTurnUnsupported = "this server has no end-of-turn model: use turn_detection.type server_vad"
 
     // MARK: Inputs
 
@@ -301,6 +312,18 @@ struct RealtimeConnection {
         guard !isClosed, var detector = voiceActivity else { return [] }
         let events = detector.consume(probabilities)
         voiceActivity = detector
+        return actions(for: events, wallClock: wallClock)
+    }
+
+    /// The end-of-turn model's verdict on ``Action/judgeTurn(check:audio:)`` `check`: nil when it failed.
+    mutating func turnJudged(check: Int, complete: Bool?, wallClock: Date) -> [Action] {
+        guard !isClosed, var detector = voiceActivity else { return [] }
+        let events = detector.turnJudged(check: check, complete: complete)
+        voiceActivity = detector
+        return actions(for: events, wallClock: wallClock)
+    }
+
+    private mutating func actions(for events: [VoiceActivity.Event], wallClock: Date) -> [Action] {
         var actions: [Action] = []
         for event in events {
             switch event {
@@ -315,6 +338,8 @@ struct RealtimeConnection {
             case .speechEnded(let ms, let audio):
                 actions.append(.send(.vadSpeechEnded(tsEnd: ms)))
                 actions += userMessage(.audio(AudioClip(data: audio, encoding: .pcm(sampleRate: 16_000, channels: 1, sampleWidth: 2))), wallClock: wallClock)
+            case .judgeTurn(let check, let audio):
+                actions.append(.judgeTurn(check: check, audio: audio))
             case .discarded:
                 actions.append(.send(.vadSpeechResetZero))
                 // An event that waited for the end of speech runs now.
@@ -330,6 +355,10 @@ struct RealtimeConnection {
     private mutating func switchVAD(_ on: Bool, overrides: RealtimeClientMessage.TurnDetection?) -> [Action] {
         guard var turnDetection else { return [Self.error(415, Self.vadUnsupported)] }
         if let overrides {
+            if let raw = overrides.type, let turnEnd = VoiceActivity.TurnEnd(rawValue: raw) {
+                guard turnEnd == .silence || hasEndOfTurnModel else { return [Self.error(415, Self.endOfTurnUnsupported)] }
+                turnDetection.turnEnd = turnEnd
+            }
             if let threshold = overrides.threshold { turnDetection.threshold = Float(threshold) }
             if let padding = overrides.prefixPaddingMs { turnDetection.prefixPadding = .milliseconds(padding) }
             if let silence = overrides.silenceDurationMs { turnDetection.silenceDuration = .milliseconds(silence) }

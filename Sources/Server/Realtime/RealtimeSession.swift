@@ -51,6 +51,8 @@ struct RealtimeSession {
         case frame(ByteBuffer)
         case tick
         case interactionFinished(completed: Bool)
+        /// The end-of-turn model's verdict (nil: it failed).
+        case turnJudged(check: Int, complete: Bool?)
         case clientGone
         /// The server is shutting down.
         case shutdown
@@ -72,7 +74,8 @@ struct RealtimeSession {
         let clock = api.realtimeClock
         let speech = api.conversations.speech
         var connection = RealtimeConnection(
-            limits: limits, now: clock.now, turnDetection: speech.voiceActivity == nil ? nil : speech.turnDetection
+            limits: limits, now: clock.now, turnDetection: speech.voiceActivity == nil ? nil : speech.turnDetection,
+            hasEndOfTurnModel: speech.endOfTurn != nil
         )
         // Spoken replies go out paced like playback, so an interruption stops them at once.
         let pacing = VoicePacing(clock: clock)
@@ -128,6 +131,8 @@ struct RealtimeSession {
                 case .interactionFinished(let completed):
                     interruption = nil
                     actions = connection.interactionFinished(conversationCompleted: completed)
+                case .turnJudged(let check, let complete):
+                    actions = connection.turnJudged(check: check, complete: complete, wallClock: Date())
                 case .clientGone:
                     interruption?.interrupt()
                     break session
@@ -189,6 +194,19 @@ struct RealtimeSession {
                             actions += connection.voiceActivity(try await stream.probabilities(pcm), wallClock: Date())
                         } catch {
                             await send(.error(httpErrorCode: 503, errorDescription: "Voice activity detection failed: \(PlatformError(error).message)"))
+                        }
+                    case .judgeTurn(let check, let audio):
+                        // Off the session's loop: audio keeps flowing to the detector while the model thinks.
+                        guard let endOfTurn = speech.endOfTurn else { continue }
+                        let logger = logger
+                        group.addTask {
+                            do {
+                                let completion = try await endOfTurn.completion(of: audio)
+                                post.yield(.turnJudged(check: check, complete: completion >= 0.5))
+                            } catch {
+                                logger.warning("end-of-turn model failed; this turn ends on silence", metadata: ["error": "\(error)"])
+                                post.yield(.turnJudged(check: check, complete: nil))
+                            }
                         }
                     case .stopDetecting:
                         await detector?.close()
