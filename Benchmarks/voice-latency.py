@@ -35,7 +35,9 @@ busiest other processes), since 2 cores shared with a build move these figures a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import collections
 import io
 import json
 import math
@@ -536,6 +538,484 @@ def concurrency_level(setup: Setup, pcm: bytes, sessions: int, seconds: float, i
             "uma": [r["uma"] for r in results if "uma" in r], "failures": failures,
             "no_audio": sum(1 for r in results if r.get("first_piece") is None),
             "during": state[0] if state else "?"}
+
+
+# --------------------------------------------------------------------------
+# VAD mode (asyncio: up to a few hundred paced sockets from one client process)
+# --------------------------------------------------------------------------
+
+SERVER_VAD_SILENCE_S = 0.5  # the server's default silence_duration_ms
+HOLD_DETECTION_MARGIN_S = 0.3  # a level holds while p99 (speech end → vad-speech-ended) ≤ silence + this
+SEMANTIC_FINISHED_S = 1.0  # semantic_vad: ended sooner than this after speech end = the model said "finished"
+SPEECH_LEVEL = 300  # |sample| above this (≈ -41 dBFS) counts as speech when finding where the utterance ends
+
+
+def speech_end_sample(pcm: bytes) -> int:
+    """The sample just after the last one louder than SPEECH_LEVEL (Piper ends its WAV with a little silence)."""
+    samples = memoryview(pcm).cast("h")
+    for i in range(len(samples) - 1, -1, -1):
+        if abs(samples[i]) > SPEECH_LEVEL:
+            return i + 1
+    return len(samples)
+
+
+class VadAudio:
+    """Pre-encoded 20 ms `client.new-audio-message` frames: faint noise for the silence, the utterance."""
+
+    def __init__(self, pcm: bytes, seed: int = 7) -> None:
+        rng = random.Random(seed)
+
+        def noise_chunk() -> bytes:  # white noise, σ = 20 (≈ -64 dBFS): a quiet room through a microphone
+            return b"".join(int(max(-32768, min(32767, rng.gauss(0, 20)))).to_bytes(2, "little", signed=True)
+                            for _ in range(CHUNK_BYTES // 2))
+
+        def frame(chunk: bytes) -> str:
+            return json.dumps({"type": "client.new-audio-message", "audio": base64.b64encode(chunk).decode()})
+
+        self.config = {"format": "pcm", "sample_rate": RATE, "sample_width": 2, "n_channels": 1}
+        chunks = [noise_chunk() for _ in range(50)]  # 1 s of noise, cycled
+        self.silence = [frame(c) for c in chunks]
+        self.first = json.dumps({"type": "client.new-audio-message", "audio": base64.b64encode(chunks[0]).decode(),
+                                 "audio_config": self.config})
+        self.lead = [self.silence[i % 50] for i in range(25)]  # 0.5 s of silence before the utterance
+        padded = pcm + bytes(-len(pcm) % CHUNK_BYTES)
+        self.utterance = [frame(padded[o:o + CHUNK_BYTES]) for o in range(0, len(padded), CHUNK_BYTES)]
+        end = speech_end_sample(pcm)
+        self.speech_end_chunk = (end * 2 - 1) // CHUNK_BYTES  # index of the last chunk with speech in it
+        self.end_in_chunk_s = (end * 2 - self.speech_end_chunk * CHUNK_BYTES) / 2 / RATE
+        self.trailing_s = (len(pcm) // 2 - end) / RATE
+        self.speech_s = end / RATE
+
+
+class VadStream:
+    """One realtime socket in VAD mode, fed 20 ms chunks in real time by `pace` (silence unless scripted)."""
+
+    def __init__(self, index: int, audio: VadAudio, voice: bool) -> None:
+        self.index, self.audio, self.voice = index, audio, voice
+        self.ws: Any = None
+        self.events: list[tuple[float, dict]] = []
+        self.new_frame = asyncio.Event()
+        self.script: collections.deque = collections.deque()
+        self.sent = 0  # chunks sent since VAD mode went on
+        self.late: list[float] = []  # how late each send was against its 20 ms schedule
+        self.closed: str | None = None
+        self.errors: list[dict] = []
+        self.stop = False
+        self.tasks: list[asyncio.Task] = []
+
+    async def open(self, server: Server, token: str, service_id: str, turn_detection: dict | None) -> None:
+        from websockets.asyncio.client import connect as async_connect
+
+        url = (f"ws://127.0.0.1:{server.port}/v1/{server.org}/conversation/converse_realtime"
+               f"?response_format={'voice' if self.voice else 'text'}")
+        self.ws = await async_connect(url, subprotocols=[f"bearer.authorization.amigo.ai.{token}"], open_timeout=60,
+                                      close_timeout=5, max_size=16 * 1024 * 1024, ping_interval=None)
+        self.tasks.append(asyncio.create_task(self._read()))
+        await self.ws.send(json.dumps({"type": "client.start-conversation", "service_id": service_id}))
+        await self.wait_for("server.interaction-complete", 0, timeout=120)  # the greeting
+        switch: dict[str, Any] = {"type": "client.switch-vad-mode", "vad_mode_on": True}
+        if turn_detection is not None:
+            switch["turn_detection"] = turn_detection
+        mark = len(self.events)
+        await self.ws.send(json.dumps(switch))
+        await self.wait_for("server.vad-mode-switched", mark, timeout=30)
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                self.events.append((time.monotonic(), frame))
+                if frame.get("type") == "server.error":
+                    self.errors.append(frame)
+                self.new_frame.set()
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported
+            self.closed = f"reader: {exc!r}"[:200]
+        rcvd = getattr(self.ws, "close_rcvd", None)
+        self.closed = self.closed or (f"closed {rcvd.code} {rcvd.reason!r}" if rcvd else "closed (no close frame)")
+        self.new_frame.set()
+
+    async def wait_for(self, kind: str, start: int, timeout: float, after: float = 0.0) -> tuple[int, float, dict]:
+        """The first `kind` frame at index ≥ start that arrived at or after `after`."""
+        deadline = time.monotonic() + timeout
+        i = start
+        while True:
+            while i < len(self.events):
+                t, frame = self.events[i]
+                if frame.get("type") == kind and t >= after:
+                    return i, t, frame
+                if frame.get("type") == "server.error" and kind != "server.error":
+                    raise RuntimeError(f"server.error: {frame}")
+                i += 1
+            if self.closed:
+                raise RuntimeError(f"socket {self.closed} while waiting for {kind}")
+            self.new_frame.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {kind} within {timeout:.0f} s")
+            try:
+                await asyncio.wait_for(self.new_frame.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def start_pacing(self, phase: float) -> None:
+        self.tasks.append(asyncio.create_task(self._pace(time.monotonic() + phase)))
+
+    async def _pace(self, t0: float) -> None:
+        k = 0
+        try:
+            while not self.stop and not self.closed:
+                due = t0 + k * 0.02
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.late.append(max(0.0, time.monotonic() - due))
+                if self.script:
+                    message, on_sent = self.script.popleft()
+                elif k == 0:
+                    message, on_sent = self.audio.first, None
+                else:
+                    message, on_sent = self.audio.silence[k % len(self.audio.silence)], None
+                await self.ws.send(message)
+                self.sent += 1
+                k += 1
+                if on_sent is not None:
+                    on_sent(time.monotonic(), self.sent)
+        except ConnectionClosed:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported
+            self.closed = self.closed or f"sender: {exc!r}"[:200]
+
+    async def turn(self, timeout: float = 45) -> dict:
+        """0.5 s of silence, the utterance, then silence on: the times after the end of speech."""
+        loop = asyncio.get_running_loop()
+        ended_speech: asyncio.Future = loop.create_future()
+        start = len(self.events)
+        a = self.audio
+        self.script.extend((m, None) for m in a.lead)
+        for i, m in enumerate(a.utterance):
+            mark = (lambda t, sent: ended_speech.set_result((t, sent))) if i == a.speech_end_chunk else None
+            self.script.append((m, mark))
+        end_t, end_chunks = await asyncio.wait_for(ended_speech, timeout)
+        result: dict[str, Any] = {"end_t": end_t}
+        try:
+            _, t, frame = await self.wait_for("server.vad-speech-ended", start, timeout, after=end_t)
+            result["ended"] = t - end_t
+            # Where the detector put the end of speech, against where it is in the stream we sent.
+            result["ts_error"] = frame.get("ts_end", 0) / 1000 - ((end_chunks - 1) * 0.02 + a.end_in_chunk_s)
+            ended_at = t
+            i, t, frame = await self.wait_for("server.user-message-available", start, timeout, after=ended_at)
+            result["uma"] = t - end_t
+            result["transcript"] = frame.get("user_message")
+            while True:
+                i, t, frame = await self.wait_for("server.new-message", i, timeout, after=ended_at)
+                if frame.get("message"):
+                    result["first_piece"] = t - end_t
+                    result["first_after_ended"] = t - ended_at
+                    break
+                i += 1
+            _, t, _ = await self.wait_for("server.interaction-complete", i, timeout, after=ended_at)
+            result["complete"] = t - end_t
+        except (RuntimeError, TimeoutError) as exc:
+            result["error"] = str(exc)[:300]
+        kinds = [f.get("type") for t, f in self.events[start:] if t < end_t]
+        result["split"] = kinds.count("server.vad-speech-ended")  # the utterance cut before its end
+        return result
+
+    async def close(self) -> None:
+        self.stop = True
+        try:
+            await self.ws.send(json.dumps({"type": "client.close-connection"}))
+        except Exception:  # noqa: BLE001 - closing anyway
+            pass
+        try:
+            await asyncio.wait_for(self.ws.close(), 10)
+        except Exception:  # noqa: BLE001
+            pass
+        for task in self.tasks:
+            task.cancel()
+
+
+def _proc_cpu_s(pid: int | None) -> float:
+    if not pid:
+        return float("nan")
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return float("nan")
+    fields = raw[raw.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def speech_child(server: Server) -> int | None:
+    """compadre's child process whose command line names speech-server.py."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                raw = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        ppid = int(raw[raw.rindex(")") + 2:].split()[1])
+        if ppid == server.process.pid and b"speech-server.py" in cmdline:
+            return int(entry)
+    return server.speech_pid()
+
+
+class CpuWindow:
+    """CPU seconds of compadre, its speech server and this client, and the machine's busy share, over a window."""
+
+    def __init__(self, server_pid: int, speech_pid: int | None) -> None:
+        self.pids = (server_pid, speech_pid)
+        self.begin = self._sample()
+
+    def _sample(self) -> tuple:
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+        own = os.times()
+        return (time.monotonic(), _proc_cpu_s(self.pids[0]), _proc_cpu_s(self.pids[1]), own.user + own.system,
+                sum(cpu), cpu[3] + cpu[4])
+
+    def end(self) -> dict:
+        e, b = self._sample(), self.begin
+        wall = e[0] - b[0]
+        total, idle = e[4] - b[4], e[5] - b[5]
+        return {"wall": wall, "compadre": e[1] - b[1], "speech": e[2] - b[2], "client": e[3] - b[3],
+                "busy": (total - idle) / total * 100 if total else float("nan"), "load": os.getloadavg()[0]}
+
+
+async def _open_streams(server: Server, setup: Setup, audio: VadAudio, service: str, first_index: int, count: int,
+                        voice: bool, turn_detection: dict | None = None) -> list[VadStream]:
+    tokens = await asyncio.gather(*[asyncio.to_thread(setup.user_token) for _ in range(count)])
+    streams = [VadStream(first_index + i, audio, voice) for i in range(count)]
+    gate = asyncio.Semaphore(8)
+
+    async def one(s: VadStream, token: str) -> None:
+        async with gate:
+            await s.open(server, token, service, turn_detection)
+            s.start_pacing(random.uniform(0, 0.02))
+
+    await asyncio.gather(*[one(s, t) for s, t in zip(streams, tokens)])
+    return streams
+
+
+async def vad_latency(server: Server, setup: Setup, audio: VadAudio, turns: int, warmup: int) -> dict:
+    """Step 6: one socket per turn_detection, `turns` utterances each."""
+    out = {}
+    for name, turn_detection in (("server_vad", None), ("semantic_vad", {"type": "semantic_vad"})):
+        service = await asyncio.to_thread(setup.new_service)
+        [stream] = await _open_streams(server, setup, audio, service, 0, 1, voice=True, turn_detection=turn_detection)
+        await asyncio.sleep(1.0)
+        cold = [await stream.turn() for _ in range(warmup)]
+        results = []
+        for _ in range(turns):
+            await asyncio.sleep(0.3)
+            results.append(await stream.turn())
+        late = pct(stream.late, 0.99)
+        out[name] = {"turns": results, "cold": cold, "late_p99": late, "closed": stream.closed,
+                     "errors": stream.errors}
+        await stream.close()
+        print(f"VAD {name} done ({sum(1 for r in results if r.get('error'))} errors, "
+              f"{sum(r['split'] for r in results)} split utterances)", flush=True)
+    return out
+
+
+async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: list[int], hold_levels: list[int],
+                   cpu_seconds: float, hold_seconds: float, speakers: int, deadline: float) -> list[dict]:
+    """Steps 7 and 8: N paced silent streams (CPU per stream), then speech turns on `speakers` of them."""
+    service = await asyncio.to_thread(setup.new_service)
+    speech_pid = speech_child(server)
+    streams: list[VadStream] = []
+    levels: list[dict] = []
+    held_failed = False
+    try:
+        for n in sorted(set(cpu_levels) | set(hold_levels)):
+            hold = n in hold_levels and not held_failed
+            if n not in cpu_levels and not hold:
+                continue
+            if time.monotonic() > deadline:
+                print(f"  {n} streams: skipped, past the time budget", flush=True)
+                levels.append({"streams": n, "skipped": "time budget"})
+                continue
+            opened = time.monotonic()
+            while len(streams) < n:
+                voice = len(streams) < speakers
+                batch = min(n - len(streams), 32) if not voice else 1
+                streams += await _open_streams(server, setup, audio, service, len(streams), batch, voice=voice)
+            open_s = time.monotonic() - opened
+            await asyncio.sleep(3.0)
+            level: dict[str, Any] = {"streams": n, "open_s": open_s}
+            # Silence only: what N detectors cost.
+            for s in streams:
+                s.late.clear()
+            marks = [len(s.events) for s in streams]
+            window = CpuWindow(server.process.pid, speech_pid)
+            await asyncio.sleep(cpu_seconds if n in cpu_levels else min(cpu_seconds, 10.0))
+            level["cpu"] = window.end()
+            level["late_p99"] = pct([x for s in streams for x in s.late], 0.99)
+            level["false_starts"] = sum(1 for s, m in zip(streams, marks) for _, f in s.events[m:]
+                                        if f.get("type") == "server.vad-speech-started")
+            level["closed"] = [s.closed for s in streams if s.closed]
+            line = (f"  {n} streams: opened in {open_s:.0f} s; silent {level['cpu']['wall']:.0f} s: compadre "
+                    f"{level['cpu']['compadre'] / level['cpu']['wall'] * 100:.0f} %, speech server "
+                    f"{level['cpu']['speech'] / level['cpu']['wall'] * 100:.0f} %, client "
+                    f"{level['cpu']['client'] / level['cpu']['wall'] * 100:.0f} % of a core; machine busy "
+                    f"{level['cpu']['busy']:.0f} %; send lateness p99 {ms(level['late_p99'])} ms")
+            if hold:
+                for s in streams:
+                    s.late.clear()
+                window = CpuWindow(server.process.pid, speech_pid)
+                stop_at = time.monotonic() + hold_seconds
+                talkers = streams[:max(1, min(speakers, n))]
+
+                async def talk(s: VadStream, delay: float) -> list[dict]:
+                    await asyncio.sleep(delay)
+                    out = []
+                    while time.monotonic() < stop_at and not s.closed:
+                        out.append(await s.turn())
+                        await asyncio.sleep(0.3)
+                    return out
+
+                spacing = 7.0 / len(talkers)  # a turn takes ~7 s: spread the speakers over it
+                results = [r for rs in await asyncio.gather(*[talk(s, i * spacing) for i, s in enumerate(talkers)])
+                           for r in rs]
+                level["hold_cpu"] = window.end()
+                level["turns"] = results
+                level["hold_late_p99"] = pct([x for s in streams for x in s.late], 0.99)
+                level["closed"] = [s.closed for s in streams if s.closed]
+                ended = [r["ended"] for r in results if "ended" in r]
+                first = [r["first_piece"] for r in results if "first_piece" in r]
+                failed = [r for r in results if r.get("error")]
+                level["holds"] = bool(results) and not failed and not level["closed"] \
+                    and len(first) == len(results) \
+                    and pct(ended, 0.99) <= SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S \
+                    and pct(first, 0.99) <= FIRST_AUDIO_TARGET_S
+                held_failed = not level["holds"]
+                line += (f"; {len(results)} turns: end→vad-ended p50 {ms(pct(ended, 0.5))} p99 {ms(pct(ended, 0.99))}"
+                         f" ms, end→first audio p50 {ms(pct(first, 0.5))} p99 {ms(pct(first, 0.99))} ms, "
+                         f"{len(failed)} failed → {'holds' if level['holds'] else 'does NOT hold'}")
+            if level["closed"]:
+                line += f"; {len(level['closed'])} sockets closed: {level['closed'][:3]}"
+            print(line, flush=True)
+            levels.append(level)
+    finally:
+        await asyncio.gather(*[s.close() for s in streams], return_exceptions=True)
+    return levels
+
+
+def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, args: argparse.Namespace) -> list[str]:
+    lines: list[str] = []
+    if latency:
+        lines += [
+            "",
+            f"VAD mode, one socket per row group, 20 ms chunks paced in real time: 0.5 s silence (faint noise), the "
+            f"utterance ({audio.speech_s:.2f} s of speech + {audio.trailing_s * 1000:.0f} ms of Piper's trailing "
+            f"silence), then silence until the reply; times from the send of the last chunk with speech in it; "
+            f"{args.turns} turns each (after {args.vad_warmup} not counted):",
+            "",
+            "| measure | n | p50 ms | p99 ms | mean ms | min ms | note |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, data in latency.items():
+            rs = data["turns"]
+
+            def col(key: str) -> list[float]:
+                return [r[key] for r in rs if r.get(key) is not None]
+
+            cold = data["cold"][0] if data["cold"] else {}
+            lines += [
+                row(f"{name}: end of speech → vad-speech-ended", col("ended"),
+                    f"cold first turn {ms(cold.get('ended'))} ms"),
+                row(f"{name}: end of speech → user-message-available", col("uma")),
+                row(f"{name}: end of speech → first audio new-message", col("first_piece"),
+                    f"cold first turn {ms(cold.get('first_piece'))} ms"),
+                row(f"{name}: vad-speech-ended → first audio", col("first_after_ended")),
+                row(f"{name}: end of speech → interaction-complete", col("complete")),
+                row(f"{name}: detector's ts_end − end of speech in the stream", col("ts_error"), "signed"),
+            ]
+        for name, data in latency.items():
+            rs = data["turns"]
+            errors = [r["error"] for r in rs if r.get("error")]
+            transcripts = sorted({str(r.get("transcript")) for r in rs if r.get("transcript")})
+            extra = ""
+            if name == "semantic_vad":
+                ended = [r["ended"] for r in rs if "ended" in r]
+                soon = sum(1 for x in ended if x < SEMANTIC_FINISHED_S)
+                extra = (f"; ended < {SEMANTIC_FINISHED_S:.0f} s after speech end (Smart Turn said finished): "
+                         f"{soon} of {len(ended)}")
+            lines.append(f"{name}: {len(errors)} failed turns, {sum(r['split'] for r in rs)} utterances cut before "
+                         f"their end, send lateness p99 {ms(data['late_p99'])} ms, socket "
+                         f"{data['closed'] or 'open'}, server errors {len(data['errors'])}{extra}; transcripts "
+                         f"{transcripts}")
+            for e in errors[:3]:
+                lines.append(f"  failure: {e}")
+    if load:
+        lines += [
+            "",
+            f"VAD streams, silence with faint noise (no speech, no interactions), 20 ms chunks paced in real time; "
+            f"CPU from /proc/<pid>/stat (utime+stime) over the window, per stream per second of audio; "
+            f"client = this script (same machine):",
+            "",
+            "| streams | window s | compadre ms/s per stream | compadre % core per stream | speech server ms/s "
+            "per stream | speech server % core per stream | compadre / speech server / client % core total | "
+            "machine busy % | send late p99 ms | false speech starts |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for lv in load:
+            if "cpu" not in lv:
+                continue
+            c, n = lv["cpu"], lv["streams"]
+            per = n * c["wall"]
+            lines.append(
+                f"| {n} | {c['wall']:.0f} | {c['compadre'] / per * 1000:.1f} | {c['compadre'] / per * 100:.2f} | "
+                f"{c['speech'] / per * 1000:.1f} | {c['speech'] / per * 100:.2f} | "
+                f"{c['compadre'] / c['wall'] * 100:.0f} / {c['speech'] / c['wall'] * 100:.0f} / "
+                f"{c['client'] / c['wall'] * 100:.0f} | {c['busy']:.0f} | {ms(lv['late_p99'])} | "
+                f"{lv['false_starts']} |")
+        held_rows = [lv for lv in load if "turns" in lv]
+        if held_rows:
+            lines += [
+                "",
+                f"VAD streams held: N paced streams, {args.vad_speakers} of them taking speech turns back to back "
+                f"for {args.vad_hold_seconds:.0f} s (server_vad); holds = p99 end of speech → vad-speech-ended ≤ "
+                f"{(SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S) * 1000:.0f} ms, p99 end of speech → first "
+                f"audio ≤ {FIRST_AUDIO_TARGET_S * 1000:.0f} ms, no failure or close:",
+                "",
+                "| streams | turns | end → vad-ended p50 / p99 ms | end → first audio p50 / p99 ms | vad-ended → "
+                "first audio p99 ms | compadre / speech server / client % core | machine busy % | send late p99 ms "
+                "| holds |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            for lv in held_rows:
+                rs, c = lv["turns"], lv["hold_cpu"]
+                ended = [r["ended"] for r in rs if "ended" in r]
+                first = [r["first_piece"] for r in rs if "first_piece" in r]
+                after = [r["first_after_ended"] for r in rs if "first_after_ended" in r]
+                failed = sum(1 for r in rs if r.get("error"))
+                lines.append(
+                    f"| {lv['streams']} | {len(rs)}{f' ({failed} failed)' if failed else ''} | "
+                    f"{ms(pct(ended, 0.5))} / {ms(pct(ended, 0.99))} | {ms(pct(first, 0.5))} / {ms(pct(first, 0.99))} | "
+                    f"{ms(pct(after, 0.99))} | {c['compadre'] / c['wall'] * 100:.0f} / "
+                    f"{c['speech'] / c['wall'] * 100:.0f} / {c['client'] / c['wall'] * 100:.0f} | {c['busy']:.0f} | "
+                    f"{ms(lv['hold_late_p99'])} | {'yes' if lv['holds'] else '**no**'} |")
+            held = [lv["streams"] for lv in held_rows if lv["holds"]]
+            lines.append("")
+            lines.append(f"largest N that holds: {max(held) if held else 'none'} (levels tried: "
+                         f"{', '.join(str(lv['streams']) for lv in held_rows)})")
+            for lv in held_rows:
+                for r in [r for r in lv["turns"] if r.get("error")][:3]:
+                    lines.append(f"  failure at {lv['streams']} streams: {r['error']}")
+        for lv in load:
+            if lv.get("closed"):
+                lines.append(f"  {len(lv['closed'])} sockets closed at {lv['streams']} streams: {lv['closed'][:3]}")
+            if lv.get("skipped"):
+                lines.append(f"  {lv['streams']} streams skipped: {lv['skipped']}")
+    return lines
 
 
 # --------------------------------------------------------------------------

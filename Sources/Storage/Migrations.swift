@@ -10,6 +10,15 @@ public enum Migrations {
         var version: Int
         var name: String
         var statements: [String]
+        /// Rows to rewrite after the statements, in the same transaction (a change of stored documents).
+        var data: (@Sendable (any SQLDatabase) async throws -> Void)?
+
+        init(version: Int, name: String, statements: [String], data: (@Sendable (any SQLDatabase) async throws -> Void)? = nil) {
+            self.version = version
+            self.name = name
+            self.statements = statements
+            self.data = data
+        }
     }
 
     /// The schema, oldest first. Never edit a released migration: append a new one.
@@ -146,7 +155,32 @@ public enum Migrations {
             "CREATE INDEX memories_conversation ON memories (conversation_id)",
             "CREATE TABLE user_models (org_id TEXT NOT NULL, user_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (org_id, user_id))",
         ]),
+        Migration(version: 9, name: "dynamic behavior permissions", statements: [], data: { sql in
+            // Organizations made before dynamic behaviors existed: their default administrator roles list
+            // permissions one by one and lack the four that came with them (the super administrator has `*`).
+            try await grant(
+                [
+                    "DynamicBehaviorInstruction:CreateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
+                    "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
+                ],
+                toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
+            )
+        }),
     ]
+
+    /// Adds `permissions` (unconditional) to every role named one of `names` that lacks them.
+    static func grant(_ permissions: [String], toRolesNamed names: [String], in sql: any SQLDatabase) async throws {
+        let rows = try await sql.select().columns("id", "doc").from("roles").where("name", .in, names).all()
+        for row in rows {
+            var role = try Documents.decode(Role.self, from: row)
+            let held = Set(role.permissionGrants.map(\.permissionName))
+            let missing = permissions.filter { !held.contains($0) }
+            guard !missing.isEmpty else { continue }
+            role.permissionGrants += missing.map { PermissionGrant(permissionName: $0) }
+            try await sql.update("roles").set("doc", to: try Documents.encode(role))
+                .where("id", .equal, try row.decode(column: "id", as: String.self)).run()
+        }
+    }
 
     /// A statement in the database's dialect: `{BINARY}` is `BLOB` on SQLite and `BYTEA` on PostgreSQL.
     static func dialect(_ statement: String, _ kind: DatabaseKind) -> String {
@@ -156,9 +190,10 @@ public enum Migrations {
     /// The newest schema version this build knows.
     public static var latestVersion: Int { all.last?.version ?? 0 }
 
-    /// Applies every migration not yet recorded; returns the versions applied now.
+    /// Applies every migration not yet recorded (up to `through`, when given: tests of data migrations start
+    /// from an older schema); returns the versions applied now.
     @discardableResult
-    public static func apply(to database: any Database, logger: Logger) async throws -> [Int] {
+    public static func apply(to database: any Database, logger: Logger, through last: Int? = nil) async throws -> [Int] {
         try await database.withTransaction { sql in
             if database.kind == .postgres {
                 // Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog.
@@ -167,7 +202,7 @@ public enum Migrations {
             try await sql.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)").run()
         }
         var applied: [Int] = []
-        for migration in all {
+        for migration in all where migration.version <= last ?? .max {
             let didApply = try await database.withTransaction { sql -> Bool in
                 if database.kind == .postgres {
                     // Two replicas starting together must not both migrate.
@@ -179,6 +214,7 @@ public enum Migrations {
                 for statement in migration.statements {
                     try await sql.raw(SQLQueryString(dialect(statement, database.kind))).run()
                 }
+                try await migration.data?(sql)
                 try await sql.insert(into: "schema_migrations").columns("version", "name", "applied_at")
                     .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(WireCoding.formatDate(Date())))
                     .run()

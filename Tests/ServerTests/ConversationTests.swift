@@ -384,6 +384,51 @@ struct ConversationTests {
     }
 
     @Test(arguments: TestDatabase.available)
+    func aUserWhoHidesTheirConversationsAndUserModelKeepsThemFromAdministrators(engine: TestDatabase) async throws {
+        try await engine.with { database in
+            let server = try await TestServer(database: database)
+            try await server.test { client in
+                let setup = try await ConversationSetup.make(server, client)
+                let invited = try await client.call(.post, "/v1/\(setup.org)/user/", token: setup.token, json: [
+                    "first_name": "Uma", "last_name": "User", "email": "uma@example.com", "role_name": "DefaultUserRole",
+                ])
+                let umaID = try invited.object()["user_id"] as! String
+                let uma = try await client.signIn(org: setup.org, keyID: setup.admin.apiKeyID, key: setup.admin.apiKey, userID: umaID)
+                let created = try await client.call(.post, "/v1/\(setup.org)/conversation/?response_format=text", token: uma, json: ["service_id": setup.service])
+                let conversation = try conversationID(of: created)
+                #expect(try await client.interact(org: setup.org, conversation: conversation, token: uma, text: "Hi").status == .ok)
+                let messages = "/v1/\(setup.org)/conversation/\(conversation)/messages/"
+                let userModel = "/v1/\(setup.org)/user/\(umaID)/user_model"
+                // Visible by default.
+                #expect(try await client.call(.get, messages, token: setup.token).status == .ok)
+                #expect(try await client.call(.get, userModel, token: setup.token).status == .ok)
+
+                let hide = try await client.call(.post, "/v1/\(setup.org)/user/\(umaID)", token: uma, json: [
+                    "conversations_visible_to_admins": false, "user_model_visible_to_admins": false,
+                ])
+                #expect(hide.status == .noContent)
+                let refused = try await client.call(.get, messages, token: setup.token)
+                #expect(refused.status == .forbidden)
+                #expect(refused.text.contains("not to show their conversations"))
+                #expect(try await client.interact(org: setup.org, conversation: conversation, token: setup.token, text: "Hi").status == .forbidden)
+                #expect(try await client.call(.get, userModel, token: setup.token).status == .forbidden)
+                let memories = try await client.call(.get, "/v1/\(setup.org)/user/\(umaID)/memory", token: setup.token).object()
+                #expect((memories["memories"] as? [Any])?.isEmpty == true)
+                // The listing still shows that the conversation exists, without what was said.
+                let listed = try await client.call(.get, "/v1/\(setup.org)/conversation/?id=\(conversation)", token: setup.token).object()
+                let row = (listed["conversations"] as? [[String: Any]])?.first
+                #expect(row?["id"] as? String == conversation)
+                #expect(row?["final_message"] as? String == "")
+                // Uma herself sees everything.
+                #expect(try await client.call(.get, messages, token: uma).status == .ok)
+                #expect(try await client.call(.get, userModel, token: uma).status == .ok)
+                let own = try await client.call(.get, "/v1/\(setup.org)/conversation/?id=\(conversation)", token: uma).object()
+                #expect(((own["conversations"] as? [[String: Any]])?.first?["final_message"] as? String)?.isEmpty == false)
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
     func aGraphNamingAnUnknownToolOrABadConstraintIsRefused(engine: TestDatabase) async throws {
         try await engine.with { database in
             let server = try await TestServer(database: database)

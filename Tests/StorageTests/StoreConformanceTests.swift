@@ -250,6 +250,34 @@ struct StoreConformanceTests {
 
 @Suite("SQLite file")
 struct SQLiteFileTests {
+    @Test func administratorsOfAnOrganizationMadeBeforeDynamicBehaviorsGainTheirPermissionsOnUpgrade() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-upgrade-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let logger = Logger(label: "test")
+        let org = uniqueOrgID()
+        let database = try await SQLiteDatabase.open(path: path, logger: logger)
+        try await Migrations.apply(to: database, logger: logger, through: 8)
+        let old = [PermissionGrant(permissionName: "Service:GetService"), PermissionGrant(permissionName: "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction")]
+        let admin = Role(id: ObjectID.generate(), name: "DefaultAdministratorRole", description: "", frontendView: .admin, permissionGrants: old)
+        let custom = Role(id: ObjectID.generate(), name: "Auditor", description: "", frontendView: .admin, permissionGrants: old)
+        try await Store(database: database).write {
+            try await $0.roles.insert(admin, orgID: org)
+            try await $0.roles.insert(custom, orgID: org)
+        }
+        #expect(try await Migrations.apply(to: database, logger: logger) == Array(9...Migrations.latestVersion))
+        let upgraded = try await Store(database: database).read { try await $0.roles.get(id: admin.id, orgID: org) }
+        let names = try #require(upgraded).permissionGrants.map(\.permissionName)
+        // The one it had stays once; the three it lacked are added; nothing else changes.
+        #expect(names == [
+            "Service:GetService", "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
+            "DynamicBehaviorInstruction:CreateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction",
+            "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
+        ])
+        // A role of the organization's own is its administrators' business.
+        #expect(try await Store(database: database).read { try await $0.roles.get(id: custom.id, orgID: org) }?.permissionGrants == old)
+        try await database.close()
+    }
+
     @Test func recordsSurviveClosingAndReopeningTheFile() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("compadre-reopen-\(UUID().uuidString).sqlite").path
         let logger = Logger(label: "test")

@@ -169,16 +169,22 @@ public struct DynamicBehaviors: Sendable {
 
     // MARK: - Invocations
 
-    /// The set's invocations whose messages the caller may read.
+    /// The set's invocations whose messages the caller may read (permission and ``Visibility``).
     public func invocations(
         of id: String, caller: Principal, ascending: Bool, page: PageRequest
     ) async throws -> PageResult<DynamicBehaviorInvocation> {
         let orgID = caller.orgID
-        let all = try await store.read { repositories in
+        let (all, hidden) = try await store.read { repositories in
             _ = try await Self.existing(id, orgID: orgID, in: repositories)
-            return try await repositories.behaviors.invocations(of: id, orgID: orgID, ascending: ascending)
+            let all = try await repositories.behaviors.invocations(of: id, orgID: orgID, ascending: ascending)
+            // Users who hide their conversations from others (``Visibility``).
+            var hidden: Set<String> = []
+            for owner in Set(all.map(\.userID)) where owner != caller.user.userID {
+                if !Visibility.conversationsVisible(of: try await repositories.users.get(id: owner, orgID: orgID), to: caller) { hidden.insert(owner) }
+            }
+            return (all, hidden)
         }
-        let visible = all.filter { caller.can("Conversation:GetMessage", on: ["user_id": $0.userID]) }
+        let visible = all.filter { !hidden.contains($0.userID) && caller.can("Conversation:GetMessage", on: ["user_id": $0.userID]) }
         return PageResult(all: visible, page: page)
     }
 

@@ -12,6 +12,9 @@ extension Repositories {
             throw PlatformError.notFound("Conversation `\(id)` does not exist.")
         }
         try caller.require(permission, on: ["user_id": record.userID])
+        if record.userID != caller.user.userID {
+            try Visibility.requireConversationsVisible(of: try await users.get(id: record.userID, orgID: orgID), to: caller)
+        }
         return record
     }
 }

@@ -86,13 +86,21 @@ struct ConversationController {
             }
             let orgID = call.orgID
             let finalFilter = filter
-            let result = try await api.store.read {
-                try await $0.conversations.list(orgID: orgID, filter: finalFilter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset))
+            let (result, hidden) = try await api.store.read { repositories in
+                let result = try await repositories.conversations.list(
+                    orgID: orgID, filter: finalFilter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)
+                )
+                // Owners on this page who hide their conversations from others.
+                var hidden: Set<String> = []
+                for owner in Set(result.items.map(\.userID)) where owner != me {
+                    if !Visibility.conversationsVisible(of: try await repositories.users.get(id: owner, orgID: orgID), to: caller) { hidden.insert(owner) }
+                }
+                return (result, hidden)
             }
             let canSeeVersionSets = caller.can("Service:GetVersionSet")
             let instances = result.items.map { record in
                 var instance = record.instance
-                if !caller.can("Conversation:GetMessage", on: ["user_id": record.userID]) { instance.finalMessage = "" }
+                if hidden.contains(record.userID) || !caller.can("Conversation:GetMessage", on: ["user_id": record.userID]) { instance.finalMessage = "" }
                 if !canSeeVersionSets { instance.versionSetInfo = nil }
                 return instance
             }

@@ -127,6 +127,7 @@ struct UserController {
                 (try await repositories.users.get(id: userID, orgID: orgID), try await repositories.memories.userModel(userID: userID, orgID: orgID))
             }
             guard let user else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
+            try Visibility.requireUserModelVisible(of: user, to: call.caller)
             return try .json(GetUserModelResponse(userModels: model?.userModels ?? [], additionalContext: user.additionalContext))
         }
 
@@ -142,9 +143,12 @@ struct UserController {
             let (user, stored) = try await api.store.read { repositories in
                 (try await repositories.users.get(id: userID, orgID: orgID), try await repositories.memories.memories(userID: userID, orgID: orgID))
             }
-            guard user != nil else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
-            // Memories are the user's; reading them needs the messages they come from (the permission above).
+            guard let user else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
+            // Memories are the user's; reading them needs the messages they come from (the permission above),
+            // which a user may hide from administrators.
+            let visible = Visibility.conversationsVisible(of: user, to: try call.caller)
             var memories = stored.map(\.memory).filter { memory in
+                visible &&
                 (ids.isEmpty || ids.contains(memory.id)) && (conversations.isEmpty || conversations.contains(memory.conversationID))
             }
             memories.sort { lhs, rhs in
