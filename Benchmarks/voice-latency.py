@@ -831,11 +831,17 @@ async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: li
     service = await asyncio.to_thread(setup.new_service)
     speech_pid = speech_child(server)
     streams: list[VadStream] = []
-    levels: list[dict] = []
-    held_failed = False
+    # No stream at all: what compadre and its speech server burn while idle, subtracted in the "net" columns.
+    window = CpuWindow(server.process.pid, speech_pid)
+    await asyncio.sleep(10.0)
+    levels: list[dict] = [{"streams": 0, "cpu": window.end()}]
+    c = levels[0]["cpu"]
+    print(f"  no stream: compadre {c['compadre'] / c['wall'] * 100:.0f} %, speech server "
+          f"{c['speech'] / c['wall'] * 100:.0f} % of a core; machine busy {c['busy']:.0f} %", flush=True)
+    stopped = False
     try:
         for n in sorted(set(cpu_levels) | set(hold_levels)):
-            hold = n in hold_levels and not held_failed
+            hold = n in hold_levels and not stopped
             if n not in cpu_levels and not hold:
                 continue
             if time.monotonic() > deadline:
@@ -881,7 +887,7 @@ async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: li
                         await asyncio.sleep(0.3)
                     return out
 
-                spacing = 7.0 / len(talkers)  # a turn takes ~7 s: spread the speakers over it
+                spacing = 12.0 / len(talkers)  # a turn takes ~12 s (the reply is paced): spread the speakers
                 results = [r for rs in await asyncio.gather(*[talk(s, i * spacing) for i, s in enumerate(talkers)])
                            for r in rs]
                 level["hold_cpu"] = window.end()
@@ -891,14 +897,15 @@ async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: li
                 ended = [r["ended"] for r in results if "ended" in r]
                 first = [r["first_piece"] for r in results if "first_piece" in r]
                 failed = [r for r in results if r.get("error")]
-                level["holds"] = bool(results) and not failed and not level["closed"] \
-                    and len(first) == len(results) \
-                    and pct(ended, 0.99) <= SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S \
-                    and pct(first, 0.99) <= FIRST_AUDIO_TARGET_S
-                held_failed = not level["holds"]
+                sound = bool(results) and not failed and not level["closed"] and len(first) == len(results)
+                level["detects"] = sound and pct(ended, 0.99) <= SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S
+                level["holds"] = level["detects"] and pct(first, 0.99) <= FIRST_AUDIO_TARGET_S
+                # Go on while detection keeps up: first audio also measures the speech engines' queue.
+                stopped = not level["detects"]
                 line += (f"; {len(results)} turns: end→vad-ended p50 {ms(pct(ended, 0.5))} p99 {ms(pct(ended, 0.99))}"
                          f" ms, end→first audio p50 {ms(pct(first, 0.5))} p99 {ms(pct(first, 0.99))} ms, "
-                         f"{len(failed)} failed → {'holds' if level['holds'] else 'does NOT hold'}")
+                         f"{len(failed)} failed → detection {'keeps up' if level['detects'] else 'does NOT keep up'}"
+                         f", {'holds' if level['holds'] else 'does NOT hold'}")
             if level["closed"]:
                 line += f"; {len(level['closed'])} sockets closed: {level['closed'][:3]}"
             print(line, flush=True)
@@ -961,35 +968,49 @@ def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, ar
             f"CPU from /proc/<pid>/stat (utime+stime) over the window, per stream per second of audio; "
             f"client = this script (same machine):",
             "",
-            "| streams | window s | compadre ms/s per stream | compadre % core per stream | speech server ms/s "
-            "per stream | speech server % core per stream | compadre / speech server / client % core total | "
-            "machine busy % | send late p99 ms | false speech starts |",
+            "| streams | window s | compadre ms/s per stream (net of idle) | compadre % core per stream (net) | "
+            "speech server ms/s per stream (net) | speech server % core per stream (net) | "
+            "compadre / speech server / client % core in all | machine busy % | send late p99 ms | "
+            "false speech starts |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
+        idle = next((lv["cpu"] for lv in load if lv["streams"] == 0), None)
         for lv in load:
             if "cpu" not in lv:
                 continue
             c, n = lv["cpu"], lv["streams"]
+            total = f"{c['compadre'] / c['wall'] * 100:.0f} / {c['speech'] / c['wall'] * 100:.0f} / " \
+                    f"{c['client'] / c['wall'] * 100:.0f}"
+            if n == 0:
+                lines.append(f"| 0 (idle) | {c['wall']:.0f} | | | | | {total} | {c['busy']:.0f} | | |")
+                continue
             per = n * c["wall"]
+
+            def net(key: str) -> str:
+                base = idle[key] / idle["wall"] * c["wall"] if idle else 0.0
+                return f"{c[key] / per * 1000:.1f} ({(c[key] - base) / per * 1000:.1f})"
+
+            def net_pct(key: str) -> str:
+                base = idle[key] / idle["wall"] * c["wall"] if idle else 0.0
+                return f"{c[key] / per * 100:.2f} ({(c[key] - base) / per * 100:.2f})"
+
             lines.append(
-                f"| {n} | {c['wall']:.0f} | {c['compadre'] / per * 1000:.1f} | {c['compadre'] / per * 100:.2f} | "
-                f"{c['speech'] / per * 1000:.1f} | {c['speech'] / per * 100:.2f} | "
-                f"{c['compadre'] / c['wall'] * 100:.0f} / {c['speech'] / c['wall'] * 100:.0f} / "
-                f"{c['client'] / c['wall'] * 100:.0f} | {c['busy']:.0f} | {ms(lv['late_p99'])} | "
-                f"{lv['false_starts']} |")
+                f"| {n} | {c['wall']:.0f} | {net('compadre')} | {net_pct('compadre')} | {net('speech')} | "
+                f"{net_pct('speech')} | {total} | {c['busy']:.0f} | {ms(lv['late_p99'])} | {lv['false_starts']} |")
         held_rows = [lv for lv in load if "turns" in lv]
         if held_rows:
             lines += [
                 "",
                 f"VAD streams held: N paced streams, {args.vad_speakers} of them taking speech turns back to back "
-                f"for {args.vad_hold_seconds:.0f} s (server_vad); holds = p99 end of speech → vad-speech-ended ≤ "
-                f"{(SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S) * 1000:.0f} ms, p99 end of speech → first "
-                f"audio ≤ {FIRST_AUDIO_TARGET_S * 1000:.0f} ms, no failure or close:",
+                f"for {args.vad_hold_seconds:.0f} s (server_vad); detection keeps up = p99 end of speech → "
+                f"vad-speech-ended ≤ {(SERVER_VAD_SILENCE_S + HOLD_DETECTION_MARGIN_S) * 1000:.0f} ms and no "
+                f"failure or close; holds = that and p99 end of speech → first audio ≤ "
+                f"{FIRST_AUDIO_TARGET_S * 1000:.0f} ms:",
                 "",
                 "| streams | turns | end → vad-ended p50 / p99 ms | end → first audio p50 / p99 ms | vad-ended → "
                 "first audio p99 ms | compadre / speech server / client % core | machine busy % | send late p99 ms "
-                "| holds |",
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+                "| detection keeps up | holds |",
+                "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             ]
             for lv in held_rows:
                 rs, c = lv["turns"], lv["hold_cpu"]
@@ -1002,10 +1023,13 @@ def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, ar
                     f"{ms(pct(ended, 0.5))} / {ms(pct(ended, 0.99))} | {ms(pct(first, 0.5))} / {ms(pct(first, 0.99))} | "
                     f"{ms(pct(after, 0.99))} | {c['compadre'] / c['wall'] * 100:.0f} / "
                     f"{c['speech'] / c['wall'] * 100:.0f} / {c['client'] / c['wall'] * 100:.0f} | {c['busy']:.0f} | "
-                    f"{ms(lv['hold_late_p99'])} | {'yes' if lv['holds'] else '**no**'} |")
+                    f"{ms(lv['hold_late_p99'])} | {'yes' if lv['detects'] else '**no**'} | "
+                    f"{'yes' if lv['holds'] else '**no**'} |")
             held = [lv["streams"] for lv in held_rows if lv["holds"]]
+            detected = [lv["streams"] for lv in held_rows if lv["detects"]]
             lines.append("")
-            lines.append(f"largest N that holds: {max(held) if held else 'none'} (levels tried: "
+            lines.append(f"largest N that holds: {max(held) if held else 'none'}; largest N where detection keeps up: "
+                         f"{max(detected) if detected else 'none'} (levels tried: "
                          f"{', '.join(str(lv['streams']) for lv in held_rows)})")
             for lv in held_rows:
                 for r in [r for r in lv["turns"] if r.get("error")][:3]:
@@ -1029,23 +1053,57 @@ def row(name: str, values: list[float], note: str = "") -> str:
             f"{ms(min(values) if values else None)} | {note} |")
 
 
+STEPS = ("engines", "rest", "realtime", "concurrency", "vad-latency", "vad-cpu", "vad-hold")
+STEP_GROUPS = {"all": STEPS, "manual": ("engines", "rest", "realtime", "concurrency"),
+               "vad": ("vad-latency", "vad-cpu", "vad-hold")}
+
+
+def selected_steps(only: str) -> set[str]:
+    chosen: set[str] = set()
+    for name in (x.strip() for x in only.split(",") if x.strip()):
+        if name in STEP_GROUPS:
+            chosen |= set(STEP_GROUPS[name])
+        elif name in STEPS:
+            chosen.add(name)
+        else:
+            sys.exit(f"--only: unknown step {name!r} (steps: {', '.join(STEPS)}; groups: {', '.join(STEP_GROUPS)})")
+    return chosen
+
+
+def int_list(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin")
+    parser.add_argument("--only", default="all",
+                        help=f"comma-separated steps ({', '.join(STEPS)}) or groups ({', '.join(STEP_GROUPS)})")
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--levels", default="1,2,4,8")
     parser.add_argument("--level-seconds", type=float, default=60)
     parser.add_argument("--interval", type=float, default=10)
     parser.add_argument("--engine-runs", type=int, default=7)
+    parser.add_argument("--vad-warmup", type=int, default=1, help="VAD turns not counted, per turn_detection")
+    parser.add_argument("--vad-cpu-levels", default="1,8,32", help="streams for the CPU-per-stream rows")
+    parser.add_argument("--vad-cpu-seconds", type=float, default=30)
+    parser.add_argument("--vad-levels", default="16,32,64,128,256",
+                        help="streams for the capacity rows, tried in order until one does not hold")
+    parser.add_argument("--vad-hold-seconds", type=float, default=40)
+    parser.add_argument("--vad-speakers", type=int, default=3, help="streams of each level that take speech turns")
+    parser.add_argument("--vad-budget", type=float, default=420,
+                        help="seconds for vad-cpu + vad-hold: levels left when it is spent are skipped")
     args = parser.parse_args()
+    steps = selected_steps(args.only)
 
     install = voice_install()
     binary = find_binary(args.bin)
-    print(f"binary {binary}")
+    print(f"binary {binary}; steps {', '.join(s for s in STEPS if s in steps)}")
     print(f"before: {machine_state()}", flush=True)
+    started = time.monotonic()
 
-    wav, engines = prepare_audio(install, args.engine_runs)
+    wav, engines = prepare_audio(install, args.engine_runs if "engines" in steps else 0)
     pcm = pcm_of_wav(wav)
     seconds = len(pcm) / 2 / RATE
     print(f"utterance {seconds:.2f} s ({len(wav)} bytes WAV), Whisper alone heard {engines['heard']!r}", flush=True)
@@ -1055,107 +1113,135 @@ def main() -> None:
     model_url = fake.stdout.readline().strip()
     workdir = Path(tempfile.mkdtemp(prefix="voice-latency-"))
     server = None
-    lines: list[str] = []
+    lines: list[str] = [""]
     try:
         server = Server(binary, install, model_url, workdir)
         print(f"compadre ready, speech server ready {server.ready_s:.2f} s after start", flush=True)
         setup = Setup(server)
 
-        # REST voice in, voice out.
-        token = server.token()
-        conversation = start_rest_conversation(server, token, setup.new_service())
-        cold = rest_turn(server, token, conversation, wav, "voice")
-        for _ in range(args.warmup - 1):
-            rest_turn(server, token, conversation, wav, "voice")
-        rest = [rest_turn(server, token, conversation, wav, "voice") for _ in range(args.turns)]
-        bad = [r for r in rest + [cold] if r.get("error") or r.get("first_piece") is None]
-        transcripts = sorted({r.get("transcript") for r in rest})
-        print(f"REST voice->voice done ({len(bad)} without audio/with errors); transcripts: {transcripts}", flush=True)
-
-        # REST voice in, text out.
-        conversation = start_rest_conversation(server, token, setup.new_service())
-        text_turns = [rest_turn(server, token, conversation, wav, "text") for _ in range(args.turns)]
-        print("REST voice->text done", flush=True)
-
-        # Baseline: text in, text out (no speech at all).
-        conversation = start_rest_conversation(server, token, setup.new_service())
-        text_only = [rest_text_turn(server, token, conversation) for _ in range(args.turns)]
-
-        # Realtime, one socket, paced then burst.
-        sock = Socket(server, setup.user_token())
-        sock.start(setup.new_service())
-        paced = [sock.turn(pcm, paced=True) for _ in range(args.turns)]
-        print("realtime paced done", flush=True)
-        burst = [sock.turn(pcm, paced=False) for _ in range(args.turns)]
-        sock.close()
-        print("realtime burst done", flush=True)
-        during = machine_state()
-
-        levels = []
-        for n in [int(x) for x in args.levels.split(",") if x]:
-            level = concurrency_level(setup, pcm, n, args.level_seconds, args.interval)
-            levels.append(level)
-            p99 = pct(level["first"], 0.99)
-            print(f"  {n} sessions: {level['turns']} turns, first audio p50 {ms(pct(level['first'], 0.5))} "
-                  f"p99 {ms(p99)} ms, failures {level['failures'] or 0}", flush=True)
-
-        rss = (rss_mb(server.process.pid), rss_mb(server.speech_pid() or 0))
-
         def col(rs: list[dict], key: str) -> list[float]:
             return [r[key] for r in rs if r.get(key) is not None]
 
+        lines.append(f"utterance {seconds:.2f} s; reply {REPLY!r} (2 sentences); instant model; "
+                     f"{args.turns} turns per row")
+        table = ["", "| measure | n | p50 ms | p99 ms | mean ms | min ms | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        rows: list[str] = []
+        if "engines" in steps:
+            rows.append(row("engine alone: transcribe the utterance", engines["stt"],
+                            "own speech server, compadre not running"))
+            for sentence, times in engines["tts"].items():
+                rows.append(row(f"engine alone: synthesize {sentence!r}", times, f"{len(sentence)} chars"))
+
+        if "rest" in steps:
+            # REST voice in, voice out.
+            token = server.token()
+            conversation = start_rest_conversation(server, token, setup.new_service())
+            cold = rest_turn(server, token, conversation, wav, "voice")
+            for _ in range(args.warmup - 1):
+                rest_turn(server, token, conversation, wav, "voice")
+            rest = [rest_turn(server, token, conversation, wav, "voice") for _ in range(args.turns)]
+            bad = [r for r in rest + [cold] if r.get("error") or r.get("first_piece") is None]
+            transcripts = sorted({r.get("transcript") for r in rest})
+            print(f"REST voice->voice done ({len(bad)} without audio/with errors); transcripts: {transcripts}",
+                  flush=True)
+
+            # REST voice in, text out.
+            conversation = start_rest_conversation(server, token, setup.new_service())
+            text_turns = [rest_turn(server, token, conversation, wav, "text") for _ in range(args.turns)]
+            print("REST voice->text done", flush=True)
+
+            # Baseline: text in, text out (no speech at all).
+            conversation = start_rest_conversation(server, token, setup.new_service())
+            text_only = [rest_text_turn(server, token, conversation) for _ in range(args.turns)]
+            rows += [
+                row("baseline REST text→text: request → first new-message", col(text_only, "first_piece"),
+                    "engine + fake model, no speech"),
+                row("REST voice→voice: request → user-message-available", col(rest, "uma")),
+                row("REST voice→voice: request → first audio new-message", col(rest, "first_piece"),
+                    f"cold first turn {ms(cold.get('first_piece'))} ms"),
+                row("REST voice→voice: 1st → 2nd audio piece (synthesis of sentence 2)", col(rest, "gap")),
+                row("REST voice→voice: request → interaction-complete", col(rest, "complete")),
+                row("REST voice→text: request → user-message-available", col(text_turns, "uma")),
+                row("REST voice→text: request → interaction-complete", col(text_turns, "complete")),
+            ]
+
+        during = None
+        if "realtime" in steps:
+            # Realtime, manual mode, one socket, paced then burst.
+            sock = Socket(server, setup.user_token())
+            sock.start(setup.new_service())
+            paced = [sock.turn(pcm, paced=True) for _ in range(args.turns)]
+            print("realtime paced done", flush=True)
+            burst = [sock.turn(pcm, paced=False) for _ in range(args.turns)]
+            sock.close()
+            print("realtime burst done", flush=True)
+            during = machine_state()
+            rows += [
+                row("realtime paced 20 ms: audio:null → user-message-available", col(paced, "uma")),
+                row("realtime paced 20 ms: audio:null → first audio", col(paced, "first_piece")),
+                row("realtime paced: 1st → 2nd audio piece", col(paced, "gap")),
+                row("realtime paced: audio:null → interaction-complete", col(paced, "complete")),
+                row("realtime one frame: audio:null → user-message-available", col(burst, "uma")),
+                row("realtime one frame: audio:null → first audio", col(burst, "first_piece")),
+            ]
+        if rows:
+            lines += table + rows
+
+        if "concurrency" in steps:
+            levels = []
+            for n in int_list(args.levels):
+                level = concurrency_level(setup, pcm, n, args.level_seconds, args.interval)
+                levels.append(level)
+                p99 = pct(level["first"], 0.99)
+                print(f"  {n} sessions: {level['turns']} turns, first audio p50 {ms(pct(level['first'], 0.5))} "
+                      f"p99 {ms(p99)} ms, failures {level['failures'] or 0}", flush=True)
+            lines += [
+                "",
+                f"concurrent realtime voice sessions (manual mode), a turn every {args.interval:.0f} s each, paced "
+                f"audio, {args.level_seconds:.0f} s per level:",
+                "",
+                "| sessions | turns | null → first audio p50 ms | p99 ms | null → user-message p50 ms | p99 ms | failures |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            for level in levels:
+                over = " **over 2 s**" if (pct(level["first"], 0.99) or 0) > FIRST_AUDIO_TARGET_S else ""
+                lines.append(f"| {level['sessions']} | {level['turns']} | {ms(pct(level['first'], 0.5))} | "
+                             f"{ms(pct(level['first'], 0.99))}{over} | {ms(pct(level['uma'], 0.5))} | "
+                             f"{ms(pct(level['uma'], 0.99))} | {len(level['failures']) + level['no_audio']} |")
+            held = [lv["sessions"] for lv in levels
+                    if not lv["failures"] and (pct(lv["first"], 0.99) or 99) <= FIRST_AUDIO_TARGET_S]
+            lines += ["", f"sessions held with p99 first audio ≤ 2 s: {max(held) if held else 0} (of {args.levels})"]
+            for level in levels:
+                lines.append(f"during {level['sessions']} sessions: {level['during']}")
+            for level in levels:
+                for failure in level["failures"][:3]:
+                    lines.append(f"failure ({level['sessions']} sessions): {failure}")
+
+        if steps & set(STEP_GROUPS["vad"]):
+            audio = VadAudio(pcm)
+            latency = load = None
+            vad_state: list[str] = []
+            if "vad-latency" in steps:
+                latency = asyncio.run(vad_latency(server, setup, audio, args.turns, args.vad_warmup))
+                vad_state.append(f"after the VAD latency rows: {machine_state()}")
+            if steps & {"vad-cpu", "vad-hold"}:
+                cpu_levels = int_list(args.vad_cpu_levels) if "vad-cpu" in steps else []
+                hold_levels = int_list(args.vad_levels) if "vad-hold" in steps else []
+                load = asyncio.run(vad_load(server, setup, audio, cpu_levels, hold_levels, args.vad_cpu_seconds,
+                                            args.vad_hold_seconds, args.vad_speakers,
+                                            time.monotonic() + args.vad_budget))
+            lines += vad_lines(latency, load, audio, args)
+            lines += [""] + vad_state
+
+        rss = (rss_mb(server.process.pid), rss_mb(speech_child(server) or 0))
         lines += [
             "",
-            f"utterance {seconds:.2f} s; reply {REPLY!r} (2 sentences); instant model; {args.turns} turns per row",
-            "",
-            "| measure | n | p50 ms | p99 ms | mean ms | min ms | note |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-            row("engine alone: transcribe the utterance", engines["stt"], "own speech server, compadre not running"),
-        ]
-        for sentence, times in engines["tts"].items():
-            lines.append(row(f"engine alone: synthesize {sentence!r}", times, f"{len(sentence)} chars"))
-        lines += [
-            row("baseline REST text→text: request → first new-message", col(text_only, "first_piece"),
-                "engine + fake model, no speech"),
-            row("REST voice→voice: request → user-message-available", col(rest, "uma")),
-            row("REST voice→voice: request → first audio new-message", col(rest, "first_piece"),
-                f"cold first turn {ms(cold.get('first_piece'))} ms"),
-            row("REST voice→voice: 1st → 2nd audio piece (synthesis of sentence 2)", col(rest, "gap")),
-            row("REST voice→voice: request → interaction-complete", col(rest, "complete")),
-            row("REST voice→text: request → user-message-available", col(text_turns, "uma")),
-            row("REST voice→text: request → interaction-complete", col(text_turns, "complete")),
-            row("realtime paced 20 ms: audio:null → user-message-available", col(paced, "uma")),
-            row("realtime paced 20 ms: audio:null → first audio", col(paced, "first_piece")),
-            row("realtime paced: 1st → 2nd audio piece", col(paced, "gap")),
-            row("realtime paced: audio:null → interaction-complete", col(paced, "complete")),
-            row("realtime one frame: audio:null → user-message-available", col(burst, "uma")),
-            row("realtime one frame: audio:null → first audio", col(burst, "first_piece")),
-            "",
-            f"concurrent realtime voice sessions, a turn every {args.interval:.0f} s each, paced audio, "
-            f"{args.level_seconds:.0f} s per level:",
-            "",
-            "| sessions | turns | null → first audio p50 ms | p99 ms | null → user-message p50 ms | p99 ms | failures |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        for level in levels:
-            over = " **over 2 s**" if (pct(level["first"], 0.99) or 0) > FIRST_AUDIO_TARGET_S else ""
-            lines.append(f"| {level['sessions']} | {level['turns']} | {ms(pct(level['first'], 0.5))} | "
-                         f"{ms(pct(level['first'], 0.99))}{over} | {ms(pct(level['uma'], 0.5))} | "
-                         f"{ms(pct(level['uma'], 0.99))} | {len(level['failures']) + level['no_audio']} |")
-        held = [lv["sessions"] for lv in levels
-                if not lv["failures"] and (pct(lv["first"], 0.99) or 99) <= FIRST_AUDIO_TARGET_S]
-        lines += [
-            "",
-            f"sessions held with p99 first audio ≤ 2 s: {max(held) if held else 0} (of {args.levels})",
             f"RSS after: compadre {rss[0]:.0f} MB, its speech server {rss[1]:.0f} MB",
-            f"during the single-stream rows: {during}",
-            f"after: {machine_state()}",
         ]
-        for level in levels:
-            lines.append(f"during {level['sessions']} sessions: {level['during']}")
-        for level in levels:
-            for failure in level["failures"][:3]:
-                lines.append(f"failure ({level['sessions']} sessions): {failure}")
+        if during:
+            lines.append(f"during the single-stream rows: {during}")
+        lines += [f"after: {machine_state()}", f"run took {time.monotonic() - started:.0f} s; binary {binary}; "
+                  f"COMPADRE_RATE_LIMITS=off"]
         print("\n".join(lines))
     finally:
         if server is not None:
@@ -1164,9 +1250,9 @@ def main() -> None:
             if warnings:
                 print(f"\nserver log warnings/errors ({len(warnings)}):")
                 print("\n".join(warnings[:20]))
+            print(f"server log: {server.log_path}")
         fake.stdin.close()
         fake.wait(timeout=10)
-
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,10 @@ Endpoints
     expects). 200 {"probability": p, "complete": p >= 0.5}: how likely the speaker has finished their turn.
     An empty or odd-length body → 400. Engine: Smart Turn v3.2 (smart-turn-v3.2-cpu.onnx and its numpy-only
     Whisper log-mel features, BSD-2, from the PyPI wheel pipecat-ai) on onnxruntime, one check at a time.
+- POST /v1/audio/encode?format=mp3  (always on) PCM16 little-endian mono 16 kHz bytes (at most 25 MB, whole
+    samples) → audio/mpeg: one MP3 stream (MPEG-2 Layer III, 16 kHz mono, 32 kbps CBR, LAME through PyAV; no
+    ID3 or Xing tag, so the body is whole frames of 576 samples, 36 ms each; the encoder adds ≈ 70 ms of
+    delay and pads the last frame). Empty or odd-length body, another format → 400.
 - POST /v1/embeddings               (engine `embed`, only when asked for: --engines …,embed) OpenAI JSON:
     {"model" (ignored), "input": a string or an array of 1–2,048 strings, none empty, "encoding_format" "float"
     (default) | "base64" (little-endian float32), "dimensions" (only 384)} → {"object": "list", "data":
@@ -584,6 +588,27 @@ def resample_int16(samples, rate, target):
     return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.int16)
 
 
+MP3_BITRATE = 32_000  # speech at 16 kHz mono
+
+
+def mp3_bytes(pcm16):
+    """PCM16 LE mono 16 kHz → MP3 frames (libmp3lame through PyAV, no container: no tag frames)."""
+    import av
+    import numpy as np
+
+    context = av.CodecContext.create("libmp3lame", "w")
+    context.sample_rate = WHISPER_RATE
+    context.layout = "mono"
+    context.format = "s16p"
+    context.bit_rate = MP3_BITRATE
+    context.open()
+    frame = av.AudioFrame.from_ndarray(np.frombuffer(pcm16, dtype="<i2").reshape(1, -1), format="s16p", layout="mono")
+    frame.sample_rate = WHISPER_RATE
+    frame.pts = 0
+    packets = list(context.encode(frame)) + list(context.encode(None))
+    return b"".join(bytes(p) for p in packets)
+
+
 def wav_bytes(samples, rate):
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
@@ -859,7 +884,8 @@ class Handler(BaseHTTPRequestHandler):
                 body = self._body(TURN_MAX_BODY_BYTES)
             else:
                 body = self._body()
-            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad", "/v1/audio/turn", "/v1/embeddings"):
+            if path not in ("/v1/audio/transcriptions", "/v1/audio/speech", "/v1/audio/vad", "/v1/audio/turn", "/v1/audio/encode",
+                            "/v1/embeddings"):
                 raise RequestError(f"no route POST {path}", HTTPStatus.NOT_FOUND)
             if not self.engines.ready:
                 raise RequestError("the speech engines are still loading", HTTPStatus.SERVICE_UNAVAILABLE)
@@ -871,6 +897,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._embeddings(body)
             elif path == "/v1/audio/turn":
                 self._turn(body)
+            elif path == "/v1/audio/encode":
+                self._encode(body, query)
             else:
                 self._vad(body, query)
             if self.engines.verbose:
@@ -929,6 +957,14 @@ class Handler(BaseHTTPRequestHandler):
             raise RequestError("'reset' must be 1 or 0", param="reset")
         probabilities = vad.feed(stream_id, body, reset=reset in ("1", "true"))
         self._json(HTTPStatus.OK, {"frame_samples": VAD_FRAME, "probabilities": probabilities})
+
+    def _encode(self, body, query):
+        wanted = urllib.parse.parse_qs(query, keep_blank_values=True).get("format", ["mp3"])[0]
+        if wanted != "mp3":
+            raise RequestError("'format' must be mp3", param="format")
+        if not body or len(body) % 2:
+            raise RequestError("expected PCM16 mono 16 kHz audio: a non-empty body of whole 16-bit samples")
+        self._send(HTTPStatus.OK, mp3_bytes(body), "audio/mpeg")
 
     def _turn(self, body):
         if self.engines.turn is None:

@@ -6,8 +6,10 @@ import Synchronization
 /// Speech engines for tests: transcription answers a scripted text (and records what it was given);
 /// synthesis answers 10 ms of audio per character, each sample holding the character's position, so a
 /// test can tell which text an audio piece speaks; voice activity is loudness: a 512-sample frame whose
-/// mean amplitude passes 1,000 is speech (0.9), any other silence (0.05).
-public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector {
+/// mean amplitude passes 1,000 is speech (0.9), any other silence (0.05); MP3 encoding makes one
+/// 144-byte MPEG-2 Layer III frame (16 kHz, 32 kbps, 36 ms) per started 576 samples, its payload the
+/// frame's number.
+public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector, AudioEncoder {
     public struct Transcription: Sendable {
         public var audio: AudioClip
         public var language: String?
@@ -69,6 +71,20 @@ public final class ScriptedSpeech: SpeechToText, TextToSpeech, VoiceActivityDete
     }
 
     public func stream() -> any VoiceActivityStream { LoudnessStream() }
+
+    public func mp3(_ pcm16: Data) async throws -> Data {
+        Self.mp3(frames: (pcm16.count / 2 + 575) / 576)
+    }
+
+    /// `count` frames as ``mp3(_:)`` makes them.
+    public static func mp3(frames count: Int) -> Data {
+        var data = Data()
+        for index in 0..<count {
+            data.append(contentsOf: [0xFF, 0xF3, 0x48, 0xC4])
+            data.append(contentsOf: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 140))
+        }
+        return data
+    }
 
     /// Speech probabilities by loudness, with the remainder of a frame kept for the next call.
     final class LoudnessStream: VoiceActivityStream {

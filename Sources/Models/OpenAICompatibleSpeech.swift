@@ -13,7 +13,7 @@ import NIOHTTP1
 ///
 /// Connection failures, 429 and 5xx are retried (``OpenAICompatibleHTTP``); anything else fails at once
 /// with the server's message.
-public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector, EndOfTurnDetector {
+public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityDetector, EndOfTurnDetector, AudioEncoder {
     public struct Configuration: Sendable {
         /// The API root, for example `http://127.0.0.1:8082/v1`.
         public var baseURL: String
@@ -149,6 +149,16 @@ public struct OpenAICompatibleSpeech: SpeechToText, TextToSpeech, VoiceActivityD
             throw SpeechError(.failed, "\(target("/audio/turn")) answered without a probability.")
         }
         return answer.probability
+    }
+
+    // MARK: - MP3
+
+    /// Compadre's speech server extension: `POST {baseURL}/audio/encode?format=mp3` with PCM16 16 kHz bytes
+    /// answers the MP3 frames.
+    public func mp3(_ pcm16: Data) async throws -> Data {
+        let (body, _) = try await send(path: "/audio/encode?format=mp3", contentType: "application/octet-stream", body: pcm16)
+        guard MP3.frames(in: body) != nil else { throw SpeechError(.failed, "\(target("/audio/encode")) answered something other than MP3 frames.") }
+        return body
     }
 
     // MARK: - HTTP

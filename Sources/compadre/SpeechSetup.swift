@@ -137,6 +137,7 @@ struct SpeechSetup {
             textToSpeech: textToSpeech.map { engine($0) } ?? local.map { engine($0, voice: "joe") },
             voiceActivity: embeddedEngines.contains("vad") ? local.map { engine($0) } : nil,
             endOfTurn: embeddedEngines.contains("turn") ? local.map { engine($0) } : nil,
+            encoder: local.map { engine($0) },
             voices: voices
         )
         if turnDetection.turnEnd == .model, engines.endOfTurn == nil {

@@ -87,4 +87,45 @@ struct VoiceReplyTests {
         #expect(sink.heardText() == "Good morning")
         #expect(sink.recording().flatMap(WAV.read)?.samples == ScriptedSpeech.audio(for: "Good morning to you."))
     }
+
+    @Test func anMP3ReplyGoesOutAsWholeFramesThatJoinIntoTheEncodersStream() async throws {
+        let speech = ScriptedSpeech()
+        let clock = ManualClock()
+        let base = RecordingSink()
+        let sink = VoiceReplySink(
+            base: base, speech: speech, voice: nil, encoder: speech,
+            pacing: VoicePacing(clock: AnyClock(clock), lead: .seconds(10), chunk: .milliseconds(100))
+        )
+        // 20 characters: 200 ms, 3,200 samples: 6 frames of 36 ms; at most 2 frames (72 ms) a piece.
+        try await sink.write(.newMessage(NewMessage(message: "Good morning to you.", stop: true, sequenceNumber: 0, messageID: "m")))
+        let pieces = base.events.compactMap { event -> NewMessage? in
+            if case .newMessage(let piece) = event { piece } else { nil }
+        }
+        let payloads = try pieces.map { try #require(Data(base64Encoded: $0.message)) }
+        #expect(payloads.map(\.count) == [288, 288, 288])
+        #expect(payloads.reduce(Data(), +) == ScriptedSpeech.mp3(frames: 6))
+        #expect(payloads.allSatisfy { MP3.frames(in: $0)?.count == 2 })
+        #expect(pieces.map(\.stop) == [false, false, true])
+        // The stored recording is the PCM, whatever went out.
+        #expect(sink.recording().flatMap(WAV.read)?.samples == ScriptedSpeech.audio(for: "Good morning to you."))
+        // Playback follows the frames: 130 ms into the 216 ms of MP3 the listener has heard 12 of 20 characters.
+        clock.advance(by: .milliseconds(130))
+        #expect(sink.heardText() == "Good morning")
+        clock.advance(by: .milliseconds(86))
+        #expect(sink.heardText() == "Good morning to you.")
+    }
+
+    @Test func mp3FramesAreReadFromTheirHeadersAndBrokenStreamsAreRefused() {
+        let stream = ScriptedSpeech.mp3(frames: 3)
+        let frames = MP3.frames(in: stream)
+        #expect(frames?.map(\.range) == [0..<144, 144..<288, 288..<432])
+        #expect(frames?.first?.duration == .milliseconds(36))
+        // After an ID3v2 tag of 5 bytes.
+        #expect(MP3.frames(in: Data([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5]) + stream)?.count == 3)
+        #expect(MP3.frames(in: stream.dropLast(1)) == nil)
+        #expect(MP3.frames(in: Data("not audio".utf8)) == nil)
+        // MPEG-1 at 44.1 kHz, 128 kbps: 417 bytes, 1,152 samples.
+        let v1 = Data([0xFF, 0xFB, 0x90, 0x00]) + Data(count: 413)
+        #expect(MP3.frames(in: v1)?.first?.samples == 1152)
+    }
 }

@@ -363,9 +363,9 @@ def test_rest_voice_in_text_out(
 
 
 class Socket:
-    def __init__(self, compadre: Compadre, token: str) -> None:
+    def __init__(self, compadre: Compadre, token: str, query: str = "") -> None:
         url = (f"ws://127.0.0.1:{compadre.server.port}/v1/{compadre.org}/conversation/converse_realtime"
-               "?response_format=voice")
+               "?response_format=voice" + query)
         protocol = f"bearer.authorization.amigo.ai.{token}"
         self._stack = ExitStack()
         self.ws = self._stack.enter_context(
@@ -408,12 +408,27 @@ class Socket:
         self._stack.close()
 
 
+def mp3_frames(data: bytes) -> int:
+    """How many MPEG-2 Layer III 16 kHz frames `data` is, asserting it is nothing else."""
+    bitrates = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]
+    offset = frames = 0
+    while offset < len(data):
+        assert data[offset] == 0xFF and data[offset + 1] & 0xFE == 0xF2 and (data[offset + 2] >> 2) & 3 == 2, offset
+        offset += 72 * bitrates[data[offset + 2] >> 4] * 1000 // 16000 + ((data[offset + 2] >> 1) & 1)
+        frames += 1
+    assert offset == len(data)
+    return frames
+
+
+@pytest.mark.parametrize("audio_format", ["pcm", "mp3"])
 def test_realtime_voice_turn_manual_mode(
     voice_compadre: Compadre, services: list[str], fake_openai: FakeOpenAI,
-    speech: SpeechServer, user_wav: bytes,
+    speech: SpeechServer, user_wav: bytes, audio_format: str,
 ):
+    """A paced utterance, `audio: null`, and the spoken reply — as PCM, or as MP3 frames (each piece whole
+    frames; joined, one stream Whisper hears the reply in)."""
     token = voice_compadre.user_token()
-    socket = Socket(voice_compadre, token)
+    socket = Socket(voice_compadre, token, "&audio_format=mp3" if audio_format == "mp3" else "")
     try:
         fake_openai.script({"when": "text", "text": GREETING, "chunks": 2})
         socket.send(type="client.start-conversation", service_id=services[0])
@@ -446,9 +461,15 @@ def test_realtime_voice_turn_manual_mode(
         pieces = [m for m in socket.received if m.get("type") == "server.new-message"]
         assert pieces and pieces[-1].get("stop") is True, socket.transcript()
         assert {p.get("message_id") for p in pieces} == {complete["message_id"]}, socket.transcript()
-        audio = b"".join(base64.b64decode(p["message"], validate=True) for p in pieces)
-        assert len(audio) / 2 / RATE > 1.0, f"{len(audio)} bytes of reply audio:\n{socket.transcript()}"
-        back = speech.transcribe(wav_of_pcm(audio))
+        parts = [base64.b64decode(p["message"], validate=True) for p in pieces]
+        audio = b"".join(parts)
+        if audio_format == "mp3":
+            frames = sum(mp3_frames(part) for part in parts)  # every piece is whole frames
+            assert frames * 576 / RATE > 1.0, f"{frames} MP3 frames of reply audio:\n{socket.transcript()}"
+            back = speech.transcribe(audio)
+        else:
+            assert len(audio) / 2 / RATE > 1.0, f"{len(audio)} bytes of reply audio:\n{socket.transcript()}"
+            back = speech.transcribe(wav_of_pcm(audio))
         assert heard_right(back, REPLY, REPLY_KEY_WORDS), f"the agent said {REPLY!r}; transcribed back: {back!r}"
         socket.send(type="client.close-connection")
     finally:

@@ -370,3 +370,25 @@ def test_end_of_turn_bad_requests(turn_server, server):
     # A server started without the engine says how to get it.
     status, _, answer = post(server + "/v1/audio/turn", bytes(3200), "application/octet-stream")
     assert status == 404 and "turn" in json.loads(answer)["error"]["message"]
+
+
+def test_encode_makes_mp3_frames_that_decode_to_the_same_length(server, speech_16k):
+    audio, _ = speech_16k
+    status, headers, mp3 = post(server + "/v1/audio/encode?format=mp3", audio, "application/octet-stream")
+    assert status == 200 and headers["Content-Type"] == "audio/mpeg"
+    # Whole MPEG-2 Layer III frames at 16 kHz (576 samples each), from the first byte (no ID3 tag) to the last.
+    bitrates = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160]
+    offset, frames = 0, 0
+    while offset < len(mp3):
+        header = mp3[offset:offset + 4]
+        assert header[0] == 0xFF and header[1] & 0xFE == 0xF2, (offset, header.hex())  # sync, MPEG-2, Layer III
+        assert (header[2] >> 2) & 3 == 2  # 16 kHz
+        offset += 72 * bitrates[header[2] >> 4] * 1000 // 16000 + ((header[2] >> 1) & 1)
+        frames += 1
+    assert offset == len(mp3)
+    decoded = frames * 576
+    samples = len(audio) // 2
+    assert samples <= decoded <= samples + 3 * 576, (samples, decoded)  # encoder delay and the last frame's padding
+    for body, path in ((b"", "format=mp3"), (b"\x01\x02\x03", "format=mp3"), (bytes(640), "format=ogg")):
+        status, _, answer = post(server + "/v1/audio/encode?" + path, body, "application/octet-stream")
+        assert status == 400 and json.loads(answer)["error"]["message"], answer

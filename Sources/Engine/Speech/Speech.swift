@@ -69,6 +69,17 @@ public protocol TextToSpeech: Sendable {
     func synthesize(_ text: String, voice: String?) async throws -> SpeechAudio
 }
 
+/// The audio formats a spoken reply can take: PCM16 mono 16 kHz, or MP3 made from it.
+public enum SpokenAudioFormat: String, Sendable, Hashable {
+    case pcm, mp3
+}
+
+/// Encodes speech for listeners who asked for MP3.
+public protocol AudioEncoder: Sendable {
+    /// `pcm16` (PCM16 mono 16 kHz) as an MP3 stream of whole frames (``MP3/frames(in:)`` reads them).
+    func mp3(_ pcm16: Data) async throws -> Data
+}
+
 /// A speech engine failed; the message says why, for the user and the log.
 public struct SpeechError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
@@ -96,6 +107,8 @@ public struct SpeechEngines: Sendable {
     public var voiceActivity: (any VoiceActivityDetector)?
     /// The end-of-turn model of `semantic_vad` turn detection; nil: turns end on silence only.
     public var endOfTurn: (any EndOfTurnDetector)?
+    /// Makes MP3 of spoken replies; nil: replies are PCM only.
+    public var encoder: (any AudioEncoder)?
     /// The server's turn-taking knobs.
     public var turnDetection = VoiceActivity.Settings()
     /// The engine's voice for an agent version's `voice_config.voice_id`; ids not listed are passed on as
@@ -104,8 +117,10 @@ public struct SpeechEngines: Sendable {
 
     public init(
         speechToText: (any SpeechToText)? = nil, textToSpeech: (any TextToSpeech)? = nil,
-        voiceActivity: (any VoiceActivityDetector)? = nil, endOfTurn: (any EndOfTurnDetector)? = nil, voices: [String: String] = [:]
+        voiceActivity: (any VoiceActivityDetector)? = nil, endOfTurn: (any EndOfTurnDetector)? = nil,
+        encoder: (any AudioEncoder)? = nil, voices: [String: String] = [:]
     ) {
+        self.encoder = encoder
         self.speechToText = speechToText
         self.textToSpeech = textToSpeech
         self.voiceActivity = voiceActivity

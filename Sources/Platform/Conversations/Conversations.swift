@@ -104,7 +104,7 @@ public struct Conversations: Sendable {
     /// Admits the work, takes the lease on `key`, and loads the interaction with `load` holding both;
     /// both are let go when anything fails.
     private func prepare(
-        isNew: Bool, holding key: String, caller: Principal, voiceReply: Bool,
+        isNew: Bool, holding key: String, caller: Principal, voiceReply: SpokenAudioFormat?,
         _ load: () async throws -> (ConversationRecord, ConversationSetting, [MessageInstance], MessageInstance?)
     ) async throws -> PendingInteraction {
         let ticket = try workload.admit()
@@ -119,7 +119,7 @@ public struct Conversations: Sendable {
             let (record, setting, input, userMessage) = try await load()
             return PendingInteraction(
                 record: record, setting: setting, input: input, userMessage: userMessage, isNew: isNew,
-                voiceReply: voiceReply ? try self.voiceReply(for: setting) : nil,
+                voiceReply: try voiceReply.map { try self.voiceReply(for: setting, format: $0) },
                 user: caller.user.userID == record.userID ? caller.user : nil, lease: lease, ticket: ticket
             )
         } catch {
@@ -130,7 +130,7 @@ public struct Conversations: Sendable {
     }
 
     public func prepareCreate(
-        orgID: String, caller: Principal, request: CreateConversationRequest, voiceReply: Bool = false
+        orgID: String, caller: Principal, request: CreateConversationRequest, voiceReply: SpokenAudioFormat? = nil
     ) async throws -> PendingInteraction {
         let userID = caller.user.userID
         let key = "create/\(orgID)/\(userID)/\(request.serviceID)"
@@ -198,7 +198,7 @@ public struct Conversations: Sendable {
     }
 
     public func prepareInteract(
-        orgID: String, conversationID: String, caller: Principal, turn: Turn, voiceReply: Bool = false
+        orgID: String, conversationID: String, caller: Principal, turn: Turn, voiceReply: SpokenAudioFormat? = nil
     ) async throws -> PendingInteraction {
         if turn.audio != nil, speech.speechToText == nil {
             throw PlatformError.unsupportedMediaType(
@@ -227,7 +227,7 @@ public struct Conversations: Sendable {
                 }
                 return (record, setting, last?.createdAt, keyterms)
             }
-            if voiceReply { _ = try self.voiceReply(for: setting) }
+            if let voiceReply { _ = try self.voiceReply(for: setting, format: voiceReply) }
             // Transcribed holding the conversation's lease (one interaction at a time), not a database session.
             var transcript: String?
             if let audio = turn.audio, let speechToText = speech.speechToText {
@@ -293,7 +293,8 @@ public struct Conversations: Sendable {
         if let voice = pending.voiceReply {
             fillers.prepare(pending.setting.graphs.audioFillers, voice: voice.voice, speech: voice.speech)
             let sink = VoiceReplySink(
-                base: events, speech: voice.speech, voice: voice.voice, fillers: fillers, pacing: pacing, interruption: interruption
+                base: events, speech: voice.speech, voice: voice.voice, encoder: voice.encoder, fillers: fillers, pacing: pacing,
+                interruption: interruption
             )
             return await runPending(pending, events: sink, interruption: interruption, spoken: sink)
         }
@@ -315,14 +316,17 @@ public struct Conversations: Sendable {
 
     // MARK: - Voice
 
-    /// How a reply is spoken: the agent's voice through the server's text-to-speech engine.
+    /// How a reply is spoken: the agent's voice through the server's text-to-speech engine, as PCM or
+    /// (with an encoder) MP3.
     struct VoiceReply: Sendable {
         var speech: any TextToSpeech
         var voice: String?
+        var encoder: (any AudioEncoder)?
     }
 
-    /// The voice of replies in `setting`; 400 when the server cannot speak or the agent has no voice.
-    func voiceReply(for setting: ConversationSetting) throws -> VoiceReply {
+    /// The voice of replies in `setting`; 400 when the server cannot speak (or not in `format`) or the
+    /// agent has no voice.
+    func voiceReply(for setting: ConversationSetting, format: SpokenAudioFormat) throws -> VoiceReply {
         guard let textToSpeech = speech.textToSpeech else {
             throw PlatformError.badRequest(
                 "This server has no text-to-speech engine, so it cannot answer in voice: run scripts/setup-voice or set COMPADRE_TTS_BASE_URL."
@@ -331,7 +335,16 @@ public struct Conversations: Sendable {
         guard let voiceID = setting.persona.voiceID else {
             throw PlatformError.badRequest("The agent does not have voice config specified.")
         }
-        return VoiceReply(speech: textToSpeech, voice: speech.voice(for: voiceID))
+        var encoder: (any AudioEncoder)?
+        if format == .mp3 {
+            guard let mp3 = speech.encoder else {
+                throw PlatformError.badRequest(
+                    "This server cannot encode MP3 (its embedded speech server does that): leave the audio format out or set it to pcm."
+                )
+            }
+            encoder = mp3
+        }
+        return VoiceReply(speech: textToSpeech, voice: speech.voice(for: voiceID), encoder: encoder)
     }
 
     // MARK: - One interaction

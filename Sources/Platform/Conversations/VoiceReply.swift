@@ -9,7 +9,10 @@ import Synchronization
 /// Rules:
 /// - Text is collected until a sentence ends (`.`, `!`, `?` or `…` followed by white space — not the
 ///   period of an abbreviation such as "Dr." — or a line break); each finished sentence is synthesized at once and sent as one `new-message` whose `message`
-///   is base64 PCM16 mono 16 kHz, with the engine's `transcript_alignment` when it gives one.
+///   is base64 PCM16 mono 16 kHz, with the engine's `transcript_alignment` when it gives one. With an
+///   `encoder` (MP3 asked for) each sentence is encoded as one MP3 stream and sent as pieces of whole
+///   frames, so the pieces of a reply joined in order play as one stream; timing and what was heard then
+///   follow the frames' durations. The stored recording stays PCM (WAV) either way.
 /// - The last text piece (`stop: true`) flushes what is left; the last audio piece carries `stop: true`
 ///   (an empty one when nothing was left). Sequence numbers count the audio pieces from 0.
 /// - An `action-too-long` filler is sent as base64 WAV (PCM16 mono 16 kHz) in the agent's voice when
@@ -53,18 +56,20 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
     private let base: Base
     private let speech: any TextToSpeech
     private let voice: String?
+    private let encoder: (any AudioEncoder)?
     private let fillers: SpokenFillers?
     private let pacing: VoicePacing?
     private let interruption: Interruption?
     private let state = Mutex(State())
 
     init(
-        base: Base, speech: any TextToSpeech, voice: String?, fillers: SpokenFillers? = nil, pacing: VoicePacing? = nil,
-        interruption: Interruption? = nil
+        base: Base, speech: any TextToSpeech, voice: String?, encoder: (any AudioEncoder)? = nil, fillers: SpokenFillers? = nil,
+        pacing: VoicePacing? = nil, interruption: Interruption? = nil
     ) {
         self.base = base
         self.speech = speech
         self.voice = voice
+        self.encoder = encoder
         self.fillers = fillers
         self.pacing = pacing
         self.interruption = interruption
@@ -112,17 +117,22 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
         try await base.fail(error)
     }
 
+    /// One piece of a sentence's audio as sent (PCM or MP3 frames), the PCM it stands for, how long it plays.
+    private struct Piece {
+        var payload: Data
+        var pcm: Data
+        var duration: Duration
+    }
+
     private func speak(_ sentence: String, messageID: String, stop: Bool) async throws {
         guard !isInterrupted else { return }
         let audio = try await speech.synthesize(sentence, voice: voice)
-        let chunkBytes = pacing.map { max(2, Int($0.chunk / .milliseconds(1)) * SpeechAudio.sampleRate / 1000 * 2) } ?? max(2, audio.pcm16.count)
+        let pieces = try await self.pieces(of: audio)
         state.withLock { state in
-            state.segments.append(Segment(text: sentence, start: state.sent, duration: audio.duration, alignment: audio.alignment))
+            let duration = pieces.reduce(Duration.zero) { $0 + $1.duration }
+            state.segments.append(Segment(text: sentence, start: state.sent, duration: duration, alignment: audio.alignment))
         }
-        var offset = 0
-        repeat {
-            let chunk = audio.pcm16.subdata(in: offset..<min(audio.pcm16.count, offset + chunkBytes))
-            offset += chunk.count
+        for (index, piece) in pieces.enumerated() {
             if let pacing {
                 let due = state.withLock { state -> AnyClock.Instant in
                     let start = state.playbackStart ?? pacing.clock.now
@@ -132,17 +142,54 @@ final class VoiceReplySink<Base: ConversationEventSink>: ConversationEventSink, 
                 if pacing.clock.now < due { try await wait(until: due, on: pacing.clock) }
             }
             guard !isInterrupted else { return }
-            let isLast = stop && offset >= audio.pcm16.count
+            let isLast = stop && index == pieces.count - 1
             state.withLock { state in
-                state.pcm.append(chunk)
-                state.sent += .milliseconds(chunk.count / 2 * 1000 / SpeechAudio.sampleRate)
+                state.pcm.append(piece.pcm)
+                state.sent += piece.duration
                 if isLast { state.stopSent = true }
             }
             try await base.write(.newMessage(NewMessage(
-                message: chunk.base64EncodedString(), transcriptAlignment: offset == chunk.count ? audio.alignment : nil,
+                message: piece.payload.base64EncodedString(), transcriptAlignment: index == 0 ? audio.alignment : nil,
                 stop: isLast, sequenceNumber: nextSequence(), messageID: messageID
             )))
-        } while offset < audio.pcm16.count
+        }
+    }
+
+    /// A sentence's audio cut into pieces of at most the pacing's `chunk` (one piece unpaced): PCM as it
+    /// is, or with an encoder MP3 frames grouped by their duration (at least one frame a piece), each
+    /// standing for the same share of the PCM.
+    private func pieces(of audio: SpeechAudio) async throws -> [Piece] {
+        let pcm = audio.pcm16
+        guard let encoder else {
+            let chunkBytes = pacing.map { max(2, Int($0.chunk / .milliseconds(1)) * SpeechAudio.sampleRate / 1000 * 2) } ?? max(2, pcm.count)
+            return stride(from: 0, to: max(pcm.count, 1), by: chunkBytes).map { offset in
+                let chunk = pcm.subdata(in: offset..<min(pcm.count, offset + chunkBytes))
+                return Piece(payload: chunk, pcm: chunk, duration: .milliseconds(chunk.count / 2 * 1000 / SpeechAudio.sampleRate))
+            }
+        }
+        let mp3 = try await encoder.mp3(pcm)
+        guard let frames = MP3.frames(in: mp3), !frames.isEmpty else { throw SpeechError(.failed, "The MP3 encoder gave no frames.") }
+        let total = frames.reduce(Duration.zero) { $0 + $1.duration }
+        var pieces: [Piece] = []
+        var group: [MP3.Frame] = []
+        var elapsed = Duration.zero
+        func close() {
+            guard let first = group.first, let last = group.last else { return }
+            let duration = group.reduce(Duration.zero) { $0 + $1.duration }
+            // The PCM this piece plays, by share of the whole (whole samples).
+            let from = min(pcm.count, Int(Double(pcm.count / 2) * (elapsed / total)) * 2)
+            let to = min(pcm.count, Int(Double(pcm.count / 2) * ((elapsed + duration) / total)) * 2)
+            pieces.append(Piece(payload: mp3.subdata(in: first.range.lowerBound..<last.range.upperBound), pcm: pcm.subdata(in: from..<to), duration: duration))
+            elapsed += duration
+            group = []
+        }
+        for frame in frames {
+            let grouped = group.reduce(Duration.zero) { $0 + $1.duration }
+            if let pacing, !group.isEmpty, grouped + frame.duration > pacing.chunk { close() }
+            group.append(frame)
+        }
+        close()
+        return pieces
     }
 
     /// Sleeps until `due`, or until the interruption comes (the reply stops then, not at the next piece).

@@ -216,20 +216,20 @@ struct ConversationController {
         }
     }
 
-    /// Whether `response_format` asks for a spoken reply. With voice, `response_audio_format` may say
-    /// `pcm` (the default: base64 PCM16 mono 16 kHz in each `new-message`); `mp3` is not produced yet.
-    static func repliesInVoice(_ query: Query, required: Bool) throws -> Bool {
+    /// The audio format of a spoken reply when `response_format` asks for one, nil for text. With voice,
+    /// `response_audio_format` may say `pcm` (the default: base64 PCM16 mono 16 kHz in each `new-message`)
+    /// or `mp3` (base64 MP3 frames).
+    static func repliesInVoice(_ query: Query, required: Bool) throws -> SpokenAudioFormat? {
         switch query.string("response_format") {
-        case "text": return false
+        case "text": return nil
         case "voice":
-            switch query.string("response_audio_format") {
-            case nil, "pcm": return true
-            case "mp3": throw PlatformError.badRequest("This server answers voice as PCM only; leave response_audio_format out or set it to pcm.")
-            case let other?:
-                throw PlatformError.validation(["query", "response_audio_format"], "Input should be 'pcm' or 'mp3', got '\(other)'", type: "enum")
+            let raw = query.string("response_audio_format") ?? "pcm"
+            guard let format = SpokenAudioFormat(rawValue: raw) else {
+                throw PlatformError.validation(["query", "response_audio_format"], "Input should be 'pcm' or 'mp3', got '\(raw)'", type: "enum")
             }
+            return format
         case nil where required: throw PlatformError.validation(["query", "response_format"], "Field required", type: "missing")
-        case nil: return false
+        case nil: return nil
         case let other?: throw PlatformError.validation(["query", "response_format"], "Input should be 'text' or 'voice', got '\(other)'", type: "enum")
         }
     }

@@ -38,19 +38,23 @@ struct RealtimeController {
                 return
             }
             let query = Query(request)
-            let voiceReply: Bool
+            let voiceReply: SpokenAudioFormat?
             switch query.string("response_format") {
-            case "text": voiceReply = false
+            case "text": voiceReply = nil
             case "voice":
                 guard api.conversations.speech.textToSpeech != nil else {
                     await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "This server has no text-to-speech engine; use response_format=text.")
                     return
                 }
-                guard query.string("audio_format") ?? "pcm" == "pcm" else {
-                    await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "This server speaks PCM only; leave audio_format out or set it to pcm.")
+                guard let format = SpokenAudioFormat(rawValue: query.string("audio_format") ?? "pcm") else {
+                    await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "audio_format must be pcm or mp3.")
                     return
                 }
-                voiceReply = true
+                if format == .mp3, api.conversations.speech.encoder == nil {
+                    await Self.refuse(inbound, outbound, .unsupportedMedia, reason: "This server cannot encode MP3; leave audio_format out or set it to pcm.")
+                    return
+                }
+                voiceReply = format
             default:
                 await Self.refuse(inbound, outbound, .badRequest, reason: "response_format must be text or voice.")
                 return

@@ -62,8 +62,8 @@ struct RealtimeSession {
     let orgID: String
     let caller: Principal
     let filter: AgentActionFilter
-    /// The client asked for `response_format=voice`: replies are spoken.
-    let voiceReply: Bool
+    /// The client asked for `response_format=voice`: replies are spoken, in this format.
+    let voiceReply: SpokenAudioFormat?
     let limits: RealtimeLimits
     let outbound: WebSocketOutboundWriter
     let logger: Logger
