@@ -2,7 +2,13 @@
 """Voice latency of one `compadre serve` with the embedded speech engines and an INSTANT language model.
 
     eval "$(scripts/setup-voice)"
-    python3 Benchmarks/voice-latency.py [--bin PATH] [--turns 20] [--levels 1,2,4,8] [--level-seconds 60]
+    python3 Benchmarks/voice-latency.py [--bin PATH] [--only STEPS] [--turns 20] [--levels 1,2,4,8] [--level-seconds 60]
+        [--vad-cpu-levels 1,8,32] [--vad-cpu-seconds 30] [--vad-levels 16,32,64,128,256] [--vad-hold-seconds 40]
+        [--vad-speakers 3] [--vad-budget 420]
+
+--only picks steps (comma-separated): engines, rest, realtime, concurrency (steps 0, 3, 4, 5 below; group
+`manual`, about 8 minutes) and vad-latency, vad-cpu, vad-hold (steps 6–8; group `vad`, about 10 minutes with
+--turns 10). Default: all.
 
 Needs the packages of tests/compat/requirements.txt (amigo-sdk for the set-up, httpx, websockets).
 
@@ -23,6 +29,32 @@ What it does, on a fresh SQLite database in a temporary directory:
      again with the utterance sent all at once (one frame);
   5. concurrency: for each of --levels, that many sockets (one user each) each take a turn every
      --interval s (random phase, paced audio) for --level-seconds: p50/p99 of `audio: null` → first audio.
+VAD mode (`client.switch-vad-mode`, answered `server.vad-mode-switched`). Every socket is fed like a microphone
+by an asyncio task: 20 ms chunks of 16 kHz PCM16 sent in real time, faint white noise (σ 20, ≈ -64 dBFS) when
+nobody speaks, never a pause; "end of speech" is when the chunk holding the utterance's last sample above
+|300| was sent (Piper's WAV ends with ~0.2 s of near-silence after it):
+  6. vad-latency: one voice socket per turn_detection, default (`server_vad`, 500 ms of silence) then
+     `{"type": "semantic_vad"}` (Smart Turn asked after 200 ms of silence; an unfinished turn ends after 3 s);
+     --turns turns each after --vad-warmup: 0.5 s of silence, the utterance, silence on until
+     `server.interaction-complete` (the reply is paced, ~6 s); end of speech → `server.vad-speech-ended` /
+     `server.user-message-available` / first non-empty `server.new-message` audio / interaction-complete,
+     vad-speech-ended → first audio, the detector's `ts_end` against where speech ended in the stream sent;
+     for semantic_vad how many turns ended < 1 s after speech end (Smart Turn said "finished"); utterances cut
+     before their end (a vad-speech-ended during it) are counted;
+  7. vad-cpu: first 10 s with no stream (what the server burns idle, subtracted in the "net" columns), then
+     for each of --vad-cpu-levels that many sockets in VAD mode (one user each; text replies except the
+     --vad-speakers first, which are voice) streaming silence for --vad-cpu-seconds: CPU seconds
+     (/proc/<pid>/stat utime+stime) of compadre, of its speech server (compadre's child running
+     speech-server.py) and of this script, per stream per second of audio; machine busy share (/proc/stat);
+     how late sends were against their 20 ms schedule; speech starts the noise caused;
+  8. vad-hold: for each of --vad-levels in order, that many streaming sockets (the streams of the levels before
+     stay open and keep streaming; 10 s of silence first for the CPU table), then --vad-speakers of them take
+     server_vad speech turns back to back (12 s apart / speakers) for --vad-hold-seconds. Detection keeps up
+     when p99 (end of speech → vad-speech-ended) ≤ 500 + 300 ms with no failed turn or closed socket; a level
+     holds when, besides, p99 (end of speech → first audio) ≤ 2 s. Levels stop after the first where detection
+     does not keep up, or when --vad-budget seconds (steps 7 + 8) are spent.
+The client runs on the same cores as the server (its own CPU is reported); at a few hundred sockets its
+send lateness shows when it, not the server, is the limit.
 
 Since the model is instant (about 2 ms per call; the baseline row, text in and text out, shows what the engine
 and the model take without speech), everything measured is the server's and its speech engines' own time.

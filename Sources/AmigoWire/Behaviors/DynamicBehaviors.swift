@@ -346,27 +346,20 @@ public struct DynamicBehaviorVersionInput: Decodable, Sendable, ValidatableReque
                 for (specIndex, tool) in specs.enumerated() {
                     let specPath = path + ["tool_call_specs", .index(specIndex)]
                     let spec = tool.spec
-                    c.objectID(spec.toolID, at: specPath + ["tool_id"])
                     if !seen.insert(spec.toolID).inserted {
                         c.add(specPath + ["tool_id"], "Tool \(spec.toolID) is listed more than once")
                     }
-                    do {
-                        _ = try VersionSpecifier(spec.versionConstraint)
-                    } catch {
-                        c.add(specPath + ["version_constraint"], error.description)
-                    }
-                    c.nonEmpty(spec.additionalInstruction, at: specPath + ["additional_instruction"])
                     c.nonEmpty(tool.toolName, at: specPath + ["tool_name"])
-                    if spec.audioFillers.count > 5 {
-                        c.add(specPath + ["audio_fillers"], "List should have at most 5 items after validation, not \(spec.audioFillers.count)", type: "too_long")
-                    }
-                    for (fillerIndex, filler) in spec.audioFillers.enumerated() {
-                        c.nonEmpty(filler, at: specPath + ["audio_fillers", .index(fillerIndex)])
-                    }
-                    if !(spec.audioFillerTriggeredAfter > 0) {
-                        c.add(specPath + ["audio_filler_triggered_after"], "Input should be greater than 0", type: "greater_than")
-                    } else if spec.audioFillerTriggeredAfter > 10 {
-                        c.add(specPath + ["audio_filler_triggered_after"], "Input should be less than or equal to 10", type: "less_than_equal")
+                    for violation in spec.violations {
+                        let message = switch violation {
+                        case .toolID: "String should match pattern '^[a-f0-9]{24}$'"
+                        case .versionConstraint(let reason): reason
+                        case .emptyInstruction, .emptyFiller: "String should have at least 1 character"
+                        case .tooManyFillers(let count): "List should have at most 5 items after validation, not \(count)"
+                        case .fillerDelayNotPositive: "Input should be greater than 0"
+                        case .fillerDelayTooLong: "Input should be less than or equal to 10"
+                        }
+                        c.add(specPath + violation.path, message, type: violation.type)
                     }
                 }
             }

@@ -211,6 +211,68 @@ public struct ToolCallSpec: Codable, Sendable, Hashable {
         case audioFillerTriggeredAfter = "audio_filler_triggered_after"
         case resultPersistence = "result_persistence"
     }
+
+    /// A rule a tool call spec breaks. The rules are the same wherever a spec appears (a graph's state, a
+    /// dynamic behavior's `change-tool-candidates`); each place words the message its own way.
+    public enum Violation: Sendable, Hashable {
+        /// `tool_id` is not 24 lowercase hex characters.
+        case toolID
+        /// `version_constraint` does not parse; the parser's explanation.
+        case versionConstraint(String)
+        /// `additional_instruction` is empty or only white space.
+        case emptyInstruction
+        /// More than 5 audio fillers.
+        case tooManyFillers(Int)
+        /// The audio filler at this index is empty or only white space.
+        case emptyFiller(Int)
+        /// `audio_filler_triggered_after` is not above 0, or above 10 seconds.
+        case fillerDelayNotPositive(Double)
+        case fillerDelayTooLong(Double)
+
+        /// The field at fault, below the spec.
+        public var path: [ValidationIssue.Location] {
+            switch self {
+            case .toolID: ["tool_id"]
+            case .versionConstraint: ["version_constraint"]
+            case .emptyInstruction: ["additional_instruction"]
+            case .tooManyFillers: ["audio_fillers"]
+            case .emptyFiller(let index): ["audio_fillers", .index(index)]
+            case .fillerDelayNotPositive, .fillerDelayTooLong: ["audio_filler_triggered_after"]
+            }
+        }
+
+        /// The validation error type, as pydantic names it.
+        public var type: String {
+            switch self {
+            case .toolID: "string_pattern_mismatch"
+            case .versionConstraint: "value_error"
+            case .emptyInstruction, .emptyFiller: "string_too_short"
+            case .tooManyFillers: "too_long"
+            case .fillerDelayNotPositive: "greater_than"
+            case .fillerDelayTooLong: "less_than_equal"
+            }
+        }
+    }
+
+    /// Every rule this spec breaks, in field order.
+    public var violations: [Violation] {
+        var found: [Violation] = []
+        if !ObjectID.isValid(toolID) { found.append(.toolID) }
+        do {
+            _ = try VersionSpecifier(versionConstraint)
+        } catch {
+            found.append(.versionConstraint(error.description))
+        }
+        if !FieldRule.isNonEmpty(additionalInstruction) { found.append(.emptyInstruction) }
+        if audioFillers.count > 5 { found.append(.tooManyFillers(audioFillers.count)) }
+        for (index, filler) in audioFillers.enumerated() where !FieldRule.isNonEmpty(filler) { found.append(.emptyFiller(index)) }
+        if !(audioFillerTriggeredAfter > 0) {
+            found.append(.fillerDelayNotPositive(audioFillerTriggeredAfter))
+        } else if audioFillerTriggeredAfter > 10 {
+            found.append(.fillerDelayTooLong(audioFillerTriggeredAfter))
+        }
+        return found
+    }
 }
 
 /// A state of a context graph, tagged on the wire by its `type` field.

@@ -225,17 +225,18 @@ private struct GraphCheck {
     }
 
     private mutating func checkToolSpec(_ spec: ToolCallSpec, at path: Path, _ who: String) {
-        if !ObjectID.isValid(spec.toolID) {
-            add(path + ["tool_id"], "\(who): tool_id '\(spec.toolID)' must be 24 lowercase hex characters (^[a-f0-9]{24}$)", type: "string_pattern_mismatch")
+        for violation in spec.violations {
+            let message = switch violation {
+            case .toolID: "\(who): tool_id '\(spec.toolID)' must be 24 lowercase hex characters (^[a-f0-9]{24}$)"
+            case .versionConstraint(let reason): "\(who): \(reason)"
+            case .emptyInstruction: "\(who): a tool's additional instruction must not be empty or only white space"
+            case .tooManyFillers(let count): "\(who): at most 5 audio fillers are allowed (got \(count))"
+            case .emptyFiller: "\(who): an audio filler must not be empty or only white space"
+            case .fillerDelayNotPositive(let seconds): "\(who): the audio filler delay must be greater than 0 seconds (got \(seconds))"
+            case .fillerDelayTooLong(let seconds): "\(who): the audio filler delay must be at most 10 seconds (got \(seconds))"
+            }
+            add(path + violation.path, message, type: violation.type)
         }
-        do {
-            _ = try VersionSpecifier(spec.versionConstraint)
-        } catch {
-            add(path + ["version_constraint"], "\(who): \(error.description)", type: "value_error")
-        }
-        text(spec.additionalInstruction, at: path + ["additional_instruction"], "\(who): a tool's additional instruction")
-        checkFillers(spec.audioFillers, at: path + ["audio_fillers"], who)
-        checkFillerDelay(spec.audioFillerTriggeredAfter, at: path + ["audio_filler_triggered_after"], who)
     }
 
     private mutating func checkFillers(_ fillers: [String], at path: Path, _ who: String) {
