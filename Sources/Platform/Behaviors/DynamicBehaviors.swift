@@ -315,13 +315,6 @@ public struct DynamicBehaviorFilter: Sendable {
             && (isActive.map { $0 == set.isActive } ?? true)
             && (appliedToServices.isEmpty || appliedToServices.contains { set.appliedToServices.contains($0) })
             && (creators.isEmpty || creators.contains { $0 == "\(set.creator.orgID),\(set.creator.userID)" || $0 == set.creator.userID })
-            && tags.allSatisfy { filter in
-                guard let value = set.tags[filter.key] else { return false }
-                switch filter.value {
-                case "*": return true
-                case "": return value == nil
-                default: return value == filter.value
-                }
-            }
+            && tags.allSatisfy { TagMatch(key: $0.key, value: $0.value).matches(set.tags) }
     }
 }

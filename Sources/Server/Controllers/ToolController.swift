@@ -39,7 +39,7 @@ struct ToolController {
             let ids = try query.objectIDs("id")
             let deprecated = try query.bool("deprecated")
             let sort = try query.sort(allowed: ["name": "name", "deprecated": "deprecated"])
-            let tags = try query.keyValues("tag").map { TagFilter(key: $0.key, value: $0.value) }
+            let tags = try query.keyValues("tag").map { TagMatch(key: $0.key, value: $0.value) }
             let page = try query.page(defaultLimit: 10, maxLimit: 20)
             let orgID = call.orgID
             let all = try await api.store.read { try await $0.tools.all(orgID: orgID) }
@@ -360,15 +360,6 @@ struct ToolController {
 
     static func tagText(_ tag: Tag) -> String { "\(tag.key):\(tag.value ?? "")" }
 
-    struct TagFilter {
-        var key: String
-        var value: String
-        func matches(_ tags: [Tag]) -> Bool {
-            tags.contains { tag in
-                tag.key == key && (value == "*" || (value.isEmpty ? tag.value == nil : tag.value == value))
-            }
-        }
-    }
 
 
     static func versionSpecifier(_ text: String?, location: [ValidationIssue.Location]) throws -> VersionSpecifier? {

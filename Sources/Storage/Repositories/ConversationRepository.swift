@@ -94,14 +94,7 @@ public struct ConversationFilter: Sendable {
     }
 
     func matchesTags(_ record: ConversationRecord) -> Bool {
-        tags.allSatisfy { filter in
-            guard let value = record.tags[filter.key] else { return false }
-            switch filter.value {
-            case "*": return true
-            case "": return value == nil
-            default: return value == filter.value
-            }
-        }
+        tags.allSatisfy { TagMatch(key: $0.key, value: $0.value).matches(record.tags) }
     }
 }
 

@@ -82,19 +82,7 @@ public struct ServiceFilter: Sendable {
     }
 
     func matchesTags(_ service: Service) -> Bool {
-        tags.allSatisfy { filter in
-            let parts = filter.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(parts[0])
-            let value = parts.count > 1 ? String(parts[1]) : "*"
-            return service.tags.contains { tag in
-                guard tag.key == key else { return false }
-                switch value {
-                case "*": return true
-                case "": return tag.value == nil
-                default: return tag.value == value
-                }
-            }
-        }
+        tags.allSatisfy { TagMatch($0).matches(service.tags) }
     }
 }
 
