@@ -140,27 +140,20 @@ struct UserController {
             let page = try query.page(defaultLimit: 50, maxLimit: 50, minLimit: 0)
             let sort = try query.sort(allowed: ["conversation_id": "conversation_id", "created_at": "created_at"])
             let orgID = call.orgID
-            let (user, stored) = try await api.store.read { repositories in
-                (try await repositories.users.get(id: userID, orgID: orgID), try await repositories.memories.memories(userID: userID, orgID: orgID))
+            let caller = try call.caller
+            let (user, result) = try await api.store.read { repositories -> (User?, PageResult<Memory>?) in
+                guard let user = try await repositories.users.get(id: userID, orgID: orgID) else { return (nil, nil) }
+                // Memories are the user's; reading them needs the messages they come from (the permission
+                // above), which a user may hide from administrators.
+                guard Visibility.conversationsVisible(of: user, to: caller) else { return (user, nil) }
+                let result = try await repositories.memories.page(
+                    userID: userID, orgID: orgID, ids: ids, conversationIDs: conversations,
+                    sort: sort.map { SortKey(column: $0.column, ascending: $0.ascending) }, page: PageRequest(limit: page.limit, offset: page.offset)
+                )
+                return (user, result)
             }
-            guard let user else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
-            // Memories are the user's; reading them needs the messages they come from (the permission above),
-            // which a user may hide from administrators.
-            let visible = Visibility.conversationsVisible(of: user, to: try call.caller)
-            var memories = stored.map(\.memory).filter { memory in
-                visible &&
-                (ids.isEmpty || ids.contains(memory.id)) && (conversations.isEmpty || conversations.contains(memory.conversationID))
-            }
-            memories.sort { lhs, rhs in
-                for key in sort {
-                    let order = key.column == "created_at"
-                        ? (lhs.createdAt == rhs.createdAt ? ComparisonResult.orderedSame : (lhs.createdAt < rhs.createdAt ? .orderedAscending : .orderedDescending))
-                        : lhs.conversationID.compare(rhs.conversationID)
-                    if order != .orderedSame { return key.ascending == (order == .orderedAscending) }
-                }
-                return lhs.createdAt != rhs.createdAt ? lhs.createdAt > rhs.createdAt : lhs.id > rhs.id
-            }
-            let result = PageResult(all: memories, page: PageRequest(limit: page.limit, offset: page.offset))
+            guard user != nil else { throw PlatformError.notFound("User `\(userID)` does not exist.") }
+            guard let result else { return try .json(GetMemoriesResponse(memories: [], hasMore: false, continuationToken: nil)) }
             return try .json(GetMemoriesResponse(memories: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
         }
 

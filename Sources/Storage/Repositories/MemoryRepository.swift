@@ -65,6 +65,19 @@ public struct MemoryRepository: Sendable {
         }
     }
 
+    /// One page of the user's memories (`ids`, `conversationIDs`: only those, when given), ordered by
+    /// `sort` (columns `created_at`, `conversation_id`), then newest first.
+    public func page(
+        userID: String, orgID: String, ids: [String], conversationIDs: [String], sort: [SortKey], page: PageRequest
+    ) async throws -> PageResult<Memory> {
+        var query = sql.select().column("doc").from("memories").where("org_id", .equal, orgID).where("user_id", .equal, userID)
+        if !ids.isEmpty { query = query.where("id", .in, ids) }
+        if !conversationIDs.isEmpty { query = query.where("conversation_id", .in, conversationIDs) }
+        for key in sort { query = query.orderBy(key.column, key.ascending ? .ascending : .descending) }
+        let rows = try await query.orderBy("created_at", .descending).orderBy("id", .descending).paged(page).all()
+        return PageResult(fetched: try rows.map { try Documents.decode(Memory.self, from: $0) }, page: page)
+    }
+
     public func userModel(userID: String, orgID: String) async throws -> StoredUserModel? {
         try await sql.raw("SELECT doc FROM user_models WHERE org_id = \(bind: orgID) AND user_id = \(bind: userID)")
             .first().map { try Documents.decode(StoredUserModel.self, from: $0) }
