@@ -15,7 +15,8 @@ Three jobs, nothing else:
    - get-agent-versions, get-service-hierarchical-state-machine-versions, get-dynamic-behavior-set-versions:
      `version=N-M` with N <= M;
    - create-api-key: `duration` between 1 and 90 days (a duration the server cannot read is left
-     alone: that is the server's business).
+     alone: that is the server's business);
+   - create-metric: a numerical metric's `lower_bound` <= `upper_bound`.
 
 3. Count the requests sent (written to $COMPADRE_FUZZ_COUNT_FILE at exit).
 """
@@ -94,6 +95,11 @@ def before_call(context, case, kwargs):
         m = re.fullmatch(r"(\s*\+?)(\d+)-(\+?)(\d+)(\s*)", version) if isinstance(version, str) else None
         if m and int(m.group(2)) > int(m.group(4)):
             case.query["version"] = f"{m.group(1)}{m.group(4)}-{m.group(3)}{m.group(2)}{m.group(5)}"
+    if op == "create-metric" and body is not None and isinstance(body.get("metric_value"), dict):
+        value = body["metric_value"]
+        low, high = value.get("lower_bound"), value.get("upper_bound")
+        if value.get("type") == "numerical" and _is_number(low) and _is_number(high) and low > high:
+            value["lower_bound"], value["upper_bound"] = high, low
     if op == "create-api-key" and body is not None and isinstance(body.get("duration"), str):
         days = _days(body["duration"])
         if days is not None and not 1 <= days <= 90:

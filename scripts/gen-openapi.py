@@ -213,6 +213,17 @@ OPERATIONS = [
         404: "No such organization or dynamic behavior set."}),
     ("get-dynamic-behavior-invocations", "List the times a set was selected in conversations", {
         404: "No such organization or dynamic behavior set."}),
+    # Metrics
+    ("create-metric", "Create a metric (boolean, numerical with bounds, or categorical)", {
+        404: "No such organization or service.",
+        409: "A metric that is not deleted has this name."}),
+    ("get-metrics", "List metrics", {}),
+    ("search-metrics", "Find metrics by name and description", {}),
+    ("update-metric", "Change a metric's description, services, notes or tags", {
+        404: "No such organization, metric or service, or the metric was deleted."}),
+    ("delete-metric", "Delete a metric (it stays readable by id)", {
+        400: "A simulation unit test uses the metric.",
+        404: "No such organization or metric, or it was already deleted."}),
 ]
 
 # Reference operationIds used by more than one method (each extra one gets `-<method>`).
@@ -220,7 +231,7 @@ SHARED_OPERATION_IDS = {"access-git-interface"}
 
 # Operations that need no credentials. The reference also marks some operations public
 # (security: []); those keep that marking.
-PUBLIC_OPERATIONS = {"sign-in-with-api-key", "healthz", "get-openapi-document", "get-metrics"}
+PUBLIC_OPERATIONS = {"sign-in-with-api-key", "healthz", "get-openapi-document", "get-server-metrics"}
 
 # Error descriptions used unless an operation gives its own.
 ERROR_DESCRIPTIONS = {
@@ -371,6 +382,7 @@ SORT_FIELDS = {
     "get-dynamic-behavior-sets": ["updated_at"],
     "get-dynamic-behavior-set-versions": ["version"],
     "get-dynamic-behavior-invocations": ["invoked_at"],
+    "get-metrics": ["updated_at"],
 }
 
 # Parameter rules: (operationId, in, name) -> keywords merged into the parameter's schema (into its
@@ -381,6 +393,8 @@ PARAMETER_RULES = {
     ("get-tools", "query", "tag"): {"pattern": ":"},
     ("get-dynamic-behavior-sets", "query", "tag"): {"pattern": ":"},
     ("search-dynamic-behavior-sets", "query", "tag"): {"pattern": ":"},
+    ("get-metrics", "query", "tag"): {"pattern": ":"},
+    ("search-metrics", "query", "tag"): {"pattern": ":"},
     ("get-dynamic-behavior-set-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
     ("create-dynamic-behavior-set-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},
     ("get-agent-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
@@ -822,7 +836,7 @@ def own_operations():
             },
         }},
         "/metrics": {"get": {
-            "operationId": "get-metrics",
+            "operationId": "get-server-metrics",
             "summary": "The server's metrics in the Prometheus text format",
             "tags": ["Compadre"],
             "security": [],

@@ -47,6 +47,7 @@ public enum CompadreServer {
         ToolController(api: api).addRoutes(to: router)
         ToolRepositoryController(api: api).addRoutes(to: router)
         DynamicBehaviorController(api: api).addRoutes(to: router)
+        MetricController(api: api).addRoutes(to: router)
         MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router

@@ -166,6 +166,17 @@ public enum Migrations {
                 toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
             )
         }),
+        Migration(version: 10, name: "metrics", statements: [
+            "CREATE TABLE metrics (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, is_deleted BOOLEAN NOT NULL, doc TEXT NOT NULL)",
+            // A name is unique among the organization's metrics that are not deleted.
+            "CREATE UNIQUE INDEX metrics_live_name ON metrics (org_id, name) WHERE NOT is_deleted",
+        ], data: { sql in
+            try await grant(
+                ["Metric:CreateMetric", "Metric:GetMetric", "Metric:ModifyMetric", "Metric:DeleteMetric", "Metric:EvaluateMetric",
+                 "Metric:GetMetricEvaluationResult"],
+                toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
+            )
+        }),
     ]
 
     /// Adds `permissions` (unconditional) to every role named one of `names` that lacks them.

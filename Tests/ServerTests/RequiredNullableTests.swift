@@ -39,6 +39,17 @@ struct RequiredNullableTests {
             let stored = keys.first { ($0["key_id"] as? String) == id }
             return "\(created.status.code) name=\(String(describing: stored?["name"].map { $0 is NSNull ? "null" : "\($0)" }))"
         },
+        "CreateMetricRequest.additional_notes": { client, org, token, mode in
+            var body: [String: Any] = [
+                "name": "Resolved \(mode)", "description": "Was the issue resolved?", "applied_to_services": [String](),
+                "additional_notes": "x", "tags": [String: Any](), "metric_value": ["type": "boolean"],
+            ]
+            mode.apply("additional_notes", to: &body)
+            let created = try await client.call(.post, "/v1/\(org)/metric/", token: token, json: body)
+            let id = try created.object()["id"] as? String ?? ""
+            let listed = try await client.call(.get, "/v1/\(org)/metric/?id=\(id)", token: token).object()["metrics"] as? [[String: Any]] ?? []
+            return "\(created.status.code) additional_notes=\(String(describing: listed.first?["additional_notes"].map { $0 is NSNull ? "null" : "\($0)" }))"
+        },
         "RecallStateInput.queries": { client, org, token, mode in
             try await recallFixture(client, org: org, token: token, field: "queries", other: ("requested_information", "age"), mode: mode)
         },

@@ -67,7 +67,7 @@ HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 # Operations without security: not part of the matrix (each is checked below for what it can show).
 ANONYMOUS = {
     "healthz": "liveness probe; says nothing about any organization",
-    "get-metrics": "Prometheus metrics of the process; checked to carry none of A's ids or names",
+    "get-server-metrics": "Prometheus metrics of the process; checked to carry none of A's ids or names",
     "get-openapi-document": "the static API document",
     "get-organization": "public in the Amigo reference (an organization's branding for its sign-in page)",
     "sign-in-with-api-key": "the API key in its headers is the credential; checked: B's key never signs in to A",
@@ -135,6 +135,9 @@ class OrgA:
     behavior_trigger: str = ""
     behavior_instruction: str = ""
     behavior_tag_value: str = ""
+    metric_id: str = ""  # a metric applied to A's service
+    metric_name: str = ""
+    metric_description: str = ""
 
     def markers(self) -> dict[str, str]:
         """What of A must never show up in an answer to someone else."""
@@ -178,6 +181,9 @@ class OrgA:
             "dynamic behavior trigger": self.behavior_trigger,
             "dynamic behavior instruction": self.behavior_instruction,
             "dynamic behavior tag value": self.behavior_tag_value,
+            "metric id": self.metric_id,
+            "metric name": self.metric_name,
+            "metric description": self.metric_description,
         }
         for i, value in enumerate(self.interaction_ids):
             values[f"interaction id #{i}"] = value
@@ -441,6 +447,14 @@ def world(compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPath
         ok(raw(a_org, token, "POST", f"/dynamic_behavior_set/{a.behavior_set_id}/version/", params={"version": 2},
                json=behavior_version(a, a.behavior_trigger)), 201)
 
+        # A metric applied to A's service.
+        a.metric_name = marker("isometric")
+        a.metric_description = marker("Iso metric description ")
+        a.metric_id = ok(raw(a_org, token, "POST", "/metric/", json={
+            "name": a.metric_name, "description": a.metric_description, "applied_to_services": [a.service_id],
+            "additional_notes": None, "tags": {"iso": a.behavior_tag_value}, "metric_value": {"type": "boolean"},
+        }), 201)["id"]
+
         yield World(a=a, b=b, doc=httpx.get(f"{a_org.server.base_url}/openapi.json", timeout=30).json(),
                     workdir=workdir, canaries=canaries)
     finally:
@@ -606,6 +620,7 @@ def path_values(a: OrgA, org: str, method: str) -> dict[str, str]:
         "versions": "==" + a.tool_version,
         "git_path": "info/refs" if method == "get" else "git-upload-pack",
         "dynamic_behavior_set_id": a.behavior_set_id,
+        "metric_id": a.metric_id,
     }
 
 
@@ -640,6 +655,7 @@ def id_filter(a: OrgA, path: str) -> str | None:
         "tool": a.tool_id,
         "messages": a.message_ids[-1],
         "dynamic_behavior_set": a.behavior_set_id,
+        "metric": a.metric_id,
     }.get(last)
 
 
@@ -713,7 +729,8 @@ def build_request(doc: dict, base_url: str, a: OrgA, org: str, method: str, path
     query: list[tuple[str, str]] = []
     query_refs = False
     # Searches look for A's data by a word of it: the owner's name, or the name of A's dynamic behavior set.
-    search_term = a.behavior_set_name if "/dynamic_behavior_set/" in path else a.owner_first_name
+    search_term = (a.behavior_set_name if "/dynamic_behavior_set/" in path
+                   else a.metric_name if "/metric/" in path else a.owner_first_name)
     for p in params:
         if p["in"] != "query":
             continue

@@ -20,6 +20,8 @@ enum Permission {
         "Admin:GetModels", "Admin:GetPromptLogs", "Admin:SubmitSQLQuery",
         "DynamicBehaviorInstruction:CreateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:GetDynamicBehaviorInstruction",
         "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
+        "Metric:CreateMetric", "Metric:GetMetric", "Metric:ModifyMetric", "Metric:DeleteMetric", "Metric:EvaluateMetric",
+        "Metric:GetMetricEvaluationResult",
     ]
 
     static let conversation = all.filter { $0.hasPrefix("Conversation:") }

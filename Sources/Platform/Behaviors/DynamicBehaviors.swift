@@ -36,12 +36,12 @@ public struct DynamicBehaviors: Sendable {
         let vectors = await embedTriggers(input.conversationTriggers)
         let set = DynamicBehaviorSet(
             id: ObjectID.generate(now: now()), name: name, isActive: request.initialVersion.isActive,
-            appliedToServices: Self.unique(request.appliedToServices), tags: Self.stripped(request.tags), createdAt: now(),
+            appliedToServices: request.appliedToServices.uniqued, tags: Self.stripped(request.tags), createdAt: now(),
             creator: caller.userInfo
         )
         try await store.write { repositories in
             try await repositories.serialize("dynamic-behavior-names/\(orgID)")
-            try await Self.requireServices(set.appliedToServices, orgID: orgID, in: repositories)
+            try await repositories.requireServices(set.appliedToServices, orgID: orgID)
             try await Self.requireTools(input.actions, orgID: orgID, in: repositories)
             if set.isActive, try await repositories.behaviors.activeSetExists(named: name, orgID: orgID) {
                 throw PlatformError.conflict("An active dynamic behavior set named `\(name)` already exists.")
@@ -60,8 +60,8 @@ public struct DynamicBehaviors: Sendable {
             if let name = request.name { set.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
             if let tags = request.tags { set.tags = Self.stripped(tags) }
             if let services = request.appliedToServices {
-                set.appliedToServices = Self.unique(services)
-                try await Self.requireServices(set.appliedToServices, orgID: orgID, in: repositories)
+                set.appliedToServices = services.uniqued
+                try await repositories.requireServices(set.appliedToServices, orgID: orgID)
             }
             if let isActive = request.isActive { set.isActive = isActive }
             if set.isActive, try await repositories.behaviors.activeSetExists(named: set.name, orgID: orgID, excluding: id) {
@@ -111,7 +111,7 @@ public struct DynamicBehaviors: Sendable {
 
     /// The sets whose name or latest triggers contain the query's words, best first, at most 50.
     public func search(_ query: String, orgID: String, filter: DynamicBehaviorFilter) async throws -> [DynamicBehaviorSet] {
-        let terms = Self.words(query)
+        let terms = SearchText.words(query)
         guard !terms.isEmpty else { return [] }
         let (sets, versions) = try await store.read { repositories -> ([DynamicBehaviorSet], [StoredBehaviorVersion]) in
             let sets = try await repositories.behaviors.all(orgID: orgID).filter(filter.matches)
@@ -119,10 +119,7 @@ public struct DynamicBehaviors: Sendable {
         }
         let triggers = Dictionary(versions.map { ($0.version.setID, $0.version.conversationTriggers) }, uniquingKeysWith: { $1 })
         let scored = sets.compactMap { set -> (DynamicBehaviorSet, Int)? in
-            let nameWords = Self.words(set.name)
-            let triggerWords = Self.words((triggers[set.id] ?? []).joined(separator: " "))
-            // A term in the name counts more than one in a trigger.
-            let score = terms.reduce(0) { $0 + (nameWords.contains($1) ? 3 : 0) + (triggerWords.contains($1) ? 1 : 0) }
+            let score = SearchText.score(terms, name: set.name, other: (triggers[set.id] ?? []).joined(separator: " "))
             return score > 0 ? (set, score) : nil
         }
         return scored.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.updatedAt > $1.0.updatedAt }.prefix(50).map(\.0)
@@ -248,12 +245,6 @@ public struct DynamicBehaviors: Sendable {
         return set
     }
 
-    static func requireServices(_ ids: [String], orgID: String, in repositories: Repositories) async throws {
-        for id in ids where try await repositories.services.get(id: id, orgID: orgID) == nil {
-            throw PlatformError.notFound("Service `\(id)` does not exist.")
-        }
-    }
-
     static func requireTools(_ actions: [DynamicBehaviorAction], orgID: String, in repositories: Repositories) async throws {
         for id in actions.flatMap(\.toolIDs) {
             guard let tool = try await repositories.tools.get(id: id, orgID: orgID), !tool.deprecated else {
@@ -279,15 +270,6 @@ public struct DynamicBehaviors: Sendable {
             result.updateValue(value.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }, forKey: key.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return result
-    }
-
-    static func unique(_ ids: [String]) -> [String] {
-        var seen: Set<String> = []
-        return ids.filter { seen.insert($0).inserted }
-    }
-
-    static func words(_ text: String) -> Set<String> {
-        Set(text.lowercased().split { !$0.isLetter && !$0.isNumber }.map(String.init))
     }
 }
 

@@ -44,6 +44,7 @@ public struct Repositories: Sendable {
     public var behaviors: DynamicBehaviorRepository { DynamicBehaviorRepository(sql: sql, touched: touched) }
     public var jobs: JobRepository { JobRepository(sql: sql) }
     public var memories: MemoryRepository { MemoryRepository(sql: sql) }
+    public var metrics: MetricRepository { MetricRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.

@@ -1,0 +1,145 @@
+import AmigoWire
+import Foundation
+import Storage
+
+/// The organization's metrics (measures that judge conversations): their rules (a name unique among metrics that are not deleted, services
+/// that exist, name and value type fixed once created, deletion soft) and their listings.
+public struct ConversationMetrics: Sendable {
+    public let store: Store
+    let now: @Sendable () -> Date
+
+    public init(store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    public func create(_ request: CreateMetricRequest, caller: Principal) async throws -> String {
+        let orgID = caller.orgID
+        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let metric = MetricInstance(
+            id: ObjectID.generate(now: now()), orgID: orgID, createdAt: now(), name: name,
+            description: request.description.trimmingCharacters(in: .whitespacesAndNewlines),
+            appliedToServices: request.appliedToServices.uniqued,
+            additionalNotes: request.additionalNotes?.trimmingCharacters(in: .whitespacesAndNewlines), tags: request.tagList,
+            creator: caller.userInfo, metricValue: request.storedValue
+        )
+        try await store.write { repositories in
+            try await repositories.serialize("metric-names/\(orgID)")
+            try await repositories.requireServices(metric.appliedToServices, orgID: orgID)
+            if try await repositories.metrics.live(named: name, orgID: orgID) != nil {
+                throw PlatformError.conflict("A metric named `\(name)` already exists.")
+            }
+            try await repositories.metrics.insert(metric)
+        }
+        return metric.id
+    }
+
+    /// Changes what may change (description, services, notes, tags); a deleted metric cannot.
+    public func update(_ id: String, _ request: UpdateMetricRequest, caller: Principal) async throws -> MetricInstance {
+        let orgID = caller.orgID
+        return try await store.write { repositories in
+            var metric = try await Self.existing(id, orgID: orgID, in: repositories)
+            if metric.isDeleted { throw PlatformError.notFound("Metric `\(id)` was deleted.") }
+            if let description = request.description { metric.description = description.trimmingCharacters(in: .whitespacesAndNewlines) }
+            if let services = request.appliedToServices {
+                metric.appliedToServices = services.uniqued
+                try await repositories.requireServices(metric.appliedToServices, orgID: orgID)
+            }
+            switch request.additionalNotes {
+            case .unset: break
+            case .null: metric.additionalNotes = nil
+            case .value(let notes): metric.additionalNotes = notes.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if let tags = request.tags {
+                metric.tags = tags.keys.sorted().map { key in
+                    Tag(key: key.trimmingCharacters(in: .whitespacesAndNewlines), value: (tags[key] ?? nil)?.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+            }
+            metric.updatedAt = now()
+            metric.updatedBy = caller.userInfo
+            try await repositories.metrics.update(metric)
+            return metric
+        }
+    }
+
+    /// Soft delete: the metric keeps its id and results, can no longer change or be evaluated, and its
+    /// name is free again. Deleting it twice is 404. (A metric a simulation unit test uses is 400 once
+    /// unit tests exist.)
+    public func delete(_ id: String, caller: Principal) async throws {
+        let orgID = caller.orgID
+        try await store.write { repositories in
+            var metric = try await Self.existing(id, orgID: orgID, in: repositories)
+            if metric.isDeleted { throw PlatformError.notFound("Metric `\(id)` was already deleted.") }
+            metric.isDeleted = true
+            metric.updatedAt = now()
+            metric.updatedBy = caller.userInfo
+            try await repositories.metrics.update(metric)
+        }
+    }
+
+    public func list(orgID: String, filter: MetricFilter, sort: [SortKey], page: PageRequest) async throws -> GetMetricsResponse {
+        let all = try await store.read { try await $0.metrics.all(orgID: orgID) }
+        var metrics = all.filter(filter.matches)
+        metrics.sort { lhs, rhs in
+            // The one sort field is `updated_at`.
+            for key in sort where lhs.updatedAt != rhs.updatedAt {
+                return key.ascending == (lhs.updatedAt < rhs.updatedAt)
+            }
+            return lhs.id < rhs.id
+        }
+        let result = PageResult(all: metrics, page: page)
+        var filterValues: GetMetricsResponse.FilterValues?
+        if page.offset == 0 {
+            var creators: [UserInfo] = []
+            for metric in metrics where !creators.contains(metric.creator) { creators.append(metric.creator) }
+            filterValues = .init(
+                appliedToServicesIDs: Set(metrics.flatMap(\.appliedToServices)).sorted(), creators: creators,
+                tags: Set(metrics.flatMap { $0.tags.map(\.key) }).sorted(), types: Set(metrics.map(\.metricValue.type)).sorted()
+            )
+        }
+        return GetMetricsResponse(metrics: result.items, hasMore: result.hasMore, continuationToken: result.nextToken, filterValues: filterValues)
+    }
+
+    /// The metrics (not deleted) whose name or description contain the query's words, best first, at most 50.
+    public func search(_ query: String, orgID: String, filter: MetricFilter) async throws -> [MetricInstance] {
+        let terms = SearchText.words(query)
+        guard !terms.isEmpty else { return [] }
+        let metrics = try await store.read { try await $0.metrics.all(orgID: orgID) }.filter { !$0.isDeleted && filter.matches($0) }
+        let scored = metrics.compactMap { metric -> (MetricInstance, Int)? in
+            let score = SearchText.score(terms, name: metric.name, other: metric.description)
+            return score > 0 ? (metric, score) : nil
+        }
+        return scored.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0.updatedAt > $1.0.updatedAt }.prefix(50).map(\.0)
+    }
+
+    // MARK: - Helpers
+
+    static func existing(_ id: String, orgID: String, in repositories: Repositories) async throws -> MetricInstance {
+        guard let metric = try await repositories.metrics.get(id: id, orgID: orgID) else {
+            throw PlatformError.notFound("Metric `\(id)` does not exist.")
+        }
+        return metric
+    }
+}
+
+/// Filters of the metric listing and search.
+public struct MetricFilter: Sendable {
+    public var ids: [String] = []
+    public var isDeleted: Bool?
+    public var appliedToServices: [String] = []
+    public var types: [String] = []
+    /// `org_id,user_id` pairs, or bare user ids.
+    public var creators: [String] = []
+    public var tags: [TagMatch] = []
+
+    public init() {}
+
+    func matches(_ metric: MetricInstance) -> Bool {
+        (ids.isEmpty || ids.contains(metric.id))
+            && (isDeleted.map { $0 == metric.isDeleted } ?? true)
+            && (appliedToServices.isEmpty || appliedToServices.contains { metric.appliedToServices.contains($0) })
+            && (types.isEmpty || types.contains(metric.metricValue.type))
+            && (creators.isEmpty || creators.contains { $0 == "\(metric.creator.orgID),\(metric.creator.userID)" || $0 == metric.creator.userID })
+            && tags.allSatisfy { $0.matches(metric.tags) }
+    }
+}
