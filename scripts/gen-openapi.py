@@ -221,6 +221,11 @@ OPERATIONS = [
     ("search-metrics", "Find metrics by name and description", {}),
     ("update-metric", "Change a metric's description, services, notes or tags", {
         404: "No such organization, metric or service, or the metric was deleted."}),
+    ("evaluate-metrics", "Judge a conversation by metrics with the model; stored as manual results", {
+        400: "Nothing to judge: the conversation has had no interaction yet.",
+        404: "No such organization, conversation, interaction or metric, or the metric was deleted.",
+        503: "The model could not judge a metric (no answer that fits it after retries)."}),
+    ("get-metric-evaluation-results", "List stored metric results", {}),
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
@@ -383,6 +388,7 @@ SORT_FIELDS = {
     "get-dynamic-behavior-set-versions": ["version"],
     "get-dynamic-behavior-invocations": ["invoked_at"],
     "get-metrics": ["updated_at"],
+    "get-metric-evaluation-results": ["created_at"],
 }
 
 # Parameter rules: (operationId, in, name) -> keywords merged into the parameter's schema (into its

@@ -177,6 +177,14 @@ public enum Migrations {
                 toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
             )
         }),
+        Migration(version: 11, name: "metric results", statements: [
+            """
+            CREATE TABLE metric_results (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, metric_id TEXT NOT NULL, source_type TEXT NOT NULL,
+                conversation_id TEXT, run_id TEXT, created_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX metric_results_org ON metric_results (org_id, created_at)",
+            "CREATE INDEX metric_results_conversation ON metric_results (conversation_id, metric_id)",
+        ]),
     ]
 
     /// Adds `permissions` (unconditional) to every role named one of `names` that lacks them.

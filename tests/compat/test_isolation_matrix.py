@@ -640,6 +640,8 @@ def reference_values(a: OrgA) -> dict[str, Any]:
         "interaction_id": a.interaction_ids[-1],
         "applied_to_service": a.service_id,  # dynamic behavior set listing and search
         "applied_to_services": [a.service_id],  # dynamic behavior set bodies
+        "metric_ids": [a.metric_id],  # metric evaluation
+        "metric_id": a.metric_id,  # metric results listing
     }
 
 

@@ -100,3 +100,45 @@ def test_bad_metrics_are_refused_and_plain_users_see_none(compadre: Compadre):
         assert ok(user.get("/"))["metrics"] == []
         assert ok(user.get("/search/", params={"query": "kept"}))["metrics"] == []
         assert user.delete(f"/{metric}/").status_code == 403
+
+
+def test_a_conversation_is_judged_by_metrics_and_the_results_are_listed(compadre: Compadre, fake_openai):
+    """evaluate through a real server: the judge (the fake model, scripted) answers each metric in
+    request order; the results are stored as `manual` and listed; an answer that never fits the metric
+    is a 503 that stores nothing."""
+    from conversation_helpers import Blueprint, interact, start_conversation
+    from conversation_helpers import InteractionCompleteEvent
+
+    tag = word()
+    with compadre.user_client() as client, api(compadre) as http:
+        service = Blueprint(client).new_service(client)
+        fake_openai.script({"when": "text", "text": "Hello! How can I help?"})
+        created = start_conversation(client, service)
+        conversation = next(e.conversation_id for e in created if hasattr(e, "conversation_id"))
+        fake_openai.script({"when": "text", "text": "I can fix that invoice."})
+        events = interact(client, conversation, "My invoice is wrong")
+        assert isinstance(events[-1], InteractionCompleteEvent), events
+        user_message = events[0].message_id
+
+        resolved = ok(http.post("/", json={"name": f"Resolved {tag}", "description": "Was it resolved?", "applied_to_services": [],
+                                           "tags": {}, "metric_value": {"type": "boolean"}}), 201)["id"]
+        score = ok(http.post("/", json={"name": f"Score {tag}", "description": "How helpful", "applied_to_services": [],
+                                        "tags": {}, "metric_value": {"type": "numerical", "lower_bound": 1, "upper_bound": 5}}), 201)["id"]
+        fake_openai.script(
+            {"when": "json", "json": {"value": 4, "justification": "Helpful answer.", "messages": [3]}},
+            {"when": "json", "json": {"value": True, "justification": "The agent will fix it.", "messages": [2, 3]}},
+        )
+        answer = ok(http.post("/evaluate", json={"metric_ids": [score, resolved], "conversation_id": conversation}))
+        assert [(m["metric_id"], m["value"]) for m in answer["metrics"]] == [(score, 4), (resolved, True)], answer
+        assert answer["metrics"][1]["references"][0] == user_message
+        assert set(answer["metrics"][0]) == {"metric_id", "name", "value", "references", "justification"}
+
+        listed = ok(http.get("/metric_evaluation_result", params={"conversation_id": conversation}))
+        assert {(r["metric_id"], r["result"]) for r in listed["metric_evaluation_results"]} == {(score, 4), (resolved, True)}
+        assert all(r["source"]["type"] == "manual" for r in listed["metric_evaluation_results"])
+
+        fake_openai.script(*[{"when": "json", "json": {"value": 9, "justification": "Off the scale.", "messages": []}}] * 3)
+        failed = http.post("/evaluate", json={"metric_ids": [score], "conversation_id": conversation})
+        assert failed.status_code == 503, failed.text
+        again = ok(http.get("/metric_evaluation_result", params={"metric_id": score}))
+        assert [r["result"] for r in again["metric_evaluation_results"]] == [4]

@@ -294,3 +294,240 @@ public struct GetMetricsResponse: Encodable, Sendable {
         try c.encode(filterValues, forKey: .filterValues)
     }
 }
+
+// MARK: - Evaluation
+
+/// A metric's result: a number, a yes/no, a category, or null ("not applicable").
+public enum MetricResult: Codable, Sendable, Hashable {
+    case number(Double)
+    case bool(Bool)
+    case category(String)
+    case notApplicable
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .notApplicable }
+        else if let value = try? c.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? c.decode(Double.self) { self = .number(value) }
+        else { self = .category(try c.decode(String.self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .number(let value): try c.encode(value)
+        case .bool(let value): try c.encode(value)
+        case .category(let value): try c.encode(value)
+        case .notApplicable: try c.encodeNil()
+        }
+    }
+}
+
+/// Where a stored result came from (`EvaluationSource`).
+public enum EvaluationSource: Codable, Sendable, Hashable {
+    case postSession(conversationID: String, references: [String])
+    case manual(conversationID: String, evaluateToInteractionID: String?, invokedBy: UserInfo, references: [String])
+    case simulation(runID: String, unitTestID: String, runIndex: Int, references: [String])
+
+    public var type: String {
+        switch self {
+        case .postSession: "post-session"
+        case .manual: "manual"
+        case .simulation: "simulation"
+        }
+    }
+
+    public var conversationID: String? {
+        switch self {
+        case .postSession(let id, _), .manual(let id, _, _, _): id
+        case .simulation: nil
+        }
+    }
+
+    public var runID: String? {
+        if case .simulation(let id, _, _, _) = self { id } else { nil }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case conversationID = "conversation_id"
+        case evaluateToInteractionID = "evaluate_to_interaction_id"
+        case invokedBy = "invoked_by"
+        case references
+        case runID = "simulation_unit_test_set_run_id"
+        case unitTestID = "unit_test_id"
+        case runIndex = "run_index"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let references = try c.decode([String].self, forKey: .references)
+        switch try c.decode(String.self, forKey: .type) {
+        case "post-session": self = .postSession(conversationID: try c.decode(String.self, forKey: .conversationID), references: references)
+        case "manual":
+            self = .manual(
+                conversationID: try c.decode(String.self, forKey: .conversationID),
+                evaluateToInteractionID: try c.decodeIfPresent(String.self, forKey: .evaluateToInteractionID),
+                invokedBy: try c.decode(UserInfo.self, forKey: .invokedBy), references: references
+            )
+        default:
+            self = .simulation(
+                runID: try c.decode(String.self, forKey: .runID), unitTestID: try c.decode(String.self, forKey: .unitTestID),
+                runIndex: try c.decode(Int.self, forKey: .runIndex), references: references
+            )
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(type, forKey: .type)
+        switch self {
+        case .postSession(let conversationID, let references):
+            try c.encode(conversationID, forKey: .conversationID)
+            try c.encode(references, forKey: .references)
+        case .manual(let conversationID, let interactionID, let invokedBy, let references):
+            try c.encode(conversationID, forKey: .conversationID)
+            try c.encode(interactionID, forKey: .evaluateToInteractionID)
+            try c.encode(invokedBy, forKey: .invokedBy)
+            try c.encode(references, forKey: .references)
+        case .simulation(let runID, let unitTestID, let runIndex, let references):
+            try c.encode(runID, forKey: .runID)
+            try c.encode(unitTestID, forKey: .unitTestID)
+            try c.encode(runIndex, forKey: .runIndex)
+            try c.encode(references, forKey: .references)
+        }
+    }
+}
+
+/// A stored result (`MetricEvaluationResultInstance`).
+public struct MetricEvaluationResultInstance: Codable, Sendable, Hashable {
+    public var id: String
+    public var orgID: String
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var metricID: String
+    public var result: MetricResult
+    public var justification: String
+    public var source: EvaluationSource
+
+    public init(id: String, orgID: String, createdAt: Date, metricID: String, result: MetricResult, justification: String, source: EvaluationSource) {
+        self.id = id
+        self.orgID = orgID
+        self.createdAt = createdAt
+        self.updatedAt = createdAt
+        self.metricID = metricID
+        self.result = result
+        self.justification = justification
+        self.source = source
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case orgID = "org_id"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case metricID = "metric_id"
+        case result, justification, source
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(orgID, forKey: .orgID)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(metricID, forKey: .metricID)
+        try c.encode(result, forKey: .result)
+        try c.encode(justification, forKey: .justification)
+        try c.encode(source, forKey: .source)
+    }
+}
+
+/// Body of `POST /v1/{org}/metric/evaluate`.
+public struct EvaluateMetricsRequest: Decodable, Sendable, ValidatableRequest {
+    public var metricIDs: [String]
+    public var conversationID: String
+    public var evaluateToInteractionID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case metricIDs = "metric_ids"
+        case conversationID = "conversation_id"
+        case evaluateToInteractionID = "evaluate_to_interaction_id"
+    }
+
+    public func validate(into c: inout ValidationCollector) {
+        if metricIDs.isEmpty { c.add(["metric_ids"], "List should have at least 1 item after validation, not 0", type: "too_short") }
+        if metricIDs.count > 10 { c.add(["metric_ids"], "List should have at most 10 items after validation, not \(metricIDs.count)", type: "too_long") }
+        for (index, id) in metricIDs.enumerated() { c.objectID(id, at: ["metric_ids", .index(index)]) }
+        c.objectID(conversationID, at: ["conversation_id"])
+        if let evaluateToInteractionID { c.objectID(evaluateToInteractionID, at: ["evaluate_to_interaction_id"]) }
+    }
+}
+
+/// One metric's answer to `evaluate` (`MetricEvaluationResult`).
+public struct MetricEvaluation: Codable, Sendable, Hashable {
+    public var metricID: String
+    public var name: String
+    public var value: MetricResult
+    public var references: [String]
+    public var justification: String
+
+    public init(metricID: String, name: String, value: MetricResult, references: [String], justification: String) {
+        self.metricID = metricID
+        self.name = name
+        self.value = value
+        self.references = references
+        self.justification = justification
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case metricID = "metric_id"
+        case name, value, references, justification
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(metricID, forKey: .metricID)
+        try c.encode(name, forKey: .name)
+        try c.encode(value, forKey: .value)
+        try c.encode(references, forKey: .references)
+        try c.encode(justification, forKey: .justification)
+    }
+}
+
+/// `get-metric-evaluation-results`.
+public struct GetMetricEvaluationResultsResponse: Encodable, Sendable {
+    public var results: [MetricEvaluationResultInstance]
+    public var hasMore: Bool
+    public var continuationToken: Int?
+    public var metricIDs: [String]?
+
+    public init(results: [MetricEvaluationResultInstance], hasMore: Bool, continuationToken: Int?, metricIDs: [String]?) {
+        self.results = results
+        self.hasMore = hasMore
+        self.continuationToken = continuationToken
+        self.metricIDs = metricIDs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case results = "metric_evaluation_results"
+        case hasMore = "has_more"
+        case continuationToken = "continuation_token"
+        case filterValues = "filter_values"
+    }
+
+    enum FilterKeys: String, CodingKey { case metricIDs = "metric_ids" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(results, forKey: .results)
+        try c.encode(hasMore, forKey: .hasMore)
+        try c.encode(continuationToken, forKey: .continuationToken)
+        if let metricIDs {
+            var filters = c.nestedContainer(keyedBy: FilterKeys.self, forKey: .filterValues)
+            try filters.encode(metricIDs, forKey: .metricIDs)
+        } else {
+            try c.encodeNil(forKey: .filterValues)
+        }
+    }
+}

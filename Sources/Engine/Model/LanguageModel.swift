@@ -80,11 +80,14 @@ public struct PromptKind: RawRepresentable, Hashable, Sendable, Codable, CustomS
     /// Post-conversation analysis.
     public static let extractMemories = PromptKind(rawValue: "extract-memories")
     public static let generateUserModels = PromptKind(rawValue: "generate-user-models")
+    /// A metric judged over a transcript.
+    public static let evaluateMetric = PromptKind(rawValue: "evaluate-metric")
 
     public static let all: [PromptKind] = [
         .selectNextAction, .selectNextStateForDecisionState, .engageUser, .generateReflection,
         .generateRecallQueries, .checkIfActiveMemoryNeeded, .extractActiveMemories, .recommendResponses,
         .generateConversationStarters, .generateToolParams, .selectDynamicBehavior, .extractMemories, .generateUserModels,
+        .evaluateMetric,
     ]
 }
 

@@ -1,17 +1,121 @@
 import AmigoWire
+import Engine
 import Foundation
 import Storage
 
-/// The organization's metrics (measures that judge conversations): their rules (a name unique among metrics that are not deleted, services
-/// that exist, name and value type fixed once created, deletion soft) and their listings.
+/// The organization's metrics (measures that judge conversations): their rules (a name unique among
+/// metrics that are not deleted, services that exist, name and value type fixed once created, deletion
+/// soft), their listings, and their evaluation.
+///
+/// Evaluation is the model as a judge: one call per metric over the transcript (user and agent messages
+/// and external events, up to the interaction asked for), its answer constrained by a schema made from
+/// the metric's type. An answer that still does not fit (wrong type, out of bounds, not a category) is
+/// asked again, up to ``judgeAttempts`` times; then the evaluation fails (503) and stores nothing — a
+/// value is never made up. `null` means "not applicable" and is a result like any other.
 public struct ConversationMetrics: Sendable {
     public let store: Store
+    let models: LanguageModels?
     let now: @Sendable () -> Date
+    static let judgeAttempts = 3
 
-    public init(store: Store, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: Store, models: LanguageModels? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.models = models
         self.now = now
     }
+
+    // MARK: - Evaluation
+
+    /// Judges `request.metricIDs` over the conversation (up to `evaluate_to_interaction_id`), stores each
+    /// result with source `manual` (replacing the caller's earlier manual result for the same conversation
+    /// and metric), and answers them in request order.
+    public func evaluate(_ request: EvaluateMetricsRequest, caller: Principal) async throws -> [MetricEvaluation] {
+        let orgID = caller.orgID
+        guard let models else { throw PlatformError.unavailable("This server has no language model to judge metrics with.") }
+        let (record, metrics, messages) = try await store.read { repositories in
+            let record = try await repositories.conversation(
+                request.conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetMessage"
+            )
+            let found = try await repositories.metrics.get(ids: request.metricIDs, orgID: orgID)
+            let metrics = try request.metricIDs.uniqued.map { id in
+                guard let metric = found.first(where: { $0.id == id }) else { throw PlatformError.notFound("Metric `\(id)` does not exist.") }
+                if metric.isDeleted { throw PlatformError.notFound("Metric `\(id)` was deleted.") }
+                return metric
+            }
+            if record.interactionCount == 0 { throw PlatformError.badRequest("The conversation has no interactions.") }
+            var messages = try await repositories.conversations.recentMessages(conversationID: record.id, orgID: orgID, limit: 2_000)
+            if let last = request.evaluateToInteractionID {
+                guard let end = messages.lastIndex(where: { $0.interactionID == last }) else {
+                    throw PlatformError.notFound("Interaction `\(last)` is not part of this conversation.")
+                }
+                messages = Array(messages[...end])
+            }
+            return (record, metrics, messages.filter { $0.messageType != .agentInnerThought })
+        }
+        var judged: [String: Prompts.Judgement] = [:]
+        for metric in metrics {
+            judged[metric.id] = try await judge(metric, messages: messages, preferences: record.versionSetInfo.llmModelPreferences, models: models)
+        }
+        let date = now()
+        let results = metrics.map { metric in
+            let judgement = judged[metric.id]!
+            return MetricEvaluationResultInstance(
+                id: ObjectID.generate(now: date), orgID: orgID, createdAt: date, metricID: metric.id, result: judgement.value,
+                justification: judgement.justification,
+                source: .manual(
+                    conversationID: record.id, evaluateToInteractionID: request.evaluateToInteractionID, invokedBy: caller.userInfo,
+                    references: judgement.messages.map { messages[$0 - 1].id }
+                )
+            )
+        }
+        try await store.write { repositories in
+            for result in results { try await repositories.metrics.save(result) }
+        }
+        return request.metricIDs.map { id in
+            let metric = metrics.first { $0.id == id }!
+            let judgement = judged[id]!
+            return MetricEvaluation(
+                metricID: id, name: metric.name, value: judgement.value, references: judgement.messages.map { messages[$0 - 1].id },
+                justification: judgement.justification
+            )
+        }
+    }
+
+    /// One metric judged over `messages`: asked again while the answer does not fit the metric.
+    func judge(
+        _ metric: MetricInstance, messages: [MessageInstance], preferences: [String: LLMConfig], models: LanguageModels
+    ) async throws -> Prompts.Judgement {
+        let request = Prompts.metricJudgement(
+            name: metric.name, description: metric.description, notes: metric.additionalNotes, value: metric.metricValue, transcript: messages
+        )
+        var problem = ""
+        for _ in 0..<Self.judgeAttempts {
+            let answer = try await models.call(.evaluateMetric, preferences: preferences).complete(request)
+            do {
+                return try Prompts.judgement(in: answer.text, for: metric.metricValue, messageCount: messages.count)
+            } catch let error as LanguageModelError {
+                problem = error.description
+            }
+        }
+        throw PlatformError.unavailable("The model could not judge metric `\(metric.name)` in \(Self.judgeAttempts) attempts: \(problem)")
+    }
+
+    /// A page of stored results.
+    public func results(
+        orgID: String, filter: MetricResultFilter, ascending: Bool, page: PageRequest
+    ) async throws -> GetMetricEvaluationResultsResponse {
+        let (result, metricIDs) = try await store.read { repositories in
+            (
+                try await repositories.metrics.results(orgID: orgID, filter: filter, ascending: ascending, page: page),
+                page.offset == 0 ? try await repositories.metrics.resultMetricIDs(orgID: orgID, filter: filter) : nil
+            )
+        }
+        return GetMetricEvaluationResultsResponse(
+            results: result.items, hasMore: result.hasMore, continuationToken: result.nextToken, metricIDs: metricIDs
+        )
+    }
+
+    // MARK: - Metrics
 
     public func create(_ request: CreateMetricRequest, caller: Principal) async throws -> String {
         let orgID = caller.orgID

@@ -4,7 +4,8 @@ import Hummingbird
 import Platform
 import Storage
 
-/// Metrics: create, list, search, update and (soft) delete, under `/v1/{organization}/metric/`.
+/// Metrics: create, list, search, update, (soft) delete, evaluate and the results listing, under
+/// `/v1/{organization}/metric/`.
 struct MetricController {
     let api: API
 
@@ -12,10 +13,12 @@ struct MetricController {
     static let get = "Metric:GetMetric"
     static let modify = "Metric:ModifyMetric"
     static let delete = "Metric:DeleteMetric"
+    static let evaluate = "Metric:EvaluateMetric"
+    static let getResult = "Metric:GetMetricEvaluationResult"
 
     func addRoutes(to router: Router<AppContext>) {
         let api = api
-        let metrics = ConversationMetrics(store: api.store)
+        let metrics = ConversationMetrics(store: api.store, models: api.conversations.models)
         let base = "/v1/:organization/metric"
 
         router.operation(.post, "\(base)/", "create-metric", api: api) { call in
@@ -55,6 +58,39 @@ struct MetricController {
             let filter = try Self.filter(query)
             let found = caller.can(Self.get) ? try await metrics.search(text, orgID: call.orgID, filter: filter) : []
             return try .json(["metrics": found.map(\.searchResult)])
+        }
+
+        router.operation(.post, "\(base)/evaluate", "evaluate-metrics", api: api) { call in
+            let caller = try call.caller
+            try caller.require(Self.get)
+            try caller.require(Self.evaluate)
+            try caller.require(Self.getResult)
+            let body = try await call.body(EvaluateMetricsRequest.self)
+            return try .json(["metrics": try await metrics.evaluate(body, caller: caller)])
+        }
+
+        router.operation(.get, "\(base)/metric_evaluation_result", "get-metric-evaluation-results", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            var filter = MetricResultFilter()
+            filter.metricIDs = try query.objectIDs("metric_id")
+            filter.conversationIDs = try query.objectIDs("conversation_id")
+            filter.runIDs = try query.objectIDs("simulation_unit_test_set_run_id")
+            let types = query.all("source_type")
+            for (index, type) in types.enumerated() where !["post-session", "manual", "simulation"].contains(type) {
+                throw PlatformError.validation(["query", "source_type", .index(index)], "Input should be 'post-session', 'manual' or 'simulation'", type: "enum")
+            }
+            filter.sourceTypes = types
+            filter.after = try query.date("timestamp_after")
+            filter.before = try query.date("timestamp_before")
+            let sort = try query.sort(allowed: ["created_at": "created_at"])
+            let page = try query.page(defaultLimit: 500, maxLimit: 500, minLimit: 0)
+            guard caller.can(Self.getResult) else {
+                return try .json(GetMetricEvaluationResultsResponse(results: [], hasMore: false, continuationToken: nil, metricIDs: nil))
+            }
+            return try .json(try await metrics.results(
+                orgID: call.orgID, filter: filter, ascending: sort.first?.ascending ?? false, page: PageRequest(limit: page.limit, offset: page.offset)
+            ))
         }
 
         router.operation(.post, "\(base)/:metric_id/", "update-metric", api: api) { call in

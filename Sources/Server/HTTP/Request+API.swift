@@ -112,6 +112,15 @@ struct Query {
         }
     }
 
+    /// An ISO 8601 date-time (``WireCoding/parseDate(_:)``), nil when absent.
+    func date(_ name: String) throws -> Date? {
+        guard let text = string(name) else { return nil }
+        guard let date = WireCoding.parseDate(text) else {
+            throw PlatformError.validation(["query", .key(name)], "Input should be a valid datetime", type: "datetime_from_date_parsing")
+        }
+        return date
+    }
+
     /// Repeated `name` values that must be 24-hex object ids.
     func objectIDs(_ name: String) throws -> [String] {
         let values = all(name)

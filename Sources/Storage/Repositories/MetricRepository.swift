@@ -43,4 +43,59 @@ public struct MetricRepository: Sendable {
         try await sql.raw("SELECT doc FROM metrics WHERE org_id = \(bind: orgID) ORDER BY id").all()
             .map { try Documents.decode(MetricInstance.self, from: $0) }
     }
+
+    // MARK: - Results
+
+    /// Stores a result; a `manual` one replaces the earlier manual result of the same conversation and metric.
+    public func save(_ result: MetricEvaluationResultInstance) async throws {
+        if case .manual(let conversationID, _, _, _) = result.source {
+            try await sql.raw("""
+                DELETE FROM metric_results WHERE org_id = \(bind: result.orgID) AND metric_id = \(bind: result.metricID) \
+                AND conversation_id = \(bind: conversationID) AND source_type = 'manual'
+                """).run()
+        }
+        try await sql.raw("""
+            INSERT INTO metric_results (id, org_id, metric_id, source_type, conversation_id, run_id, created_at, doc) VALUES \
+            (\(bind: result.id), \(bind: result.orgID), \(bind: result.metricID), \(bind: result.source.type), \
+            \(bind: result.source.conversationID), \(bind: result.source.runID), \(bind: result.createdAt.timeIntervalSince1970), \
+            \(bind: try Documents.encode(result)))
+            """).run()
+    }
+
+    /// A page of results matching `filter`, by creation time (newest first unless `ascending`).
+    public func results(orgID: String, filter: MetricResultFilter, ascending: Bool, page: PageRequest) async throws -> PageResult<MetricEvaluationResultInstance> {
+        let rows = try await filter.apply(to: sql.select().column("doc").from("metric_results"), orgID: orgID)
+            .orderBy("created_at", ascending ? .ascending : .descending).orderBy("id", ascending ? .ascending : .descending)
+            .paged(page).all()
+        return PageResult(fetched: try rows.map { try Documents.decode(MetricEvaluationResultInstance.self, from: $0) }, page: page)
+    }
+
+    /// The metrics that the results matching `filter` are for.
+    public func resultMetricIDs(orgID: String, filter: MetricResultFilter) async throws -> [String] {
+        try await filter.apply(to: sql.select().distinct().column("metric_id").from("metric_results"), orgID: orgID)
+            .orderBy("metric_id").all().map { try $0.decode(column: "metric_id", as: String.self) }
+    }
+}
+
+/// Filters of the metric results listing.
+public struct MetricResultFilter: Sendable {
+    public var metricIDs: [String] = []
+    public var sourceTypes: [String] = []
+    public var conversationIDs: [String] = []
+    public var runIDs: [String] = []
+    public var after: Date?
+    public var before: Date?
+
+    public init() {}
+
+    func apply(to query: SQLSelectBuilder, orgID: String) -> SQLSelectBuilder {
+        var query = query.where("org_id", .equal, orgID)
+        if !metricIDs.isEmpty { query = query.where("metric_id", .in, metricIDs) }
+        if !sourceTypes.isEmpty { query = query.where("source_type", .in, sourceTypes) }
+        if !conversationIDs.isEmpty { query = query.where("conversation_id", .in, conversationIDs) }
+        if !runIDs.isEmpty { query = query.where("run_id", .in, runIDs) }
+        if let after { query = query.where("created_at", .greaterThan, after.timeIntervalSince1970) }
+        if let before { query = query.where("created_at", .lessThan, before.timeIntervalSince1970) }
+        return query
+    }
 }
