@@ -56,8 +56,8 @@ struct ConversationAnalysisTests {
             model.script(.extractMemories, .raw(Self.memories))
             model.script(.generateUserModels, .raw(Self.userModel))
             let runner = runner(admin)
-            #expect(await runner.runNext())
-            #expect(await runner.runNext())
+            // extract-memories, compute-metrics (no metric applies: nothing to judge), generate-user-models.
+            for _ in 0..<3 { #expect(await runner.runNext()) }
             #expect(await !runner.runNext())
 
             let user = admin.credentials.userID
@@ -76,7 +76,7 @@ struct ConversationAnalysisTests {
 
             let analysed = try await self.conversation(admin, conversation)
             #expect(analysed["is_analyzed"] as? Bool == true)
-            #expect(analysed["completed_post_processings"] as? [String] == ["extract-memories", "generate-user-models"])
+            #expect(Set(analysed["completed_post_processings"] as? [String] ?? []) == ["extract-memories", "generate-user-models", "compute-metrics"])
             let again = try await admin.client.call(.post, "/v1/\(admin.org)/conversation/\(conversation)/finish/", token: admin.token)
             #expect(again.status == .conflict)
 
@@ -95,11 +95,12 @@ struct ConversationAnalysisTests {
             let down = ScriptedModel.Answer.failure(LanguageModelError(.unreachable, "the model is down"))
             model.script(.extractMemories, down, down, down, down, down)
             let runner = runner(admin)
-            for _ in 0..<5 { #expect(await runner.runNext()) }
+            // Five attempts at extract-memories, and compute-metrics once.
+            for _ in 0..<6 { #expect(await runner.runNext()) }
             #expect(await !runner.runNext())
             let stuck = try await self.conversation(admin, conversation)
             #expect(stuck["is_analyzed"] as? Bool == false)
-            #expect(stuck["completed_post_processings"] as? [String] == [])
+            #expect(stuck["completed_post_processings"] as? [String] == ["compute-metrics"])
 
             let retried = try await admin.client.call(.post, "/v1/\(admin.org)/conversation/\(conversation)/finish/", token: admin.token)
             #expect(retried.status == .noContent)
@@ -107,6 +108,45 @@ struct ConversationAnalysisTests {
             model.script(.generateUserModels, .raw(Self.userModel))
             #expect(await runner.runNext())
             #expect(await runner.runNext())
+            #expect(try await self.conversation(admin, conversation)["is_analyzed"] as? Bool == true)
+        }
+    }
+
+    @Test func theMetricsOfTheServiceJudgeAFinishedConversationAfterItEnds() async throws {
+        let model = ScriptedModel()
+        try await SignedInAdmin.with(model: model) { admin in
+            let service = try await makeService(admin.client, org: admin.org, token: admin.token).service
+            func metric(_ name: String, services: [String]) async throws -> String {
+                let created = try await admin.client.call(.post, "/v1/\(admin.org)/metric/", token: admin.token, json: [
+                    "name": name, "description": name, "applied_to_services": services, "tags": [String: Any](), "metric_value": ["type": "boolean"],
+                ])
+                return try created.object()["id"] as? String ?? ""
+            }
+            let applied = try await metric("Resolved", services: [service])
+            let deleted = try await metric("Deleted", services: [service])
+            _ = try await admin.client.call(.delete, "/v1/\(admin.org)/metric/\(deleted)/", token: admin.token)
+            _ = try await metric("Elsewhere", services: [])
+            let (conversation, userMessage) = try await talkAndFinish(admin, model: model, service: service)
+            let down = ScriptedModel.Answer.failure(LanguageModelError(.unreachable, "the model is down"))
+            model.script(.evaluateMetric, down)
+            model.script(.extractMemories, .raw(Self.memories))
+            model.script(.generateUserModels, .raw(Self.userModel))
+            let runner = runner(admin)
+            for _ in 0..<3 { #expect(await runner.runNext()) }
+            // The judge was down: compute-metrics failed, stored nothing, and runs again.
+            var results = try await admin.client.call(.get, "/v1/\(admin.org)/metric/metric_evaluation_result", token: admin.token).object()
+            #expect((results["metric_evaluation_results"] as? [Any])?.isEmpty == true)
+            #expect(try await self.conversation(admin, conversation)["is_analyzed"] as? Bool == false)
+            model.script(.evaluateMetric, .raw(#"{"value": true, "justification": "The agent helped.", "messages": [2]}"#))
+            #expect(await runner.runNext())
+            #expect(await !runner.runNext())
+            results = try await admin.client.call(.get, "/v1/\(admin.org)/metric/metric_evaluation_result", token: admin.token).object()
+            let stored = results["metric_evaluation_results"] as? [[String: Any]] ?? []
+            #expect(stored.map { $0["metric_id"] as? String } == [applied])
+            let source = stored.first?["source"] as? [String: Any]
+            #expect(source?["type"] as? String == "post-session")
+            #expect(source?["conversation_id"] as? String == conversation)
+            #expect(source?["references"] as? [String] == [userMessage])
             #expect(try await self.conversation(admin, conversation)["is_analyzed"] as? Bool == true)
         }
     }

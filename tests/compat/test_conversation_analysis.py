@@ -5,8 +5,9 @@ durable job `extract-memories` in the transaction that ends it; the server's own
 one structured model request over the numbered transcript, the memories stored, then
 `generate-user-models`: one structured request for exactly N descriptions (N = the organization's
 user dimensions, 1 without any) from the remembered facts and the user's `additional_context`.
-The conversation then lists `completed_post_processings == ["extract-memories",
-"generate-user-models"]` and `is_analyzed`. A later conversation of the user has the user model in
+Beside it, `compute-metrics` judges the conversation by the metrics applied to its service (none here:
+it completes without the model). The conversation then lists `completed_post_processings` with the
+three and `is_analyzed`. A later conversation of the user has the user model in
 the agent's system prompt and recall states answer from the memories.
 
 The fake model (`fake_openai.py`) is scripted per test; analysis requests are told apart by their
@@ -59,7 +60,8 @@ from fake_openai import FakeOpenAI, request_schema
 
 EXTRACT = "extract-memories"
 USER_MODELS = "generate-user-models"
-ANALYSED = [EXTRACT, USER_MODELS]
+METRICS = "compute-metrics"  # no metric applies to these services: done without the model
+ANALYSED = sorted([EXTRACT, USER_MODELS, METRICS])
 # How long the job runner may take to analyse a conversation once the model answered.
 ANALYSIS_TIMEOUT = 20.0
 MEMORY_SECTION = "What you know of the user from earlier conversations"
@@ -148,7 +150,8 @@ def wait_analyzed(client: AmigoClient, cid: str, timeout: float = ANALYSIS_TIMEO
 
 
 def processings(conversation: ConversationInstance) -> list[str]:
-    return [p.value for p in conversation.completed_post_processings]
+    """The completed post-processings, sorted (compute-metrics runs beside the other two)."""
+    return sorted(p.value for p in conversation.completed_post_processings)
 
 
 def memory_page(client: AmigoClient, org: str, user_id: str, **params: Any) -> UserGetMemoriesResponse:
@@ -637,7 +640,7 @@ def test_finish_is_409_while_the_analysis_runs(
         assert info.value.status_code == 409
         running = get_conversation(client, cid)
         assert running.is_finished is True and running.is_analyzed is False, running
-        assert processings(running) == []
+        assert EXTRACT not in processings(running) and USER_MODELS not in processings(running), processings(running)
         with pytest.raises(ConflictError):
             interact(client, cid, "Still there?")
         conversation = wait_analyzed(client, cid)
@@ -860,7 +863,7 @@ def test_analysis_failed_for_good_is_queued_again_by_finish(
     assert len(requests_of(fake_openai, "memories")) == 5, model_calls(fake_openai)
     with compadre.client() as client:
         stuck = get_conversation(client, cid)
-        assert (stuck.is_analyzed, processings(stuck)) == (False, []), stuck
+        assert (stuck.is_analyzed, processings(stuck)) == (False, [METRICS]), stuck
         fake_openai.script(
             memories_reply({"content": "The user grows tomatoes", "context": "garden", "messages": [2]}),
             descriptions_reply("A gardener."),

@@ -7,21 +7,26 @@ import Synchronization
 
 /// Post-conversation analysis as durable jobs: when a conversation ends, `extract-memories` keeps
 /// what is worth remembering about the user, then `generate-user-models` rewrites the user's model
-/// along the organization's user dimensions from the memories and `additional_context`.
+/// along the organization's user dimensions from the memories and `additional_context`; beside them
+/// `compute-metrics` judges the conversation by the metrics applied to its service.
 ///
 /// Rules:
-/// - Ending a conversation enqueues `extract-memories` in the transaction that ends it (one per
-///   conversation: the idempotency key is the conversation's); its success enqueues
-///   `generate-user-models` in the transaction that stores the memories.
+/// - Ending a conversation enqueues `extract-memories` and `compute-metrics` in the transaction that
+///   ends it (one of each per conversation: the idempotency keys are the conversation's); the success of
+///   `extract-memories` enqueues `generate-user-models` in the transaction that stores the memories.
+/// - `compute-metrics` stores one `post-session` result per metric (not deleted) applied to the service,
+///   replacing an earlier post-session result of that metric; a metric the model cannot judge fails the
+///   job after the others are stored, so it runs again (and, failed for good, keeps its error).
 /// - Each type, once done, is added to the conversation's `completed_post_processings`; the
-///   conversation `is_analyzed` when both are.
+///   conversation `is_analyzed` when all three are.
 /// - A job runs again after a crash or a failure (see ``JobRunner``); extracting again replaces the
 ///   conversation's memories, so a rerun never duplicates them.
 /// - Finishing a finished conversation whose analysis failed for good queues the failed jobs again.
 public struct ConversationAnalysis: Sendable {
     public static let extractMemories = "extract-memories"
     public static let generateUserModels = "generate-user-models"
-    static let types = [extractMemories, generateUserModels]
+    public static let computeMetrics = "compute-metrics"
+    static let types = [extractMemories, generateUserModels, computeMetrics]
 
     let store: Store
     let models: LanguageModels
@@ -46,12 +51,14 @@ public struct ConversationAnalysis: Sendable {
         [
             Self.extractMemories: { job in try await extractMemories(job) },
             Self.generateUserModels: { job in try await generateUserModels(job) },
+            Self.computeMetrics: { job in try await computeMetrics(job) },
         ]
     }
 
     /// Enqueues the analysis of `record`, which ends in the transaction of `repositories`.
     func enqueue(_ record: ConversationRecord, in repositories: Repositories) async throws {
         try await enqueue(Self.extractMemories, for: record, in: repositories)
+        try await enqueue(Self.computeMetrics, for: record, in: repositories)
     }
 
     private func enqueue(_ kind: String, for record: ConversationRecord, in repositories: Repositories) async throws {
@@ -105,7 +112,7 @@ public struct ConversationAnalysis: Sendable {
             try await repositories.memories.deleteMemories(conversationID: record.id, orgID: record.orgID)
             for memory in memories { try await repositories.memories.insert(memory, orgID: record.orgID) }
             if !current.completedPostProcessings.contains(Self.extractMemories) {
-                current.completedPostProcessings.append(Self.extractMemories)
+                Self.complete(Self.extractMemories, in: &current)
                 try await repositories.conversations.update(current)
             }
             try await enqueue(Self.generateUserModels, for: current, in: repositories)
@@ -155,13 +162,29 @@ public struct ConversationAnalysis: Sendable {
         try await store.write { [userModels] repositories in
             try await repositories.memories.save(StoredUserModel(userModels: userModels, updatedAt: date), userID: record.userID, orgID: record.orgID)
             guard var current = try await repositories.conversations.get(id: record.id, orgID: record.orgID) else { return }
-            if !current.completedPostProcessings.contains(Self.generateUserModels) {
-                current.completedPostProcessings.append(Self.generateUserModels)
-            }
-            current.isAnalyzed = Self.types.allSatisfy(current.completedPostProcessings.contains)
+            Self.complete(Self.generateUserModels, in: &current)
             try await repositories.conversations.update(current)
         }
         logger.info("user model generated", metadata: ["conversation_id": "\(record.id)", "user_models": "\(userModels.count)"])
+    }
+
+    // MARK: - compute-metrics
+
+    func computeMetrics(_ job: JobRecord) async throws {
+        guard let record = try await store.read({ try await $0.conversations.get(id: job.subject, orgID: job.orgID) }) else { return }
+        let judged = try await ConversationMetrics(store: store, models: models, now: now).computePostSession(record)
+        try await store.write { repositories in
+            guard var current = try await repositories.conversations.get(id: record.id, orgID: record.orgID) else { return }
+            Self.complete(Self.computeMetrics, in: &current)
+            try await repositories.conversations.update(current)
+        }
+        logger.info("metrics computed", metadata: ["conversation_id": "\(record.id)", "metrics": "\(judged)"])
+    }
+
+    /// Adds `kind` to the conversation's completed post-processings; analysed once all are.
+    static func complete(_ kind: String, in record: inout ConversationRecord) {
+        if !record.completedPostProcessings.contains(kind) { record.completedPostProcessings.append(kind) }
+        record.isAnalyzed = types.allSatisfy(record.completedPostProcessings.contains)
     }
 }
 

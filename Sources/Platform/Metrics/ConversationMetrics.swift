@@ -81,6 +81,40 @@ public struct ConversationMetrics: Sendable {
         }
     }
 
+    /// Judges `record` by every metric (not deleted) applied to its service and stores each result with
+    /// source `post-session`, replacing an earlier one; returns how many were judged. A metric the model
+    /// cannot judge is not stored: after the others are, the call throws naming it.
+    func computePostSession(_ record: ConversationRecord) async throws -> Int {
+        guard let models else { throw PlatformError.unavailable("This server has no language model to judge metrics with.") }
+        let (metrics, messages) = try await store.read { repositories in
+            let metrics = try await repositories.metrics.all(orgID: record.orgID)
+                .filter { !$0.isDeleted && $0.appliedToServices.contains(record.serviceID) }
+            let messages = metrics.isEmpty ? [] : try await repositories.conversations.recentMessages(conversationID: record.id, orgID: record.orgID, limit: 2_000)
+            return (metrics, messages.filter { $0.messageType != .agentInnerThought })
+        }
+        guard !metrics.isEmpty, !messages.isEmpty else { return 0 }
+        var results: [MetricEvaluationResultInstance] = []
+        var failures: [String] = []
+        for metric in metrics {
+            do {
+                let judgement = try await judge(metric, messages: messages, preferences: record.versionSetInfo.llmModelPreferences, models: models)
+                let date = now()
+                results.append(MetricEvaluationResultInstance(
+                    id: ObjectID.generate(now: date), orgID: record.orgID, createdAt: date, metricID: metric.id, result: judgement.value,
+                    justification: judgement.justification,
+                    source: .postSession(conversationID: record.id, references: judgement.messages.map { messages[$0 - 1].id })
+                ))
+            } catch {
+                failures.append("\(metric.name): \(PlatformError(error).message)")
+            }
+        }
+        try await store.write { [results] repositories in
+            for result in results { try await repositories.metrics.save(result) }
+        }
+        if !failures.isEmpty { throw PlatformError.unavailable("Metrics not judged: \(failures.joined(separator: "; "))") }
+        return results.count
+    }
+
     /// One metric judged over `messages`: asked again while the answer does not fit the metric.
     func judge(
         _ metric: MetricInstance, messages: [MessageInstance], preferences: [String: LLMConfig], models: LanguageModels

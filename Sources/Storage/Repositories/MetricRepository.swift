@@ -46,12 +46,13 @@ public struct MetricRepository: Sendable {
 
     // MARK: - Results
 
-    /// Stores a result; a `manual` one replaces the earlier manual result of the same conversation and metric.
+    /// Stores a result; a `manual` or `post-session` one replaces the earlier result of the same source
+    /// type for the same conversation and metric.
     public func save(_ result: MetricEvaluationResultInstance) async throws {
-        if case .manual(let conversationID, _, _, _) = result.source {
+        if let conversationID = result.source.conversationID {
             try await sql.raw("""
                 DELETE FROM metric_results WHERE org_id = \(bind: result.orgID) AND metric_id = \(bind: result.metricID) \
-                AND conversation_id = \(bind: conversationID) AND source_type = 'manual'
+                AND conversation_id = \(bind: conversationID) AND source_type = \(bind: result.source.type)
                 """).run()
         }
         try await sql.raw("""
