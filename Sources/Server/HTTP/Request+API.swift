@@ -112,6 +112,15 @@ struct Query {
         }
     }
 
+    /// A required parameter: 422 `missing` without it, and with `nonBlank` 422 when it is only white space.
+    func required(_ name: String, nonBlank: Bool = false) throws -> String {
+        guard let text = string(name) else { throw PlatformError.validation(["query", .key(name)], "Field required", type: "missing") }
+        if nonBlank, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw PlatformError.validation(["query", .key(name)], "String should have at least 1 character", type: "string_too_short")
+        }
+        return text
+    }
+
     /// An ISO 8601 date-time (``WireCoding/parseDate(_:)``), nil when absent.
     func date(_ name: String) throws -> Date? {
         guard let text = string(name) else { return nil }
