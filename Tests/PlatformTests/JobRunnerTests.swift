@@ -116,3 +116,31 @@ struct TestError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+@Suite("Wake signal")
+struct WakeSignalTests {
+    @Test func aCancelledWaitLeavesTheSignalWaitingForItsNextRing() async {
+        let signal = WakeSignal()
+        let cancelled = Task { await signal.wait() }
+        cancelled.cancel()
+        await cancelled.value
+        // The next wait waits (a finished stream would return at once, and an idle job runner would spin).
+        let next = Task { await signal.wait() }
+        while !signal.isWaiting { await Task.yield() }
+        signal.ring()
+        await next.value
+        #expect(!signal.isWaiting)
+    }
+
+    @Test func aRingBeforeTheWaitIsKeptAndSeveralCountAsOne() async {
+        let signal = WakeSignal()
+        signal.ring()
+        signal.ring()
+        await signal.wait()
+        let next = Task { await signal.wait() }
+        while !signal.isWaiting { await Task.yield() }
+        #expect(signal.isWaiting)
+        next.cancel()
+        await next.value
+    }
+}

@@ -39,7 +39,7 @@ public final class JobRunner: Service, Sendable {
     let clock: AnyClock
     let now: @Sendable () -> Date
     let logger: Logger
-    private let doorbells = Mutex<[UUID: AsyncStream<Void>.Continuation]>([:])
+    private let doorbells = Mutex<[UUID: WakeSignal]>([:])
     private let queued = Gauge(label: "compadre_jobs_queued")
 
     public init(
@@ -67,13 +67,13 @@ public final class JobRunner: Service, Sendable {
 
     /// Makes idle workers look for jobs now.
     public func wake() {
-        for continuation in doorbells.withLock({ Array($0.values) }) { continuation.yield() }
+        for doorbell in doorbells.withLock({ Array($0.values) }) { doorbell.ring() }
     }
 
     private func work() async {
-        let (doorbell, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let doorbell = WakeSignal()
         let id = UUID()
-        doorbells.withLock { $0[id] = continuation }
+        doorbells.withLock { $0[id] = doorbell }
         defer { _ = doorbells.withLock { $0.removeValue(forKey: id) } }
         while !Task.isCancelled {
             if await runNext() { continue }
@@ -81,7 +81,7 @@ public final class JobRunner: Service, Sendable {
             // Whichever comes first: the poll interval or a wake-up.
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await self.clock.sleep(for: self.configuration.pollInterval) }
-                group.addTask { for await _ in doorbell { break } }
+                group.addTask { await doorbell.wait() }
                 await group.next()
                 group.cancelAll()
             }
