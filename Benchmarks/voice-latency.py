@@ -3,12 +3,12 @@
 
     eval "$(scripts/setup-voice)"
     python3 Benchmarks/voice-latency.py [--bin PATH] [--only STEPS] [--turns 20] [--levels 1,2,4,8] [--level-seconds 60]
-        [--vad-cpu-levels 1,8,32] [--vad-cpu-seconds 30] [--vad-levels 16,32,64,128,256] [--vad-hold-seconds 40]
-        [--vad-speakers 3] [--vad-budget 420]
+        [--vad-cpu-levels 1,8,32] [--vad-cpu-seconds 30] [--vad-levels 4,8,16,32,64,128,256] [--vad-hold-seconds 40]
+        [--vad-speakers 2] [--vad-lock-db] [--vad-budget 420]
 
 --only picks steps (comma-separated): engines, rest, realtime, concurrency (steps 0, 3, 4, 5 below; group
-`manual`, about 8 minutes) and vad-latency, vad-cpu, vad-hold (steps 6–8; group `vad`, about 10 minutes with
---turns 10). Default: all.
+`manual`, about 8 minutes) and vad-latency, vad-cpu, vad-hold (steps 6–8; group `vad`: a VAD turn takes ~12 s
+because the reply is paced, so about 11 minutes with --turns 10). Default: all.
 
 Needs the packages of tests/compat/requirements.txt (amigo-sdk for the set-up, httpx, websockets).
 
@@ -46,7 +46,10 @@ nobody speaks, never a pause; "end of speech" is when the chunk holding the utte
      --vad-speakers first, which are voice) streaming silence for --vad-cpu-seconds: CPU seconds
      (/proc/<pid>/stat utime+stime) of compadre, of its speech server (compadre's child running
      speech-server.py) and of this script, per stream per second of audio; machine busy share (/proc/stat);
-     how late sends were against their 20 ms schedule; speech starts the noise caused;
+     how late sends were against their 20 ms schedule; speech starts the noise caused. With --vad-lock-db a
+     write transaction is held on the server's SQLite file during each silent window (and a second idle
+     window): silent streams write nothing, so only background writers stop — e.g. a job runner that
+     busy-loops (2026-12-04: `JobRunner.work` never waits once its doorbell stream has ended, ~1.2 cores idle);
   8. vad-hold: for each of --vad-levels in order, that many streaming sockets (the streams of the levels before
      stay open and keep streaming; 10 s of silence first for the CPU table), then --vad-speakers of them take
      server_vad speech turns back to back (12 s apart / speakers) for --vad-hold-seconds. Detection keeps up
@@ -660,12 +663,12 @@ class VadStream:
                 if frame.get("type") == "server.error":
                     self.errors.append(frame)
                 self.new_frame.set()
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as exc:
+            if not self.stop:
+                self.closed = f"closed: {exc}"[:200]  # the close frame received, or "no close frame received or sent"
         except Exception as exc:  # noqa: BLE001 - reported
             self.closed = f"reader: {exc!r}"[:200]
-        rcvd = getattr(self.ws, "close_rcvd", None)
-        self.closed = self.closed or (f"closed {rcvd.code} {rcvd.reason!r}" if rcvd else "closed (no close frame)")
+        self.closed = self.closed or "closed by the client"
         self.new_frame.set()
 
     async def wait_for(self, kind: str, start: int, timeout: float, after: float = 0.0) -> tuple[int, float, dict]:
@@ -821,6 +824,24 @@ class CpuWindow:
                 "busy": (total - idle) / total * 100 if total else float("nan"), "load": os.getloadavg()[0]}
 
 
+class DatabaseWriteLock:
+    """--vad-lock-db: a write transaction held on the server's SQLite file from outside. Silent VAD streams write
+    nothing, so during their CPU windows it only stops background writers: the job runner, which in some builds
+    claims jobs in a loop without waiting (each claim then fails after 5 s of `database is locked`)."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+
+    async def hold(self) -> None:
+        await asyncio.to_thread(self.db.execute, "BEGIN IMMEDIATE")
+        await asyncio.sleep(1.0)  # let the writers that were running finish and back off
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.db.execute, "ROLLBACK")
+
+
 async def _open_streams(server: Server, setup: Setup, audio: VadAudio, service: str, first_index: int, count: int,
                         voice: bool, turn_detection: dict | None = None) -> list[VadStream]:
     tokens = await asyncio.gather(*[asyncio.to_thread(setup.user_token) for _ in range(count)])
@@ -858,18 +879,27 @@ async def vad_latency(server: Server, setup: Setup, audio: VadAudio, turns: int,
 
 
 async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: list[int], hold_levels: list[int],
-                   cpu_seconds: float, hold_seconds: float, speakers: int, deadline: float) -> list[dict]:
+                   cpu_seconds: float, hold_seconds: float, speakers: int, deadline: float,
+                   lock_db: bool = False) -> list[dict]:
     """Steps 7 and 8: N paced silent streams (CPU per stream), then speech turns on `speakers` of them."""
     service = await asyncio.to_thread(setup.new_service)
     speech_pid = speech_child(server)
     streams: list[VadStream] = []
+    lock = DatabaseWriteLock(server.workdir / "compadre.sqlite") if lock_db else None
     # No stream at all: what compadre and its speech server burn while idle, subtracted in the "net" columns.
-    window = CpuWindow(server.process.pid, speech_pid)
-    await asyncio.sleep(10.0)
-    levels: list[dict] = [{"streams": 0, "cpu": window.end()}]
-    c = levels[0]["cpu"]
-    print(f"  no stream: compadre {c['compadre'] / c['wall'] * 100:.0f} %, speech server "
-          f"{c['speech'] / c['wall'] * 100:.0f} % of a core; machine busy {c['busy']:.0f} %", flush=True)
+    levels: list[dict] = []
+    for locked in ((False, True) if lock else (False,)):
+        if locked:
+            await lock.hold()
+        window = CpuWindow(server.process.pid, speech_pid)
+        await asyncio.sleep(10.0)
+        c = window.end()
+        if locked:
+            await lock.release()
+        levels.append({"streams": 0, "cpu": c, "locked": locked})
+        print(f"  no stream{' (database locked)' if locked else ''}: compadre {c['compadre'] / c['wall'] * 100:.0f} %, "
+              f"speech server {c['speech'] / c['wall'] * 100:.0f} % of a core; machine busy {c['busy']:.0f} %",
+              flush=True)
     stopped = False
     try:
         for n in sorted(set(cpu_levels) | set(hold_levels)):
@@ -881,10 +911,16 @@ async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: li
                 levels.append({"streams": n, "skipped": "time budget"})
                 continue
             opened = time.monotonic()
-            while len(streams) < n:
-                voice = len(streams) < speakers
-                batch = min(n - len(streams), 32) if not voice else 1
-                streams += await _open_streams(server, setup, audio, service, len(streams), batch, voice=voice)
+            try:
+                while len(streams) < n:
+                    voice = len(streams) < speakers
+                    batch = min(n - len(streams), 32) if not voice else 1
+                    streams += await _open_streams(server, setup, audio, service, len(streams), batch, voice=voice)
+            except Exception as exc:  # noqa: BLE001 - reported; the levels stop here
+                print(f"  {n} streams: opening failed after {len(streams)}: {exc!r}"[:400], flush=True)
+                levels.append({"streams": n, "skipped": f"opening the sockets failed after {len(streams)}: "
+                                                         f"{exc!r}"[:300]})
+                break
             open_s = time.monotonic() - opened
             await asyncio.sleep(3.0)
             level: dict[str, Any] = {"streams": n, "open_s": open_s}
@@ -892,9 +928,14 @@ async def vad_load(server: Server, setup: Setup, audio: VadAudio, cpu_levels: li
             for s in streams:
                 s.late.clear()
             marks = [len(s.events) for s in streams]
+            if lock:
+                await lock.hold()
             window = CpuWindow(server.process.pid, speech_pid)
             await asyncio.sleep(cpu_seconds if n in cpu_levels else min(cpu_seconds, 10.0))
             level["cpu"] = window.end()
+            level["locked"] = bool(lock)
+            if lock:
+                await lock.release()
             level["late_p99"] = pct([x for s in streams for x in s.late], 0.99)
             level["false_starts"] = sum(1 for s, m in zip(streams, marks) for _, f in s.events[m:]
                                         if f.get("type") == "server.vad-speech-started")
@@ -998,7 +1039,8 @@ def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, ar
             "",
             f"VAD streams, silence with faint noise (no speech, no interactions), 20 ms chunks paced in real time; "
             f"CPU from /proc/<pid>/stat (utime+stime) over the window, per stream per second of audio; "
-            f"client = this script (same machine):",
+            f"client = this script (same machine)"
+            f"{'; the database write-locked from outside during each window (--vad-lock-db)' if args.vad_lock_db else ''}:",
             "",
             "| streams | window s | compadre ms/s per stream (net of idle) | compadre % core per stream (net) | "
             "speech server ms/s per stream (net) | speech server % core per stream (net) | "
@@ -1006,7 +1048,7 @@ def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, ar
             "false speech starts |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        idle = next((lv["cpu"] for lv in load if lv["streams"] == 0), None)
+        idles = {lv.get("locked"): lv["cpu"] for lv in load if lv["streams"] == 0}
         for lv in load:
             if "cpu" not in lv:
                 continue
@@ -1014,9 +1056,11 @@ def vad_lines(latency: dict | None, load: list[dict] | None, audio: VadAudio, ar
             total = f"{c['compadre'] / c['wall'] * 100:.0f} / {c['speech'] / c['wall'] * 100:.0f} / " \
                     f"{c['client'] / c['wall'] * 100:.0f}"
             if n == 0:
-                lines.append(f"| 0 (idle) | {c['wall']:.0f} | | | | | {total} | {c['busy']:.0f} | | |")
+                lines.append(f"| 0 (idle{', database locked' if lv.get('locked') else ''}) | {c['wall']:.0f} | | | | | "
+                             f"{total} | {c['busy']:.0f} | | |")
                 continue
             per = n * c["wall"]
+            idle = idles.get(lv.get("locked"))
 
             def net(key: str) -> str:
                 base = idle[key] / idle["wall"] * c["wall"] if idle else 0.0
@@ -1120,10 +1164,13 @@ def main() -> None:
     parser.add_argument("--vad-warmup", type=int, default=1, help="VAD turns not counted, per turn_detection")
     parser.add_argument("--vad-cpu-levels", default="1,8,32", help="streams for the CPU-per-stream rows")
     parser.add_argument("--vad-cpu-seconds", type=float, default=30)
-    parser.add_argument("--vad-levels", default="16,32,64,128,256",
+    parser.add_argument("--vad-levels", default="4,8,16,32,64,128,256",
                         help="streams for the capacity rows, tried in order until one does not hold")
     parser.add_argument("--vad-hold-seconds", type=float, default=40)
-    parser.add_argument("--vad-speakers", type=int, default=3, help="streams of each level that take speech turns")
+    parser.add_argument("--vad-speakers", type=int, default=2, help="streams of each level that take speech turns")
+    parser.add_argument("--vad-lock-db", action="store_true",
+                        help="hold a write lock on the database during the silent CPU windows (stops background "
+                             "writers such as a busy-looping job runner)")
     parser.add_argument("--vad-budget", type=float, default=420,
                         help="seconds for vad-cpu + vad-hold: levels left when it is spent are skipped")
     args = parser.parse_args()
@@ -1261,7 +1308,7 @@ def main() -> None:
                 hold_levels = int_list(args.vad_levels) if "vad-hold" in steps else []
                 load = asyncio.run(vad_load(server, setup, audio, cpu_levels, hold_levels, args.vad_cpu_seconds,
                                             args.vad_hold_seconds, args.vad_speakers,
-                                            time.monotonic() + args.vad_budget))
+                                            time.monotonic() + args.vad_budget, args.vad_lock_db))
             lines += vad_lines(latency, load, audio, args)
             lines += [""] + vad_state
 
