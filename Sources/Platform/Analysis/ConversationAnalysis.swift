@@ -17,8 +17,8 @@ import Synchronization
 /// - `compute-metrics` stores one `post-session` result per metric (not deleted) applied to the service,
 ///   replacing an earlier post-session result of that metric; a metric the model cannot judge fails the
 ///   job after the others are stored, so it runs again (and, failed for good, keeps its error).
-/// - Each type, once done, is added to the conversation's `completed_post_processings`; the
-///   conversation `is_analyzed` when all three are.
+/// - Each type, once done, is added to the conversation's `completed_post_processings` (under a lock of
+///   the conversation's analysis: the jobs run at once); the conversation `is_analyzed` when all three are.
 /// - A job runs again after a crash or a failure (see ``JobRunner``); extracting again replaces the
 ///   conversation's memories, so a rerun never duplicates them.
 /// - Finishing a finished conversation whose analysis failed for good queues the failed jobs again.
@@ -108,7 +108,7 @@ public struct ConversationAnalysis: Sendable {
             )
         }
         try await store.write { repositories in
-            guard var current = try await repositories.conversations.get(id: record.id, orgID: record.orgID) else { return }
+            guard var current = try await Self.lockedRecord(record, in: repositories) else { return }
             try await repositories.memories.deleteMemories(conversationID: record.id, orgID: record.orgID)
             for memory in memories { try await repositories.memories.insert(memory, orgID: record.orgID) }
             if !current.completedPostProcessings.contains(Self.extractMemories) {
@@ -161,7 +161,7 @@ public struct ConversationAnalysis: Sendable {
         let date = now()
         try await store.write { [userModels] repositories in
             try await repositories.memories.save(StoredUserModel(userModels: userModels, updatedAt: date), userID: record.userID, orgID: record.orgID)
-            guard var current = try await repositories.conversations.get(id: record.id, orgID: record.orgID) else { return }
+            guard var current = try await Self.lockedRecord(record, in: repositories) else { return }
             Self.complete(Self.generateUserModels, in: &current)
             try await repositories.conversations.update(current)
         }
@@ -174,11 +174,19 @@ public struct ConversationAnalysis: Sendable {
         guard let record = try await store.read({ try await $0.conversations.get(id: job.subject, orgID: job.orgID) }) else { return }
         let judged = try await ConversationMetrics(store: store, models: models, now: now).computePostSession(record)
         try await store.write { repositories in
-            guard var current = try await repositories.conversations.get(id: record.id, orgID: record.orgID) else { return }
+            guard var current = try await Self.lockedRecord(record, in: repositories) else { return }
             Self.complete(Self.computeMetrics, in: &current)
             try await repositories.conversations.update(current)
         }
         logger.info("metrics computed", metadata: ["conversation_id": "\(record.id)", "metrics": "\(judged)"])
+    }
+
+    /// The conversation's record read again under a lock of its analysis: the analysis jobs of one
+    /// conversation run at once and each adds itself to `completed_post_processings` (on PostgreSQL two of
+    /// them reading the record before either wrote lost one addition).
+    static func lockedRecord(_ record: ConversationRecord, in repositories: Repositories) async throws -> ConversationRecord? {
+        try await repositories.serialize("conversation-analysis/\(record.id)")
+        return try await repositories.conversations.get(id: record.id, orgID: record.orgID)
     }
 
     /// Adds `kind` to the conversation's completed post-processings; analysed once all are.
