@@ -69,6 +69,8 @@ public struct ConversationMetrics: Sendable {
             )
         }
         try await store.write { repositories in
+            // One writer of a conversation's results at a time: a result replaces the earlier one of its kind.
+            try await repositories.serialize("metric-results/\(record.id)")
             for result in results { try await repositories.metrics.save(result) }
         }
         return request.metricIDs.map { id in
@@ -109,6 +111,7 @@ public struct ConversationMetrics: Sendable {
             }
         }
         try await store.write { [results] repositories in
+            try await repositories.serialize("metric-results/\(record.id)")
             for result in results { try await repositories.metrics.save(result) }
         }
         if !failures.isEmpty { throw PlatformError.unavailable("Metrics not judged: \(failures.joined(separator: "; "))") }
