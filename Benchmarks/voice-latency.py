@@ -239,7 +239,7 @@ def find_binary(given: str | None) -> str:
     for candidate in (given, os.environ.get("COMPADRE_BIN"), REPO_ROOT / ".build/release/compadre",
                       REPO_ROOT / ".build/debug/compadre"):
         if candidate and os.access(str(candidate), os.X_OK):
-            return str(candidate)
+            return os.path.abspath(str(candidate))  # serve runs in a temporary directory
     sys.exit("no compadre binary: pass --bin or set COMPADRE_BIN")
 
 
