@@ -201,18 +201,29 @@ public struct AgentVersion: Codable, Sendable, Hashable {
     }
 }
 
-/// A page of a list endpoint, encoded under the endpoint's own items key.
+/// A page of a list endpoint, encoded under the endpoint's own items key; listings that answer
+/// `filter_values` always encode it (null after the first page).
 public struct Page<Item: Codable & Sendable>: Encodable, Sendable {
     public var itemsKey: String
     public var items: [Item]
     public var hasMore: Bool
     public var continuationToken: Int?
+    /// Whether this listing answers `filter_values`, and their value (nil: null).
+    public var hasFilterValues = false
+    public var filterValues: (any Encodable & Sendable)?
 
     public init(itemsKey: String, items: [Item], hasMore: Bool, continuationToken: Int?) {
         self.itemsKey = itemsKey
         self.items = items
         self.hasMore = hasMore
         self.continuationToken = continuationToken
+    }
+
+    /// A page of a listing that answers `filter_values`.
+    public init(itemsKey: String, items: [Item], hasMore: Bool, continuationToken: Int?, filterValues: (any Encodable & Sendable)?) {
+        self.init(itemsKey: itemsKey, items: items, hasMore: hasMore, continuationToken: continuationToken)
+        self.hasFilterValues = true
+        self.filterValues = filterValues
     }
 
     struct Key: CodingKey {
@@ -227,6 +238,10 @@ public struct Page<Item: Codable & Sendable>: Encodable, Sendable {
         try c.encode(items, forKey: Key(stringValue: itemsKey))
         try c.encode(hasMore, forKey: Key(stringValue: "has_more"))
         try c.encode(continuationToken, forKey: Key(stringValue: "continuation_token"))
+        if hasFilterValues {
+            if let filterValues { try c.encode(filterValues, forKey: Key(stringValue: "filter_values")) }
+            else { try c.encodeNil(forKey: Key(stringValue: "filter_values")) }
+        }
     }
 }
 

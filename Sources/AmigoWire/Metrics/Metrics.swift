@@ -246,52 +246,23 @@ public struct CreateMetricResponse: Codable, Sendable {
     public init(id: String) { self.id = id }
 }
 
-/// `get-metrics`.
-public struct GetMetricsResponse: Encodable, Sendable {
-    public struct FilterValues: Encodable, Sendable {
-        public var appliedToServicesIDs: [String]
-        public var creators: [UserInfo]
-        public var tags: [String]
-        public var types: [String]
+/// The `filter_values` of `get-metrics`.
+public struct MetricFilterValues: Encodable, Sendable {
+    public var appliedToServicesIDs: [String]
+    public var creators: [UserInfo]
+    public var tags: [String]
+    public var types: [String]
 
-        public init(appliedToServicesIDs: [String], creators: [UserInfo], tags: [String], types: [String]) {
-            self.appliedToServicesIDs = appliedToServicesIDs
-            self.creators = creators
-            self.tags = tags
-            self.types = types
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case appliedToServicesIDs = "applied_to_services_ids"
-            case creators, tags, types
-        }
-    }
-
-    public var metrics: [MetricInstance]
-    public var hasMore: Bool
-    public var continuationToken: Int?
-    public var filterValues: FilterValues?
-
-    public init(metrics: [MetricInstance], hasMore: Bool, continuationToken: Int?, filterValues: FilterValues?) {
-        self.metrics = metrics
-        self.hasMore = hasMore
-        self.continuationToken = continuationToken
-        self.filterValues = filterValues
+    public init(appliedToServicesIDs: [String], creators: [UserInfo], tags: [String], types: [String]) {
+        self.appliedToServicesIDs = appliedToServicesIDs
+        self.creators = creators
+        self.tags = tags
+        self.types = types
     }
 
     enum CodingKeys: String, CodingKey {
-        case metrics
-        case hasMore = "has_more"
-        case continuationToken = "continuation_token"
-        case filterValues = "filter_values"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(metrics, forKey: .metrics)
-        try c.encode(hasMore, forKey: .hasMore)
-        try c.encode(continuationToken, forKey: .continuationToken)
-        try c.encode(filterValues, forKey: .filterValues)
+        case appliedToServicesIDs = "applied_to_services_ids"
+        case creators, tags, types
     }
 }
 
@@ -346,6 +317,13 @@ public enum EvaluationSource: Codable, Sendable, Hashable {
 
     public var runID: String? {
         if case .simulation(let id, _, _, _) = self { id } else { nil }
+    }
+
+    /// The messages the result rests on.
+    public var references: [String] {
+        switch self {
+        case .postSession(_, let references), .manual(_, _, _, let references), .simulation(_, _, _, let references): references
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -492,42 +470,5 @@ public struct MetricEvaluation: Codable, Sendable, Hashable {
         try c.encode(value, forKey: .value)
         try c.encode(references, forKey: .references)
         try c.encode(justification, forKey: .justification)
-    }
-}
-
-/// `get-metric-evaluation-results`.
-public struct GetMetricEvaluationResultsResponse: Encodable, Sendable {
-    public var results: [MetricEvaluationResultInstance]
-    public var hasMore: Bool
-    public var continuationToken: Int?
-    public var metricIDs: [String]?
-
-    public init(results: [MetricEvaluationResultInstance], hasMore: Bool, continuationToken: Int?, metricIDs: [String]?) {
-        self.results = results
-        self.hasMore = hasMore
-        self.continuationToken = continuationToken
-        self.metricIDs = metricIDs
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case results = "metric_evaluation_results"
-        case hasMore = "has_more"
-        case continuationToken = "continuation_token"
-        case filterValues = "filter_values"
-    }
-
-    enum FilterKeys: String, CodingKey { case metricIDs = "metric_ids" }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(results, forKey: .results)
-        try c.encode(hasMore, forKey: .hasMore)
-        try c.encode(continuationToken, forKey: .continuationToken)
-        if let metricIDs {
-            var filters = c.nestedContainer(keyedBy: FilterKeys.self, forKey: .filterValues)
-            try filters.encode(metricIDs, forKey: .metricIDs)
-        } else {
-            try c.encodeNil(forKey: .filterValues)
-        }
     }
 }

@@ -96,11 +96,9 @@ public struct DynamicBehaviors: Sendable {
         let result = PageResult(all: sets, page: page)
         var filterValues: GetDynamicBehaviorSetsResponse.FilterValues?
         if page.offset == 0 {
-            var creators: [UserInfo] = []
-            for set in sets where !creators.contains(set.creator) { creators.append(set.creator) }
             filterValues = .init(
                 appliedToServicesIDs: Set(sets.flatMap(\.appliedToServices)).sorted(),
-                creators: creators,
+                creators: sets.map(\.creator).uniqued,
                 tags: Set(sets.flatMap(\.tags.keys)).sorted()
             )
         }

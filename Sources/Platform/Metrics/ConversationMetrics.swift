@@ -74,11 +74,9 @@ public struct ConversationMetrics: Sendable {
             for result in results { try await repositories.metrics.save(result) }
         }
         return request.metricIDs.map { id in
-            let metric = metrics.first { $0.id == id }!
-            let judgement = judged[id]!
+            let (metric, result) = zip(metrics, results).first { $0.0.id == id }!
             return MetricEvaluation(
-                metricID: id, name: metric.name, value: judgement.value, references: judgement.messages.map { messages[$0 - 1].id },
-                justification: judgement.justification
+                metricID: id, name: metric.name, value: result.result, references: result.source.references, justification: result.justification
             )
         }
     }
@@ -140,15 +138,16 @@ public struct ConversationMetrics: Sendable {
     /// A page of stored results.
     public func results(
         orgID: String, filter: MetricResultFilter, ascending: Bool, page: PageRequest
-    ) async throws -> GetMetricEvaluationResultsResponse {
+    ) async throws -> Page<MetricEvaluationResultInstance> {
         let (result, metricIDs) = try await store.read { repositories in
             (
                 try await repositories.metrics.results(orgID: orgID, filter: filter, ascending: ascending, page: page),
                 page.offset == 0 ? try await repositories.metrics.resultMetricIDs(orgID: orgID, filter: filter) : nil
             )
         }
-        return GetMetricEvaluationResultsResponse(
-            results: result.items, hasMore: result.hasMore, continuationToken: result.nextToken, metricIDs: metricIDs
+        return Page(
+            itemsKey: "metric_evaluation_results", items: result.items, hasMore: result.hasMore, continuationToken: result.nextToken,
+            filterValues: metricIDs.map { ["metric_ids": $0] }
         )
     }
 
@@ -218,7 +217,7 @@ public struct ConversationMetrics: Sendable {
         }
     }
 
-    public func list(orgID: String, filter: MetricFilter, sort: [SortKey], page: PageRequest) async throws -> GetMetricsResponse {
+    public func list(orgID: String, filter: MetricFilter, sort: [SortKey], page: PageRequest) async throws -> Page<MetricInstance> {
         let all = try await store.read { try await $0.metrics.all(orgID: orgID) }
         var metrics = all.filter(filter.matches)
         metrics.sort { lhs, rhs in
@@ -229,16 +228,14 @@ public struct ConversationMetrics: Sendable {
             return lhs.id < rhs.id
         }
         let result = PageResult(all: metrics, page: page)
-        var filterValues: GetMetricsResponse.FilterValues?
+        var filterValues: MetricFilterValues?
         if page.offset == 0 {
-            var creators: [UserInfo] = []
-            for metric in metrics where !creators.contains(metric.creator) { creators.append(metric.creator) }
             filterValues = .init(
-                appliedToServicesIDs: Set(metrics.flatMap(\.appliedToServices)).sorted(), creators: creators,
+                appliedToServicesIDs: Set(metrics.flatMap(\.appliedToServices)).sorted(), creators: metrics.map(\.creator).uniqued,
                 tags: Set(metrics.flatMap { $0.tags.map(\.key) }).sorted(), types: Set(metrics.map(\.metricValue.type)).sorted()
             )
         }
-        return GetMetricsResponse(metrics: result.items, hasMore: result.hasMore, continuationToken: result.nextToken, filterValues: filterValues)
+        return Page(itemsKey: "metrics", items: result.items, hasMore: result.hasMore, continuationToken: result.nextToken, filterValues: filterValues)
     }
 
     /// The metrics (not deleted) whose name or description contain the query's words, best first, at most 50.

@@ -39,7 +39,7 @@ struct MetricController {
                 .map { SortKey(column: $0.column, ascending: $0.ascending) }
             let page = try query.page(defaultLimit: 50, maxLimit: 50, minLimit: 0)
             guard caller.can(Self.get) else {
-                return try .json(GetMetricsResponse(metrics: [], hasMore: false, continuationToken: nil, filterValues: nil))
+                return try .json(Page<MetricInstance>(itemsKey: "metrics", items: [], hasMore: false, continuationToken: nil, filterValues: nil))
             }
             return try .json(try await metrics.list(
                 orgID: call.orgID, filter: filter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset)
@@ -81,7 +81,9 @@ struct MetricController {
             let sort = try query.sort(allowed: ["created_at": "created_at"])
             let page = try query.page(defaultLimit: 500, maxLimit: 500, minLimit: 0)
             guard caller.can(Self.getResult) else {
-                return try .json(GetMetricEvaluationResultsResponse(results: [], hasMore: false, continuationToken: nil, metricIDs: nil))
+                return try .json(Page<MetricEvaluationResultInstance>(
+                    itemsKey: "metric_evaluation_results", items: [], hasMore: false, continuationToken: nil, filterValues: nil
+                ))
             }
             return try .json(try await metrics.results(
                 orgID: call.orgID, filter: filter, ascending: sort.first?.ascending ?? false, page: PageRequest(limit: page.limit, offset: page.offset)
