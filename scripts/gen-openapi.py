@@ -229,6 +229,70 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Simulations
+    ("create-simulation-persona", "Create a simulation persona with its first version", {
+        404: "No such organization.",
+        409: "A simulation persona that is not deleted has this name."}),
+    ("get-simulation-personas", "List simulation personas", {}),
+    ("search-simulation-personas", "Find simulation personas by name and latest background", {}),
+    ("update-simulation-persona", "Change a simulation persona's tags", {
+        404: "No such organization or simulation persona, or it was deleted."}),
+    ("delete-simulation-persona", "Delete a simulation persona (it stays readable by id)", {
+        400: "A simulation unit test uses the persona.",
+        404: "No such organization or simulation persona, or it was already deleted."}),
+    ("create-simulation-persona-version", "Create the next version of a simulation persona", {
+        400: "The given version number is not the next one.",
+        404: "No such organization or simulation persona, or it was deleted."}),
+    ("get-simulation-persona-versions", "List a simulation persona's versions", {
+        404: "No such organization or simulation persona."}),
+    ("create-simulation-scenario", "Create a simulation scenario with its first version", {
+        404: "No such organization.",
+        409: "A simulation scenario that is not deleted has this name."}),
+    ("get-simulation-scenarios", "List simulation scenarios", {}),
+    ("search-simulation-scenarios", "Find simulation scenarios by name", {}),
+    ("update-simulation-scenario", "Change a simulation scenario's tags", {
+        404: "No such organization or simulation scenario, or it was deleted."}),
+    ("delete-simulation-scenario", "Delete a simulation scenario (it stays readable by id)", {
+        400: "A simulation unit test uses the scenario.",
+        404: "No such organization or simulation scenario, or it was already deleted."}),
+    ("create-simulation-scenario-version", "Create the next version of a simulation scenario", {
+        400: "The given version number is not the next one.",
+        404: "No such organization or simulation scenario, or it was deleted."}),
+    ("get-simulation-scenario-versions", "List a simulation scenario's versions", {
+        404: "No such organization or simulation scenario."}),
+    ("create-simulation-unit-test", "Make a simulation unit test: a service against a persona in a scenario", {
+        400: "A success criterion's type is not its metric's type.",
+        404: "No such organization, service, version set, persona, scenario or metric (or one was deleted).",
+        409: "A simulation unit test that is not deleted has this name."}),
+    ("get-simulation-unit-tests", "List simulation unit tests", {}),
+    ("search-simulation-unit-tests", "Find simulation unit tests by name and description", {}),
+    ("update-simulation-unit-test", "Change a simulation unit test", {
+        400: "A success criterion's type is not its metric's type.",
+        404: "No such organization, unit test, service, version set, persona, scenario or metric (or one was deleted)."}),
+    ("delete-simulation-unit-test", "Delete a simulation unit test (it stays readable by id)", {
+        400: "A simulation unit test set uses the unit test.",
+        404: "No such organization or simulation unit test, or it was already deleted."}),
+    ("create-simulation-unit-test-set", "Make a set of simulation unit tests", {
+        404: "No such organization or unit test (or it was deleted).",
+        409: "A simulation unit test set that is not deleted has this name."}),
+    ("get-simulation-unit-test-sets", "List simulation unit test sets", {}),
+    ("search-simulation-unit-test-sets", "Find simulation unit test sets by name and description", {}),
+    ("update-simulation-unit-test-set", "Change a simulation unit test set", {
+        404: "No such organization, unit test set or unit test (or it was deleted).",
+        409: "Another simulation unit test set has this name."}),
+    ("delete-simulation-unit-test-set", "Remove a set of simulation unit tests (its runs go on)", {
+        404: "No such organization or simulation unit test set, or it was already deleted."}),
+    ("create-simulation-unit-test-set-run", "Run a simulation unit test set (as durable jobs)", {
+        400: "A unit test's service is not active.",
+        404: "No such organization, unit test set, unit test or service version set.",
+        409: "The caller already has an unfinished run of this set."}),
+    ("get-simulation-unit-test-set-runs", "List simulation unit test set runs", {}),
+    ("cancel-simulation-unit-test-set-run", "Stop a run of a simulation unit test set", {
+        404: "No such organization or run.",
+        409: "The run is not in progress."}),
+    ("get-simulation-unit-test-set-run-artifacts", "A signed, expiring link to a run's archive (tar)", {
+        400: "The run's archive is not built yet.",
+        404: "No such organization or run."}),
 ]
 
 # Reference operationIds used by more than one method (each extra one gets `-<method>`).
@@ -389,6 +453,13 @@ SORT_FIELDS = {
     "get-dynamic-behavior-invocations": ["invoked_at"],
     "get-metrics": ["updated_at"],
     "get-metric-evaluation-results": ["created_at"],
+    "get-simulation-personas": ["updated_at"],
+    "get-simulation-scenarios": ["updated_at"],
+    "get-simulation-unit-tests": ["updated_at"],
+    "get-simulation-unit-test-sets": ["updated_at"],
+    "get-simulation-unit-test-set-runs": ["created_at"],
+    "get-simulation-persona-versions": ["version"],
+    "get-simulation-scenario-versions": ["version"],
 }
 
 # Parameter rules: (operationId, in, name) -> keywords merged into the parameter's schema (into its
@@ -401,6 +472,18 @@ PARAMETER_RULES = {
     ("search-dynamic-behavior-sets", "query", "tag"): {"pattern": ":"},
     ("get-metrics", "query", "tag"): {"pattern": ":"},
     ("search-metrics", "query", "tag"): {"pattern": ":"},
+    ("get-simulation-personas", "query", "tag"): {"pattern": ":"},
+    ("search-simulation-personas", "query", "tag"): {"pattern": ":"},
+    ("get-simulation-scenarios", "query", "tag"): {"pattern": ":"},
+    ("search-simulation-scenarios", "query", "tag"): {"pattern": ":"},
+    ("get-simulation-unit-tests", "query", "tag"): {"pattern": ":"},
+    ("search-simulation-unit-tests", "query", "tag"): {"pattern": ":"},
+    ("get-simulation-unit-test-sets", "query", "tag"): {"pattern": ":"},
+    ("search-simulation-unit-test-sets", "query", "tag"): {"pattern": ":"},
+    ("get-simulation-persona-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
+    ("get-simulation-scenario-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
+    ("create-simulation-persona-version", "query", "version"): {"minimum": 1, "maximum": MAX_CONTINUATION_TOKEN},
+    ("create-simulation-scenario-version", "query", "version"): {"minimum": 1, "maximum": MAX_CONTINUATION_TOKEN},
     ("get-dynamic-behavior-set-versions", "query", "version"): {"pattern": VERSION_SELECTOR},
     ("create-dynamic-behavior-set-version", "query", "version"): {"maximum": MAX_CONTINUATION_TOKEN},
     ("get-agent-versions", "query", "version"): {"pattern": VERSION_SELECTOR},

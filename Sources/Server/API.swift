@@ -47,6 +47,8 @@ public struct API: Sendable {
     public var signIns: SignInGuard?
     public let catalog: OperationCatalog
     public let conversations: Conversations
+    /// Simulation unit test set runs, played by the simulation job runner.
+    public var simulations: SimulationRuns
     public var realtimeLimits = RealtimeLimits()
     /// The clock of realtime sockets' timers (inactivity, message rate).
     public var realtimeClock: AnyClock = .continuous
@@ -70,6 +72,7 @@ public struct API: Sendable {
         self.rateLimiter = rateLimiter
         self.catalog = catalog
         self.conversations = conversations
+        self.simulations = SimulationRuns(store: store, conversations: conversations, logger: conversations.logger)
     }
 
     /// The tool subsystem, or 503 when the server was started without one.

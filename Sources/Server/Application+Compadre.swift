@@ -48,6 +48,7 @@ public enum CompadreServer {
         ToolRepositoryController(api: api).addRoutes(to: router)
         DynamicBehaviorController(api: api).addRoutes(to: router)
         MetricController(api: api).addRoutes(to: router)
+        SimulationController(api: api).addRoutes(to: router)
         MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
@@ -132,6 +133,13 @@ public enum CompadreServer {
         jobConfiguration.lease = configuration.leaseDuration
         let jobs = JobRunner(store: store, handlers: api.conversations.analysis.handlers, configuration: jobConfiguration, logger: logger)
         api.conversations.analysis.doorbell.onRing { [jobs] in jobs.wake() }
-        return ([api.conversations.leases, jobs, app, drain], store)
+        // Simulations on a runner of their own, so a long run neither waits behind analysis nor holds it up.
+        var simulationConfiguration = jobConfiguration
+        simulationConfiguration.concurrency = configuration.simulationConcurrency
+        let simulations = JobRunner(
+            store: store, handlers: api.simulations.handlers, configuration: simulationConfiguration, logger: logger
+        )
+        api.simulations.doorbell.onRing { [simulations] in simulations.wake() }
+        return ([api.conversations.leases, jobs, simulations, app, drain], store)
     }
 }

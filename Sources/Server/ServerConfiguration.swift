@@ -32,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     /// How long a lease ("one operation at a time per conversation", "one realtime connection per user
     /// and service") outlives a process that stopped renewing it, e.g. one that crashed. Default 30 s.
     public var leaseDuration: Duration = .seconds(30)
+    /// How many simulated conversations (unit test repetitions) run at once in this process. Default 2.
+    public var simulationConcurrency = 2
     /// Whether leases live in this process only: `serve` sets it on SQLite, whose file one process owns.
     /// Default off (leases in the database, for replicas and for tests running two servers on one file).
     public var leasesInProcess = false

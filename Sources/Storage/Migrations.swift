@@ -185,7 +185,46 @@ public enum Migrations {
             "CREATE INDEX metric_results_org ON metric_results (org_id, created_at)",
             "CREATE INDEX metric_results_conversation ON metric_results (conversation_id, metric_id)",
         ]),
+        Migration(version: 12, name: "simulations", statements: [
+            "CREATE TABLE simulation_personas (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, is_deleted BOOLEAN NOT NULL, doc TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX simulation_personas_live_name ON simulation_personas (org_id, name) WHERE NOT is_deleted",
+            """
+            CREATE TABLE simulation_persona_versions (parent_id TEXT NOT NULL, version BIGINT NOT NULL, org_id TEXT NOT NULL,
+                doc TEXT NOT NULL, PRIMARY KEY (parent_id, version))
+            """,
+            "CREATE TABLE simulation_scenarios (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, is_deleted BOOLEAN NOT NULL, doc TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX simulation_scenarios_live_name ON simulation_scenarios (org_id, name) WHERE NOT is_deleted",
+            """
+            CREATE TABLE simulation_scenario_versions (parent_id TEXT NOT NULL, version BIGINT NOT NULL, org_id TEXT NOT NULL,
+                doc TEXT NOT NULL, PRIMARY KEY (parent_id, version))
+            """,
+            "CREATE TABLE simulation_unit_tests (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, is_deleted BOOLEAN NOT NULL, doc TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX simulation_unit_tests_live_name ON simulation_unit_tests (org_id, name) WHERE NOT is_deleted",
+            """
+            CREATE TABLE simulation_unit_test_sets (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL,
+                is_deleted BOOLEAN NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE UNIQUE INDEX simulation_unit_test_sets_live_name ON simulation_unit_test_sets (org_id, name) WHERE NOT is_deleted",
+            """
+            CREATE TABLE simulation_runs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, set_id TEXT NOT NULL, creator_id TEXT NOT NULL,
+                state TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX simulation_runs_org ON simulation_runs (org_id, created_at)",
+            "CREATE INDEX simulation_runs_set ON simulation_runs (set_id, creator_id, state)",
+            "CREATE TABLE simulation_artifacts (run_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, content_type TEXT NOT NULL, data {BINARY} NOT NULL)",
+        ], data: { sql in
+            try await grant(
+                SimulationPermissions.all, toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
+            )
+        }),
     ]
+
+    /// The permissions of simulations, granted to the default administrator roles.
+    public enum SimulationPermissions {
+        public static let all: [String] = ["SimulationPersona", "SimulationScenario", "SimulationUnitTest", "SimulationUnitTestSet"]
+            .flatMap { kind in ["Create", "Get", "Modify", "Delete"].map { "Simulation:\($0)\(kind)" } }
+            + ["Simulation:CreateSimulationUnitTestSetRun", "Simulation:GetSimulationUnitTestSetRun", "Simulation:CancelSimulationUnitTestSetRun"]
+    }
 
     /// Adds `permissions` (unconditional) to every role named one of `names` that lacks them.
     static func grant(_ permissions: [String], toRolesNamed names: [String], in sql: any SQLDatabase) async throws {

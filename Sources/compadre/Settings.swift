@@ -55,6 +55,7 @@ enum Settings {
             Setting(key: "http.bodyTimeoutSeconds", defaultValue: "\(server.requestDeadlines.body.components.seconds)", help: "How long a request's body may take to arrive before the connection is closed."),
             Setting(key: "http.idleTimeoutSeconds", defaultValue: "\(server.requestDeadlines.idle.components.seconds)", help: "How long a keep-alive connection may stay idle between requests."),
             Setting(key: "lease.seconds", defaultValue: "\(server.leaseDuration.components.seconds)", help: "How long a crashed replica's locks and running jobs outlive it."),
+            Setting(key: "simulations.concurrency", defaultValue: "\(server.simulationConcurrency)", help: "Simulated conversations (unit test runs) played at once by this process."),
             Setting(key: "shutdown.graceSeconds", defaultValue: "\(server.shutdownGracePeriod.components.seconds)", help: "How long SIGTERM lets running interactions and realtime turns finish."),
             Setting(key: "realtime.messagesPerMinute", defaultValue: "\(server.realtimeLimits.messagesPerMinute)", help: "Realtime messages a minute before close 4029."),
             Setting(key: "realtime.timeoutSeconds", defaultValue: "\(server.realtimeLimits.inactivityTimeout.components.seconds)", help: "Realtime client silence before close 3008."),

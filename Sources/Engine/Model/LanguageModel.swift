@@ -82,12 +82,14 @@ public struct PromptKind: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public static let generateUserModels = PromptKind(rawValue: "generate-user-models")
     /// A metric judged over a transcript.
     public static let evaluateMetric = PromptKind(rawValue: "evaluate-metric")
+    /// The user of a simulation, played by the model.
+    public static let simulateUser = PromptKind(rawValue: "simulate-user")
 
     public static let all: [PromptKind] = [
         .selectNextAction, .selectNextStateForDecisionState, .engageUser, .generateReflection,
         .generateRecallQueries, .checkIfActiveMemoryNeeded, .extractActiveMemories, .recommendResponses,
         .generateConversationStarters, .generateToolParams, .selectDynamicBehavior, .extractMemories, .generateUserModels,
-        .evaluateMetric,
+        .evaluateMetric, .simulateUser,
     ]
 }
 

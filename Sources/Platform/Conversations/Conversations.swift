@@ -22,7 +22,7 @@ public struct Conversations: Sendable {
     let histories = ConversationHistories()
     /// Audio fillers in agents' voices, synthesized before they are needed.
     let fillers = SpokenFillers()
-    let logger: Logger
+    public let logger: Logger
     /// The organizations' tools (helper tools and tool-call states); `nil` without a tool subsystem.
     let tools: Tools?
     /// How far ahead of the server's clock (or behind the message it follows) a client may stamp an
@@ -103,7 +103,7 @@ public struct Conversations: Sendable {
 
     /// Admits the work, takes the lease on `key`, and loads the interaction with `load` holding both;
     /// both are let go when anything fails.
-    private func prepare(
+    func prepare(
         isNew: Bool, holding key: String, caller: Principal, voiceReply: SpokenAudioFormat?,
         _ load: () async throws -> (ConversationRecord, ConversationSetting, [MessageInstance], MessageInstance?)
     ) async throws -> PendingInteraction {
@@ -428,7 +428,8 @@ public struct Conversations: Sendable {
                 context: PromptContext(
                     persona: setting.persona, user: profile, history: history + input,
                     workingMemory: record.workingMemory,
-                    toolResults: ToolResultNote.persisted(in: earlier.map(\.insights))
+                    toolResults: ToolResultNote.persisted(in: earlier.map(\.insights)),
+                    now: Date().addingTimeInterval(record.simulation?.clockOffset ?? 0)
                 ),
                 userMessage: userMessage.map { message in
                     input.first { $0.id == message.id } ?? message
@@ -441,7 +442,7 @@ public struct Conversations: Sendable {
                 request.memorySearch = UserMemories(store: store, userID: record.userID, orgID: orgID, embedder: analysis.embedder)
             }
             var runner = runner
-            if usesTools, let tools { runner.tools = tools.runner(orgID: orgID) }
+            if usesTools, let tools { runner.tools = tools.runner(orgID: orgID, simulation: record.simulation) }
             var outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
             // An interrupted spoken reply is stored as far as the listener heard it.
             if outcome.wasInterrupted, let spoken {
@@ -589,6 +590,8 @@ public struct Conversations: Sendable {
     /// ended conversation is analysed exactly once (see ``ConversationAnalysis``).
     private func conversationEnded(_ record: ConversationRecord, in repositories: Repositories) async throws {
         logger.debug("conversation ended", metadata: ["conversation_id": "\(record.id)", "interactions": "\(record.interactionCount)"])
+        // A simulated conversation is judged by its run, not analysed.
+        if record.simulation != nil { return }
         try await analysis.enqueue(record, in: repositories)
     }
 

@@ -203,13 +203,16 @@ public struct ConversationMetrics: Sendable {
     }
 
     /// Soft delete: the metric keeps its id and results, can no longer change or be evaluated, and its
-    /// name is free again. Deleting it twice is 404. (A metric a simulation unit test uses is 400 once
-    /// unit tests exist.)
+    /// name is free again. Deleting it twice is 404; a metric a simulation unit test (not deleted) uses is 400.
     public func delete(_ id: String, caller: Principal) async throws {
         let orgID = caller.orgID
         try await store.write { repositories in
             var metric = try await Self.existing(id, orgID: orgID, in: repositories)
             if metric.isDeleted { throw PlatformError.notFound("Metric `\(id)` was already deleted.") }
+            let tests = try await repositories.simulations.unitTests.all(orgID: orgID)
+            if let test = tests.first(where: { !$0.isDeleted && $0.successCriterions.contains { $0.metricID == id } }) {
+                throw PlatformError.badRequest("The metric is used by the simulation unit test `\(test.name)`.")
+            }
             metric.isDeleted = true
             metric.updatedAt = now()
             metric.updatedBy = caller.userInfo

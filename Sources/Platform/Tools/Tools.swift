@@ -53,8 +53,10 @@ public struct Tools: Sendable {
     }
 
     /// The Engine's view of the organization's tools for one conversation.
-    public func runner(orgID: String) -> PublishedTools {
-        PublishedTools(tools: self, orgID: orgID)
+    /// The organization's published tools, for the interactions of a conversation (`simulation` for a
+    /// simulated one: invocations in simulation mode, with the simulated user's variables).
+    public func runner(orgID: String, simulation: SimulationTag? = nil) -> PublishedTools {
+        PublishedTools(tools: self, orgID: orgID, simulation: simulation)
     }
 
     // MARK: - Environments
@@ -173,6 +175,7 @@ actor ToolEnvironments {
 public struct PublishedTools: ToolRunner {
     let tools: Tools
     let orgID: String
+    var simulation: SimulationTag?
 
     public func resolve(_ spec: ToolCallSpec) async throws -> ResolvedTool {
         let (tool, version) = try await find(spec)
@@ -221,15 +224,20 @@ public struct PublishedTools: ToolRunner {
         }
         let user = found.1
         let document = ToolInvocationInput(
-            inputParameters: input, invocationMode: .regular,
-            nonsensitiveUserVariables: user?.nonsensitiveVariables ?? [:],
-            sensitiveUserVariables: user?.sensitiveVariables ?? [:]
+            inputParameters: input, invocationMode: simulation == nil ? .regular : .conversationSimulation,
+            nonsensitiveUserVariables: simulation?.nonsensitiveVariables ?? user?.nonsensitiveVariables ?? [:],
+            sensitiveUserVariables: simulation?.sensitiveVariables ?? user?.sensitiveVariables ?? [:]
         )
         try Task.checkCancellation()
         let result = await tools.run(version, input: document)
         let record = ToolInvocationInstance(
             id: ObjectID.generate(), orgID: orgID, createdAt: Date(), invocationStatus: result.status,
-            invocationSource: .regularConversation(
+            invocationSource: simulation.map { simulation in
+                .simulationConversation(
+                    simulationUnitTestSetRunID: simulation.runID, unitTestID: simulation.unitTestID, runIndex: simulation.runIndex,
+                    metadata: Self.metadata(call.site)
+                )
+            } ?? .regularConversation(
                 userID: call.userID, conversationID: call.conversationID, interactionID: call.interactionID,
                 metadata: Self.metadata(call.site)
             ),

@@ -30,6 +30,9 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
     public var userModel: [String]?
     /// The user's memories when the conversation started, newest first: what recall may answer from.
     public var memoryFacts: [String]?
+    /// Set on a simulated conversation (a unit test run or a replay): its tools run in simulation mode,
+    /// and its end starts no analysis.
+    public var simulation: SimulationTag?
 
     public init(
         id: String, orgID: String, userID: String, serviceID: String, createdAt: Date,
@@ -61,6 +64,7 @@ public struct ConversationRecord: Codable, Sendable, Hashable {
         case workingMemory = "working_memory"
         case lastDynamicBehavior = "last_dynamic_behavior"
         case userModel = "user_model", memoryFacts = "memory_facts"
+        case simulation
     }
 
     /// The API's view of the conversation.
@@ -313,5 +317,38 @@ public struct ConversationRepository: Sendable {
             .where("conversation_id", .equal, conversationID).where("org_id", .equal, orgID)
             .orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all()
         return try rows.reversed().map { try Documents.decode(InteractionRecord.self, from: $0) }
+    }
+}
+
+/// What marks a simulated conversation: the run it belongs to (nil for a replay) and the simulated
+/// user's variables, which its tools receive.
+public struct SimulationTag: Codable, Sendable, Hashable {
+    public var runID: String?
+    public var unitTestID: String?
+    public var runIndex: Int?
+    public var nonsensitiveVariables: [String: String]
+    public var sensitiveVariables: [String: String]
+    /// Seconds the conversation's clock runs ahead of the server's (a scenario's `conversation_starts_at`).
+    public var clockOffset: Double
+
+    public init(
+        runID: String?, unitTestID: String?, runIndex: Int?, nonsensitiveVariables: [String: String] = [:],
+        sensitiveVariables: [String: String] = [:], clockOffset: Double = 0
+    ) {
+        self.clockOffset = clockOffset
+        self.runID = runID
+        self.unitTestID = unitTestID
+        self.runIndex = runIndex
+        self.nonsensitiveVariables = nonsensitiveVariables
+        self.sensitiveVariables = sensitiveVariables
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id"
+        case unitTestID = "unit_test_id"
+        case runIndex = "run_index"
+        case nonsensitiveVariables = "nonsensitive_variables"
+        case sensitiveVariables = "sensitive_variables"
+        case clockOffset = "clock_offset"
     }
 }
