@@ -217,6 +217,9 @@ public enum Migrations {
                 SimulationPermissions.all, toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
             )
         }),
+        Migration(version: 13, name: "replays", statements: [
+            "CREATE TABLE replays (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, doc TEXT NOT NULL)",
+        ]),
     ]
 
     /// The permissions of simulations, granted to the default administrator roles.

@@ -23,46 +23,16 @@ struct Chat: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Server URL (default http://127.0.0.1:8080).") var url: String?
-    @Option(help: "Organization id.") var org: String?
-    @Option(name: .customLong("api-key"), help: "API key.") var apiKey: String?
-    @Option(name: .customLong("api-key-id"), help: "API key id.") var apiKeyID: String?
-    @Option(name: .customLong("user-id"), help: "User to sign in as.") var userID: String?
+    @OptionGroup var connection: ConnectionOptions
     @Option(help: "Service id or name (default: the only active service, or the credentials file's).") var service: String?
-    @Option(help: "Credentials file (default ./compadre-credentials.json when present).") var credentials: String?
     @Flag(help: "Start a new conversation even if one is unfinished.") var new = false
     @Flag(help: "Show every agent action, including empty dynamic-behavior selections.") var verbose = false
     @Option(name: .customLong("voice-in"), help: "Say this WAV (or .mp3) file as one voice message, print the reply, and exit.") var voiceIn: String?
     @Option(name: .customLong("voice-out"), help: "With --voice-in: ask for a spoken reply and write it to this WAV file.") var voiceOut: String?
 
-    struct CredentialsFile: Decodable {
-        var organizationID: String?
-        var userID: String?
-        var apiKeyID: String?
-        var apiKey: String?
-        var serviceID: String?
-        var baseURL: String?
-        enum CodingKeys: String, CodingKey {
-            case organizationID = "organization_id", userID = "user_id", apiKeyID = "api_key_id", apiKey = "api_key"
-            case serviceID = "service_id", baseURL = "base_url"
-        }
-    }
-
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let filePath = credentials ?? (FileManager.default.fileExists(atPath: "compadre-credentials.json") ? "compadre-credentials.json" : nil)
-        let file = try filePath.map { try JSONDecoder().decode(CredentialsFile.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
-        func pick(_ flag: String?, _ variable: String, _ fromFile: String?, _ name: String) throws -> String {
-            if let value = flag ?? environment[variable] ?? fromFile { return value }
-            throw ValidationError("missing \(name): pass --\(name), set \(variable), or run in a folder with compadre-credentials.json")
-        }
-        let configuration = AmigoClient.Configuration(
-            baseURL: url ?? environment["AMIGO_BASE_URL"] ?? file?.baseURL ?? "http://127.0.0.1:8080",
-            organizationID: try pick(org, "AMIGO_ORGANIZATION_ID", file?.organizationID, "org"),
-            apiKey: try pick(apiKey, "AMIGO_API_KEY", file?.apiKey, "api-key"),
-            apiKeyID: try pick(apiKeyID, "AMIGO_API_KEY_ID", file?.apiKeyID, "api-key-id"),
-            userID: try pick(userID, "AMIGO_USER_ID", file?.userID, "user-id")
-        )
+        let (configuration, file) = try connection.resolve()
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: AmigoClient.recommendedHTTPClientConfiguration)
         let client = AmigoClient(configuration: configuration, httpClient: httpClient)
         let style = TerminalStyle(environment: environment, isTerminal: isatty(STDOUT_FILENO) == 1)

@@ -17,7 +17,7 @@ struct Compadre: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compadre",
         abstract: "A self-hostable conversational-agent platform that speaks the Amigo Classic API.",
-        subcommands: [Serve.self, Initialize.self, Migrate.self, Chat.self, ShowConfiguration.self]
+        subcommands: [Serve.self, Initialize.self, Migrate.self, Chat.self, Replay.self, ShowConfiguration.self]
     )
 }
 

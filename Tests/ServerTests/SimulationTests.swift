@@ -361,3 +361,123 @@ struct SimulationTests {
         return names
     }
 }
+
+/// Replays of recorded conversations against another version set.
+@Suite("Conversation replays")
+struct ReplayTests {
+    /// The test graph, starting in a new `welcome` state instead of `greet`.
+    static var reroutedGraph: [String: Any] {
+        var graph = validGraph
+        graph["new_user_initial_state"] = "welcome"
+        graph["returning_user_initial_state"] = "welcome"
+        var states = graph["states"] as! [[String: Any]]
+        states.append([
+            "type": "action", "name": "welcome", "objective": "Welcome the user", "actions": ["Say welcome"],
+            "intra_state_navigation_guidelines": [String](), "action_guidelines": [String](), "boundary_constraints": [String](),
+            "exit_conditions": [["description": "The user answered", "next_state": "greet"]],
+            "action_tool_call_specs": [String](), "exit_condition_tool_call_specs": [String](), "skip_active_memory_retrieval": false,
+        ])
+        graph["states"] = states
+        return graph
+    }
+
+    func replay(_ admin: SignedInAdmin, _ conversation: String, versionSet: String) async throws -> [String: Any] {
+        let created = try await admin.client.call(.post, "/v1/\(admin.org)/compadre/replay/", token: admin.token, json: [
+            "conversation_id": conversation, "service_version_set_name": versionSet,
+        ])
+        #expect(created.status == .created, "\(created.text)")
+        let id = try created.object()["replay_id"] as? String ?? ""
+        let runner = JobRunner(store: admin.server.api.store, handlers: admin.server.api.simulations.handlers, logger: Logger(label: "test"))
+        #expect(await runner.runNext())
+        return try await admin.client.call(.get, "/v1/\(admin.org)/compadre/replay/\(id)/", token: admin.token).object()
+    }
+
+    @Test func aReplayOnTheSameVersionsFollowsTheSamePathAndOneOnARoutedGraphReportsWhereItLeaves() async throws {
+        let model = ScriptedModel()
+        try await SignedInAdmin.with(model: model) { admin in
+            let org = admin.org
+            let (_, graph, service) = try await makeService(admin.client, org: org, token: admin.token)
+            let metric = try await admin.client.call(.post, "/v1/\(org)/metric/", token: admin.token, json: [
+                "name": "Polite", "description": "Whether the agent was polite", "applied_to_services": [service], "tags": [String: Any](),
+                "metric_value": ["type": "boolean"],
+            ]).object()["id"] as? String ?? ""
+            // The recorded conversation: the agent's greeting and two exchanges, on graph version 1.
+            let created = try await admin.client.call(.post, "/v1/\(org)/conversation/?response_format=text", token: admin.token, json: ["service_id": service])
+            let conversation = try created.events().first?["conversation_id"] as? String ?? ""
+            for text in ["My invoice is wrong", "Thanks"] {
+                #expect(try await admin.client.interact(org: org, conversation: conversation, token: admin.token, text: text).status == .ok)
+            }
+            // Version 2 routes differently; `stable` keeps version 1, `next` takes version 2.
+            let second = try await admin.client.call(.post, "/v1/\(org)/organization/service_hierarchical_state_machine/\(graph)/", token: admin.token, json: Self.reroutedGraph)
+            #expect(second.status == .created, "\(second.text)")
+            for (name, version) in [("stable", 1), ("next", 2)] {
+                let pin: [String: Any] = ["version_set": ["agent_version_number": 1, "service_hierarchical_state_machine_version_number": version, "llm_model_preferences": [String: Any]()]]
+                #expect(try await admin.client.call(.put, "/v1/\(org)/service/\(service)/version_sets/\(name)/", token: admin.token, json: pin).status == .noContent)
+            }
+
+            model.script(.evaluateMetric, ScriptedModel.Answer.raw(#"{"value": true, "justification": "Kind.", "messages": [1]}"#))
+            model.script(.evaluateMetric, ScriptedModel.Answer.raw(#"{"value": true, "justification": "Kind.", "messages": [1]}"#))
+            let same = try await replay(admin, conversation, versionSet: "stable")
+            #expect(same["status"] as? String == "completed", "\(same)")
+            #expect(same["first_divergence"] is NSNull)
+            let steps = same["steps"] as? [[String: Any]] ?? []
+            #expect(steps.count == 3)
+            #expect(steps.allSatisfy { $0["diverged"] as? Bool == false })
+            #expect(steps.map { $0["input"] as? [String] } == [[], ["user: My invoice is wrong"], ["user: Thanks"]])
+            let metrics = same["metrics"] as? [[String: Any]] ?? []
+            #expect(metrics.map { $0["metric_id"] as? String } == [metric])
+            #expect(metrics.first?["before"] as? Bool == true && metrics.first?["after"] as? Bool == true)
+
+            model.script(.evaluateMetric, ScriptedModel.Answer.raw(#"{"value": true, "justification": "Kind.", "messages": [1]}"#))
+            model.script(.evaluateMetric, ScriptedModel.Answer.raw(#"{"value": false, "justification": "Curt.", "messages": [1]}"#))
+            let moved = try await replay(admin, conversation, versionSet: "next")
+            #expect(moved["status"] as? String == "completed", "\(moved)")
+            #expect(moved["first_divergence"] as? Int == 0)
+            let first = (moved["steps"] as? [[String: Any]])?.first
+            #expect((first?["original"] as? [String: Any])?["states"] as? [String] == ["greet"])
+            #expect((first?["replay"] as? [String: Any])?["states"] as? [String] == ["welcome"])
+            #expect((moved["metrics"] as? [[String: Any]])?.first?["after"] as? Bool == false)
+
+            // The replays ran under synthetic users, finished and not analysed; the original is untouched.
+            let store = admin.server.api.store
+            let conversations = try await store.read { try await $0.conversations.list(orgID: org, filter: .init(), sort: [], page: .init(limit: 10, offset: 0)) }.items
+            let replays = conversations.filter { $0.id != conversation }
+            #expect(replays.count == 2)
+            #expect(replays.allSatisfy { $0.isFinished && $0.simulation != nil && $0.userID != admin.credentials.userID })
+            #expect(conversations.first { $0.id == conversation }?.isFinished == false)
+            for replay in replays { #expect(try await store.read { try await $0.jobs.jobs(subject: replay.id, orgID: org) }.isEmpty) }
+            // Nothing of a replay is stored as a metric result.
+            let stored = try await admin.client.call(.get, "/v1/\(org)/metric/metric_evaluation_result", token: admin.token).object()
+            #expect((stored["metric_evaluation_results"] as? [Any])?.isEmpty == true)
+            // A version set the service lacks: 404; a conversation of another id: 404.
+            let missing = try await admin.client.call(.post, "/v1/\(org)/compadre/replay/", token: admin.token, json: [
+                "conversation_id": conversation, "service_version_set_name": "nope",
+            ])
+            #expect(missing.status == .notFound)
+            let unknown = try await admin.client.call(.post, "/v1/\(org)/compadre/replay/", token: admin.token, json: [
+                "conversation_id": ObjectID.generate(), "service_version_set_name": "stable",
+            ])
+            #expect(unknown.status == .notFound)
+        }
+    }
+
+    @Test func theReportReadsAsADiff() throws {
+        let info = VersionSetInfo(name: "release", agentVersionInfo: VersionInfo(id: "a", version: 1), serviceHierarchicalStateMachineVersionInfo: VersionInfo(id: "g", version: 1))
+        var report = ReplayReport(
+            id: "r", orgID: "o", createdAt: Date(), creator: UserInfo(orgID: "o", userID: "u"), conversationID: "c", serviceID: "s",
+            original: info, replayed: VersionSetInfo(name: "next", agentVersionInfo: info.agentVersionInfo, serviceHierarchicalStateMachineVersionInfo: VersionInfo(id: "g", version: 2))
+        )
+        report.status = .completed
+        report.steps = [
+            ReplayStep(index: 0, input: [], original: ReplaySide(states: ["greet"], agentMessage: "Hi"), replay: ReplaySide(states: ["greet"], agentMessage: "Hi")),
+            ReplayStep(index: 1, input: ["user: refund"], original: ReplaySide(states: ["greet", "route"], agentMessage: "Sure"), replay: ReplaySide(states: ["greet", "billing"], agentMessage: "Billing here")),
+        ]
+        report.firstDivergence = 1
+        report.metrics = [ReplayMetric(metricID: "m", name: "Resolved", before: .bool(true), after: .bool(false), error: nil)]
+        let text = report.summary
+        #expect(text.contains("First divergence at interaction 2: greet → route became greet → billing"))
+        #expect(text.contains("= Interaction 1"))
+        #expect(text.contains("≠ Interaction 2"))
+        #expect(text.contains("Resolved: true → false"))
+    }
+}

@@ -6,10 +6,10 @@ import Storage
 extension Conversations {
     /// The first interaction of a simulated conversation: pinned to `versionSetInfo` (the versions its
     /// run fixed), under `user` (a simulated user, not stored), which no one else talks as. It starts
-    /// with `initial` (a user message or an external event) or, without one, with the agent.
+    /// with `initial` (user messages or external events, in order) or, without any, with the agent.
     public func prepareSimulated(
         orgID: String, serviceID: String, versionSetInfo: VersionSetInfo, user: User, userModel: [String], simulation: SimulationTag,
-        initial: (type: MessageType, text: String)?, at start: Date
+        initial: [(type: MessageType, text: String, at: Date)], at start: Date
     ) async throws -> PendingInteraction {
         let caller = Principal.simulatedUser(user)
         return try await prepare(isNew: true, holding: "create/\(orgID)/\(user.userID)/\(serviceID)", caller: caller, voiceReply: nil) {
@@ -26,8 +26,8 @@ extension Conversations {
             record.simulation = simulation
             var input: [MessageInstance] = []
             var userMessage: MessageInstance?
-            if let (type, text) = initial {
-                let message = Self.message(type, text, at: start, sender: type == .userMessage ? user.userID : "external")
+            for (type, text, at) in initial {
+                let message = Self.message(type, text, at: at, sender: type == .userMessage ? user.userID : "external")
                 input.append(message)
                 if type == .userMessage { userMessage = message }
             }

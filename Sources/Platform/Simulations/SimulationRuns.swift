@@ -37,7 +37,9 @@ public struct SimulationRuns: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     /// Rings the simulation runner after a commit that enqueued work.
-    public let doorbell = JobDoorbell()
+    public let doorbell: JobDoorbell
+    /// Replays of recorded conversations, played by the same runner.
+    public let replays: ConversationReplays
 
     public init(store: Store, conversations: Conversations, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
@@ -45,13 +47,19 @@ public struct SimulationRuns: Sendable {
         self.metrics = ConversationMetrics(store: store, models: conversations.models, now: now)
         self.logger = logger
         self.now = now
+        let doorbell = JobDoorbell()
+        self.doorbell = doorbell
+        self.replays = ConversationReplays(
+            store: store, conversations: conversations, metrics: metrics, doorbell: doorbell, logger: logger, now: now
+        )
     }
 
-    /// The runner's handlers of the simulation kinds.
+    /// The runner's handlers of the simulation kinds (unit test repetitions, archives, replays).
     public var handlers: [String: JobRunner.Handler] {
         [
             Self.simulate: { job in try await simulate(job) },
             Self.archive: { job in try await buildArchive(job) },
+            ConversationReplays.kind: { job in try await replays.play(job) },
         ]
     }
 
@@ -367,7 +375,8 @@ public struct SimulationRuns: Sendable {
                     name: task.versionSetName, agentVersionInfo: spec.agent, serviceHierarchicalStateMachineVersionInfo: spec.graph,
                     llmModelPreferences: spec.llmModelPreferences
                 ),
-                user: user, userModel: personaVersion.userModels, simulation: tag, initial: initial, at: started
+                user: user, userModel: personaVersion.userModels, simulation: tag, initial: initial.map { [($0.type, $0.text, started)] } ?? [],
+                at: started
             )
             result.conversationID = pending.record.id
             if let (type, text) = initial {

@@ -24,6 +24,27 @@ struct SimulationController {
         addUnitTestRoutes(to: router, library: library, base: base)
         addSetRoutes(to: router, library: library, base: base)
         addRunRoutes(to: router, base: base)
+        addReplayRoutes(to: router)
+    }
+
+    // MARK: - Replays (Compadre's own)
+
+    private func addReplayRoutes(to router: Router<AppContext>) {
+        let api = api
+        let replays = api.simulations.replays
+
+        router.operation(.post, "/v1/:organization/compadre/replay/", "create-conversation-replay", api: api) { call in
+            let caller = try call.caller
+            try caller.require(Self.createRun)
+            let body = try await call.body(CreateReplayRequest.self)
+            return try .json(CreateReplayResponse(replayID: try await replays.create(body, caller: caller)), status: .created)
+        }
+
+        router.operation(.get, "/v1/:organization/compadre/replay/:replay_id/", "get-conversation-replay", api: api) { call in
+            let caller = try call.caller
+            try caller.require(Self.getRun)
+            return try .json(try await replays.get(try call.objectID("replay_id"), orgID: call.orgID))
+        }
     }
 
     // MARK: - Personas

@@ -54,6 +54,21 @@ public struct SimulationRepository: Sendable {
             .map { try Documents.decode(SimulationRunRecord.self, from: $0) }
     }
 
+    // MARK: - Replays
+
+    public func insert(_ replay: ReplayReport) async throws {
+        try await sql.raw("INSERT INTO replays (id, org_id, doc) VALUES (\(bind: replay.id), \(bind: replay.orgID), \(bind: try Documents.encode(replay)))").run()
+    }
+
+    public func update(_ replay: ReplayReport) async throws {
+        try await sql.raw("UPDATE replays SET doc = \(bind: try Documents.encode(replay)) WHERE id = \(bind: replay.id) AND org_id = \(bind: replay.orgID)").run()
+    }
+
+    public func replay(id: String, orgID: String) async throws -> ReplayReport? {
+        try await sql.raw("SELECT doc FROM replays WHERE id = \(bind: id) AND org_id = \(bind: orgID)").first()
+            .map { try Documents.decode(ReplayReport.self, from: $0) }
+    }
+
     /// Stores a run's artifact archive (replacing an earlier one).
     public func saveArtifacts(runID: String, orgID: String, contentType: String, data: Data) async throws {
         try await sql.raw("DELETE FROM simulation_artifacts WHERE run_id = \(bind: runID)").run()
