@@ -50,6 +50,58 @@ struct RequiredNullableTests {
             let listed = try await client.call(.get, "/v1/\(org)/metric/?id=\(id)", token: token).object()["metrics"] as? [[String: Any]] ?? []
             return "\(created.status.code) additional_notes=\(String(describing: listed.first?["additional_notes"].map { $0 is NSNull ? "null" : "\($0)" }))"
         },
+        "CreateSimulationScenarioInitialVersion.conversation_starts_at": { client, org, token, mode in
+            var version: [String: Any] = [
+                "objective": "o", "instructions": "i", "initial_message_type": "user-message", "conversation_starts_at": "2030-01-01T00:00:00Z",
+            ]
+            mode.apply("conversation_starts_at", to: &version)
+            let created = try await client.call(.post, "/v1/\(org)/simulation/scenario/", token: token, json: [
+                "name": "Scenario \(mode)", "tags": [String: Any](), "initial_version": version,
+            ])
+            let id = try created.object()["simulation_scenario_id"] as? String ?? ""
+            return "\(created.status.code) " + (try await scenarioStart(client, org: org, token: token, scenario: id))
+        },
+        "CreateSimulationScenarioVersionRequest.conversation_starts_at": { client, org, token, mode in
+            let created = try await client.call(.post, "/v1/\(org)/simulation/scenario/", token: token, json: [
+                "name": "Versioned scenario \(mode)", "tags": [String: Any](),
+                "initial_version": ["objective": "o", "instructions": "i", "initial_message_type": "skip", "conversation_starts_at": NSNull()] as [String: Any],
+            ])
+            let id = try created.object()["simulation_scenario_id"] as? String ?? ""
+            var version: [String: Any] = [
+                "objective": "o2", "instructions": "i2", "initial_message_type": "user-message", "conversation_starts_at": "2030-01-01T00:00:00Z",
+            ]
+            mode.apply("conversation_starts_at", to: &version)
+            let second = try await client.call(.post, "/v1/\(org)/simulation/scenario/\(id)/version/", token: token, json: version)
+            return "\(second.status.code) " + (try await scenarioStart(client, org: org, token: token, scenario: id))
+        },
+        "CreateSimulationUnitTestSetRequest.description": { client, org, token, mode in
+            let (_, _, service) = try await makeService(client, org: org, token: token, name: "set-description-\(mode)")
+            func created(_ path: String, _ body: [String: Any], _ key: String) async throws -> String {
+                try await client.call(.post, "/v1/\(org)\(path)", token: token, json: body).object()[key] as? String ?? ""
+            }
+            let metric = try await created("/metric/", [
+                "name": "Set metric \(mode)", "description": "d", "applied_to_services": [String](), "tags": [String: Any](), "metric_value": ["type": "boolean"],
+            ], "id")
+            let persona = try await created("/simulation/persona/", [
+                "name": "Set persona \(mode)", "role": "r", "tags": [String: Any](),
+                "initial_version": ["background": "b", "user_models": [String](), "nonsensitive_user_variables": [String: Any](), "sensitive_user_variables": [String: Any]()] as [String: Any],
+            ], "simulation_persona_id")
+            let scenario = try await created("/simulation/scenario/", [
+                "name": "Set scenario \(mode)", "tags": [String: Any](),
+                "initial_version": ["objective": "o", "instructions": "i", "initial_message_type": "skip", "conversation_starts_at": NSNull()] as [String: Any],
+            ], "simulation_scenario_id")
+            let test = try await created("/simulation/unit_test/", [
+                "name": "Set test \(mode)", "description": "d", "service_id": service, "service_version_set_name": "release", "persona_id": persona,
+                "scenario_id": scenario, "max_interactions": 3, "tags": [String: Any](),
+                "success_criterions": [["name": "c", "metric_id": metric, "criterion": ["type": "boolean", "expected_value": true]]],
+            ], "simulation_unit_test_id")
+            var body: [String: Any] = ["name": "Set \(mode)", "description": "x", "unit_test_runs": [["unit_test_id": test, "run_count": 1]], "tags": [String: Any]()]
+            mode.apply("description", to: &body)
+            let set = try await client.call(.post, "/v1/\(org)/simulation/unit_test_set/", token: token, json: body)
+            let id = try set.object()["simulation_unit_test_set_id"] as? String ?? ""
+            let listed = try await client.call(.get, "/v1/\(org)/simulation/unit_test_set/?id=\(id)", token: token).object()["simulation_unit_test_sets"] as? [[String: Any]]
+            return "\(set.status.code) description=\(String(describing: listed?.first?["description"].map { $0 is NSNull ? "null" : "\($0)" }))"
+        },
         "RecallStateInput.queries": { client, org, token, mode in
             try await recallFixture(client, org: org, token: token, field: "queries", other: ("requested_information", "age"), mode: mode)
         },
@@ -102,6 +154,13 @@ struct RequiredNullableTests {
             }
         }
         return fields
+    }
+
+    /// The `conversation_starts_at` of a scenario's latest version.
+    static func scenarioStart(_ client: TestServer.Client, org: String, token: String, scenario: String) async throws -> String {
+        let versions = try await client.call(.get, "/v1/\(org)/simulation/scenario/\(scenario)/version/?version=latest", token: token).object()
+        let latest = (versions["simulation_scenario_versions"] as? [[String: Any]])?.first
+        return "conversation_starts_at=\(String(describing: latest?["conversation_starts_at"].map { $0 is NSNull ? "null" : "\($0)" }))"
     }
 
     @Test(arguments: TestDatabase.available)
