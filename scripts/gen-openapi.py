@@ -229,6 +229,20 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Webhooks
+    ("create-webhook-destination", "Add a webhook destination (its secret is shown once)", {
+        400: "The organization has 10 destinations already, or the URL is not HTTPS or names a private address.",
+        404: "No such organization."}),
+    ("get_webhook_destinations", "List webhook destinations (never their secrets)", {}),
+    ("update-webhook-destination", "Change a destination's accepted types or retries", {
+        404: "No such organization or webhook destination."}),
+    ("delete-webhook-destination", "Remove a webhook destination (deliveries still due are dropped)", {
+        404: "No such organization or webhook destination."}),
+    ("rotate-webhook-destination-secret", "Issue a new secret; both sign for 30 minutes", {
+        400: "The secret was made less than an hour ago.",
+        404: "No such organization or webhook destination."}),
+    ("get-webhook-deliveries", "List the deliveries to a destination with their attempts", {
+        404: "No such organization or webhook destination."}),
     # Simulations
     ("create-simulation-persona", "Create a simulation persona with its first version", {
         404: "No such organization.",
@@ -529,6 +543,7 @@ SORT_FIELDS = {
     "get-dynamic-behavior-invocations": ["invoked_at"],
     "get-metrics": ["updated_at"],
     "get-metric-evaluation-results": ["created_at"],
+    "get-webhook-deliveries": ["created_at", "status", "type"],
     "get-simulation-personas": ["updated_at"],
     "get-simulation-scenarios": ["updated_at"],
     "get-simulation-unit-tests": ["updated_at"],

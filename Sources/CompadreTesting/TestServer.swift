@@ -34,6 +34,9 @@ public struct TestServer: Sendable {
         configuration.rateLimitsEnabled = false
         configuration.tools = tools
         configuration.leasesInProcess = leasesInProcess
+        // Tests receive webhooks on loopback, over plain HTTP.
+        configuration.webhookPolicy.allowPlainHTTP = true
+        configuration.webhookPolicy.allowPrivateNetworks = true
         let made = try await CompadreServer.makeAPI(
             store: Store(database: database), configuration: configuration, models: LanguageModels(default: model),
             speech: speech, embedder: embedder, logger: Logger(label: "compadre-test")
@@ -45,6 +48,7 @@ public struct TestServer: Sendable {
         api.realtimeLimits = realtimeLimits
         api.tools = made.tools
         api.links = made.links
+        api.webhooks = made.webhooks
         api.metrics = metrics
         api.realtimeClock = realtimeClock
         api.signIns = signInLimits.map { SignInGuard(configuration: $0) }

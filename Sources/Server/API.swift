@@ -49,6 +49,8 @@ public struct API: Sendable {
     public let conversations: Conversations
     /// Simulation unit test set runs, played by the simulation job runner.
     public var simulations: SimulationRuns
+    /// Webhook destinations and the deliveries of events to them.
+    public var webhooks: Webhooks
     public var realtimeLimits = RealtimeLimits()
     /// The clock of realtime sockets' timers (inactivity, message rate).
     public var realtimeClock: AnyClock = .continuous
@@ -73,6 +75,7 @@ public struct API: Sendable {
         self.catalog = catalog
         self.conversations = conversations
         self.simulations = SimulationRuns(store: store, conversations: conversations, logger: conversations.logger)
+        self.webhooks = conversations.analysis.webhooks ?? Webhooks(store: store, logger: conversations.logger)
     }
 
     /// The tool subsystem, or 503 when the server was started without one.
@@ -219,7 +222,22 @@ extension Router where Context == AppContext {
         let subject = principal.map { "\(orgID)/\($0.user.userID)" } ?? "\(orgID)/anonymous"
         let limitHeaders = try api.enforceRateLimit(operation: operationID, subject: subject)
         var call = Call(request: request, context: context, orgID: orgID, principal: principal)
-        var response = try await handler(&call)
+        var response: Response
+        if let change = ResourceChanges.operations[operationID] {
+            // A change of the agent framework: announced to the webhook destinations that accept it.
+            let capture = ResponseCapture()
+            response = try await ResponseCapture.$current.withValue(capture) { try await handler(&call) }
+            if (200..<300).contains(response.status.code),
+               let id = change.idParameter.flatMap({ context.parameters.get($0) }) ?? capture.bytes.flatMap(ResourceChanges.createdID(in:))
+            {
+                await api.webhooks.announce(.agentFrameworkResourceUpdated, content: [
+                    "org_id": .string(orgID), "resource_type": .string(change.resourceType), "resource_id": .string(id),
+                    "action": .string(change.action), "operation_id": .string(operationID),
+                ], orgID: orgID)
+            }
+        } else {
+            response = try await handler(&call)
+        }
         for field in limitHeaders { response.headers.append(field) }
         return response
     }

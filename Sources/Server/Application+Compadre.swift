@@ -49,6 +49,7 @@ public enum CompadreServer {
         DynamicBehaviorController(api: api).addRoutes(to: router)
         MetricController(api: api).addRoutes(to: router)
         SimulationController(api: api).addRoutes(to: router)
+        WebhookController(api: api).addRoutes(to: router)
         MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router
@@ -78,6 +79,7 @@ public enum CompadreServer {
         conversations.speech = speech
         conversations.behaviors = DynamicBehaviors(store: store, embedder: embedder, logger: logger)
         conversations.analysis = ConversationAnalysis(store: store, models: conversations.models, embedder: embedder, logger: logger)
+        conversations.analysis.webhooks = Webhooks(store: store, policy: configuration.webhookPolicy, logger: logger)
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
@@ -140,6 +142,15 @@ public enum CompadreServer {
             store: store, handlers: api.simulations.handlers, configuration: simulationConfiguration, logger: logger
         )
         api.simulations.doorbell.onRing { [simulations] in simulations.wake() }
-        return ([api.conversations.leases, jobs, simulations, app, drain], store)
+        // Deliveries on a runner of their own: a destination that hangs holds up only its own deliveries
+        // (each attempt times out), retried after 5, 10, 20, 20 … s.
+        var webhookConfiguration = jobConfiguration
+        webhookConfiguration.concurrency = configuration.webhookConcurrency
+        webhookConfiguration.backoff = .seconds(5)
+        webhookConfiguration.maxBackoff = .seconds(20)
+        let deliveries = JobRunner(store: store, handlers: api.webhooks.handlers, configuration: webhookConfiguration, logger: logger)
+        api.webhooks.doorbell.onRing { [deliveries] in deliveries.wake() }
+        let schedule = WebhookScheduler(webhooks: api.webhooks, store: store, logger: logger)
+        return ([api.conversations.leases, jobs, simulations, deliveries, schedule, app, drain], store)
     }
 }

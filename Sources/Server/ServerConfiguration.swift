@@ -34,6 +34,11 @@ public struct ServerConfiguration: Sendable {
     public var leaseDuration: Duration = .seconds(30)
     /// How many simulated conversations (unit test repetitions) run at once in this process. Default 2.
     public var simulationConcurrency = 2
+    /// Which webhook destinations may be reached (HTTPS and public addresses by default) and how long
+    /// an attempt may take (10 s).
+    public var webhookPolicy = WebhookPolicy()
+    /// How many webhook deliveries are attempted at once in this process. Default 8.
+    public var webhookConcurrency = 8
     /// Whether leases live in this process only: `serve` sets it on SQLite, whose file one process owns.
     /// Default off (leases in the database, for replicas and for tests running two servers on one file).
     public var leasesInProcess = false

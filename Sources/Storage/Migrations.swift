@@ -220,7 +220,28 @@ public enum Migrations {
         Migration(version: 13, name: "replays", statements: [
             "CREATE TABLE replays (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, doc TEXT NOT NULL)",
         ]),
+        Migration(version: 14, name: "webhooks", statements: [
+            "CREATE TABLE webhook_destinations (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            "CREATE INDEX webhook_destinations_org ON webhook_destinations (org_id)",
+            """
+            CREATE TABLE webhook_deliveries (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, destination_id TEXT NOT NULL, type TEXT NOT NULL,
+                status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX webhook_deliveries_destination ON webhook_deliveries (destination_id, created_at)",
+            "CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)",
+            "CREATE TABLE webhook_key_warnings (key_id TEXT PRIMARY KEY, org_id TEXT NOT NULL, warned_at DOUBLE PRECISION NOT NULL)",
+        ], data: { sql in
+            try await grant(WebhookPermissions.all, toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql)
+        }),
     ]
+
+    /// The permissions of webhook destinations, granted to the default administrator roles.
+    public enum WebhookPermissions {
+        public static let all = [
+            "Webhook:CreateWebhookDestination", "Webhook:GetWebhookDestination", "Webhook:UpdateWebhookDestination",
+            "Webhook:DeleteWebhookDestination", "Webhook:GetWebhookDeliveries",
+        ]
+    }
 
     /// The permissions of simulations, granted to the default administrator roles.
     public enum SimulationPermissions {

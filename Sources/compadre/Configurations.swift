@@ -18,6 +18,10 @@ extension ServerConfiguration {
         if let count = try reader.whole("signIn.perMinute") { signInLimits.successesPerMinute = max(1, count) }
         if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
         if let count = try reader.whole("simulations.concurrency") { simulationConcurrency = max(1, count) }
+        if let allowed = try reader.isOn("webhooks.allowPlainHTTP") { webhookPolicy.allowPlainHTTP = allowed }
+        if let allowed = try reader.isOn("webhooks.allowPrivateNetworks") { webhookPolicy.allowPrivateNetworks = allowed }
+        if let timeout = try reader.seconds("webhooks.timeoutSeconds") { webhookPolicy.timeout = timeout }
+        if let count = try reader.whole("webhooks.concurrency") { webhookConcurrency = max(1, count) }
         if let lifetime = try reader.seconds("cache.seconds", allowZero: true) { cacheLifetime = lifetime }
         if let head = try reader.seconds("http.headTimeoutSeconds") { requestDeadlines.head = head }
         if let body = try reader.seconds("http.bodyTimeoutSeconds") { requestDeadlines.body = body }

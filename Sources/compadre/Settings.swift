@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Platform
 import Server
 import SystemPackage
 
@@ -56,6 +57,10 @@ enum Settings {
             Setting(key: "http.idleTimeoutSeconds", defaultValue: "\(server.requestDeadlines.idle.components.seconds)", help: "How long a keep-alive connection may stay idle between requests."),
             Setting(key: "lease.seconds", defaultValue: "\(server.leaseDuration.components.seconds)", help: "How long a crashed replica's locks and running jobs outlive it."),
             Setting(key: "simulations.concurrency", defaultValue: "\(server.simulationConcurrency)", help: "Simulated conversations (unit test runs) played at once by this process."),
+            Setting(key: "webhooks.allowPlainHTTP", defaultValue: "off", help: "on lets webhook destinations use http:// (development and tests)."),
+            Setting(key: "webhooks.allowPrivateNetworks", defaultValue: "off", help: "on lets webhook destinations be loopback, private or link-local addresses."),
+            Setting(key: "webhooks.timeoutSeconds", defaultValue: "\(server.webhookPolicy.timeout.components.seconds)", help: "How long one webhook delivery attempt may take."),
+            Setting(key: "webhooks.concurrency", defaultValue: "\(server.webhookConcurrency)", help: "Webhook deliveries attempted at once by this process."),
             Setting(key: "shutdown.graceSeconds", defaultValue: "\(server.shutdownGracePeriod.components.seconds)", help: "How long SIGTERM lets running interactions and realtime turns finish."),
             Setting(key: "realtime.messagesPerMinute", defaultValue: "\(server.realtimeLimits.messagesPerMinute)", help: "Realtime messages a minute before close 4029."),
             Setting(key: "realtime.timeoutSeconds", defaultValue: "\(server.realtimeLimits.inactivityTimeout.components.seconds)", help: "Realtime client silence before close 3008."),

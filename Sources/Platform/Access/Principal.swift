@@ -22,7 +22,7 @@ enum Permission {
         "DynamicBehaviorInstruction:UpdateDynamicBehaviorInstruction", "DynamicBehaviorInstruction:DeleteDynamicBehaviorInstruction",
         "Metric:CreateMetric", "Metric:GetMetric", "Metric:ModifyMetric", "Metric:DeleteMetric", "Metric:EvaluateMetric",
         "Metric:GetMetricEvaluationResult",
-    ] + Migrations.SimulationPermissions.all
+    ] + Migrations.SimulationPermissions.all + Migrations.WebhookPermissions.all
 
     static let conversation = all.filter { $0.hasPrefix("Conversation:") }
 }

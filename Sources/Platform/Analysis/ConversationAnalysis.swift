@@ -35,6 +35,8 @@ public struct ConversationAnalysis: Sendable {
     let now: @Sendable () -> Date
     /// Rings the job runner after a commit that enqueued work.
     public let doorbell = JobDoorbell()
+    /// Where finished analysis types are announced (nil: nowhere).
+    public var webhooks: Webhooks?
 
     public init(
         store: Store, models: LanguageModels, embedder: (any Embedder)?, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
@@ -49,9 +51,9 @@ public struct ConversationAnalysis: Sendable {
     /// The runner's handlers of the analysis kinds.
     public var handlers: [String: JobRunner.Handler] {
         [
-            Self.extractMemories: { job in try await extractMemories(job) },
-            Self.generateUserModels: { job in try await generateUserModels(job) },
-            Self.computeMetrics: { job in try await computeMetrics(job) },
+            Self.extractMemories: { job in try await extractMemories(job); webhooks?.doorbell.ring() },
+            Self.generateUserModels: { job in try await generateUserModels(job); webhooks?.doorbell.ring() },
+            Self.computeMetrics: { job in try await computeMetrics(job); webhooks?.doorbell.ring() },
         ]
     }
 
@@ -112,7 +114,7 @@ public struct ConversationAnalysis: Sendable {
             try await repositories.memories.deleteMemories(conversationID: record.id, orgID: record.orgID)
             for memory in memories { try await repositories.memories.insert(memory, orgID: record.orgID) }
             if !current.completedPostProcessings.contains(Self.extractMemories) {
-                Self.complete(Self.extractMemories, in: &current)
+                try await complete(Self.extractMemories, in: &current, repositories)
                 try await repositories.conversations.update(current)
             }
             try await enqueue(Self.generateUserModels, for: current, in: repositories)
@@ -162,7 +164,7 @@ public struct ConversationAnalysis: Sendable {
         try await store.write { [userModels] repositories in
             try await repositories.memories.save(StoredUserModel(userModels: userModels, updatedAt: date), userID: record.userID, orgID: record.orgID)
             guard var current = try await Self.lockedRecord(record, in: repositories) else { return }
-            Self.complete(Self.generateUserModels, in: &current)
+            try await complete(Self.generateUserModels, in: &current, repositories)
             try await repositories.conversations.update(current)
         }
         logger.info("user model generated", metadata: ["conversation_id": "\(record.id)", "user_models": "\(userModels.count)"])
@@ -175,7 +177,7 @@ public struct ConversationAnalysis: Sendable {
         let judged = try await ConversationMetrics(store: store, models: models, now: now).computePostSession(record)
         try await store.write { repositories in
             guard var current = try await Self.lockedRecord(record, in: repositories) else { return }
-            Self.complete(Self.computeMetrics, in: &current)
+            try await complete(Self.computeMetrics, in: &current, repositories)
             try await repositories.conversations.update(current)
         }
         logger.info("metrics computed", metadata: ["conversation_id": "\(record.id)", "metrics": "\(judged)"])
@@ -193,6 +195,17 @@ public struct ConversationAnalysis: Sendable {
     static func complete(_ kind: String, in record: inout ConversationRecord) {
         if !record.completedPostProcessings.contains(kind) { record.completedPostProcessings.append(kind) }
         record.isAnalyzed = types.allSatisfy(record.completedPostProcessings.contains)
+    }
+
+    /// Adds `kind` to the record's completed types and, the first time, tells the organization's webhook
+    /// destinations (`conversation-post-processing-complete`) in the same transaction.
+    func complete(_ kind: String, in record: inout ConversationRecord, _ repositories: Repositories) async throws {
+        let first = !record.completedPostProcessings.contains(kind)
+        Self.complete(kind, in: &record)
+        guard first, let webhooks else { return }
+        try await webhooks.emit(.conversationPostProcessingComplete, content: [
+            "post_processing_type": .string(kind), "conversation_id": .string(record.id), "org_id": .string(record.orgID),
+        ], orgID: record.orgID, in: repositories)
     }
 }
 

@@ -49,6 +49,7 @@ extension Response {
     /// A JSON response in the wire format.
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let bytes = try WireEncoder().encode(value)
+        ResponseCapture.current?.bytes = bytes
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

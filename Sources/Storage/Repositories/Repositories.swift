@@ -46,6 +46,7 @@ public struct Repositories: Sendable {
     public var memories: MemoryRepository { MemoryRepository(sql: sql) }
     public var metrics: MetricRepository { MetricRepository(sql: sql) }
     public var simulations: SimulationRepository { SimulationRepository(sql: sql) }
+    public var webhooks: WebhookRepository { WebhookRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
