@@ -111,7 +111,9 @@ state_400="create-api-key delete-user modify-user-variables create-agent-version
     upsert-service-version-set delete-service-version-set update-service create-conversation
     interact-with-conversation finish-conversation recommend-responses-for-interaction retrieve-message-source
     modify-tags-of-conversation modify-tool-envvars publish-tool-version invoke-tool-version test-tool
-    create-dynamic-behavior-set-version"
+    create-dynamic-behavior-set-version delete-metric create-simulation-persona-version delete-simulation-persona
+    create-simulation-scenario-version delete-simulation-scenario create-simulation-unit-test
+    update-simulation-unit-test delete-simulation-unit-test get-simulation-unit-test-set-run-artifacts"
 # A context graph must also be consistent (every state it names exists, references resolve...), which
 # JSON Schema cannot say: a schema-valid graph may be answered 422.
 graph_422="create-service-hierarchical-state-machine-version"

@@ -12,8 +12,8 @@ Three jobs, nothing else:
    request whose fields already have the right types, so what it changes stays schema-valid:
    - generate-conversation-starter: `min_count` <= `max_count`;
    - get-tool-invocations: as many `version` values as distinct `tool_id` values (or none);
-   - get-agent-versions, get-service-hierarchical-state-machine-versions, get-dynamic-behavior-set-versions:
-     `version=N-M` with N <= M;
+   - get-agent-versions, get-service-hierarchical-state-machine-versions, get-dynamic-behavior-set-versions,
+     get-simulation-persona-versions, get-simulation-scenario-versions: `version=N-M` with N <= M;
    - create-api-key: `duration` between 1 and 90 days (a duration the server cannot read is left
      alone: that is the server's business);
    - create-metric: a numerical metric's `lower_bound` <= `upper_bound`.
@@ -90,7 +90,8 @@ def before_call(context, case, kwargs):
             else:
                 del case.query["version"]
     if op in ("get-agent-versions", "get-service-hierarchical-state-machine-versions",
-              "get-dynamic-behavior-set-versions") and case.query:
+              "get-dynamic-behavior-set-versions", "get-simulation-persona-versions",
+              "get-simulation-scenario-versions") and case.query:
         version = case.query.get("version")
         m = re.fullmatch(r"(\s*\+?)(\d+)-(\+?)(\d+)(\s*)", version) if isinstance(version, str) else None
         if m and int(m.group(2)) > int(m.group(4)):

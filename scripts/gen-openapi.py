@@ -229,6 +229,8 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Admin
+    ("get-models", "The server's language models and which prompt kinds each version set routes to them", {}),
     # Webhooks
     ("create-webhook-destination", "Add a webhook destination (its secret is shown once)", {
         400: "The organization has 10 destinations already, or the URL is not HTTPS or names a private address.",
@@ -651,6 +653,8 @@ TIME_ZONE_PROPERTIES = {
     ("ModifyOrganizationPreferences", "timezone"),
     ("CreateInvitedUserPreferences", "timezone"),
     ("UpdateUserInfoRequest", "timezone"),
+    ("CreateSimulationPersonaInitialVersion", "timezone"),
+    ("CreateSimulationPersonaVersionRequest", "timezone"),
 }
 # Time zone names of the reference that the server does not take: `localtime` is a file of the
 # time zone database standing for the machine's own zone, not a zone.

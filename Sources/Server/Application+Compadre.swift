@@ -50,6 +50,7 @@ public enum CompadreServer {
         MetricController(api: api).addRoutes(to: router)
         SimulationController(api: api).addRoutes(to: router)
         WebhookController(api: api).addRoutes(to: router)
+        AdminController(api: api).addRoutes(to: router)
         MediaRoutes(api: api).addRoutes(to: router)
         routes.register(router.routes.map { (path: "\($0.path)", method: $0.method) })
         return router

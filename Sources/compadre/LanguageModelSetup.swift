@@ -88,7 +88,10 @@ struct LanguageModelSetup {
         let named = self.named.mapValues { entry in
             model(baseURL: entry.baseURL, apiKey: entry.apiKey, name: entry.model, mode: entry.structuredOutput ?? structuredOutput)
         }
-        return LanguageModels(default: defaultModel, named: named)
+        var models = LanguageModels(default: defaultModel, named: named)
+        models.descriptions = self.named.mapValues(\.model)
+        models.descriptions["default"] = baseURL != nil ? (self.model ?? "default") : embedded != nil ? "SmolLM2-135M-Instruct (embedded)" : "none configured"
+        return models
     }
 
     static let missingEmbeddedModel =

@@ -39,11 +39,21 @@ one per request. Each reply is a dict:
 `chunks` and `delay` apply to every kind of reply that has content. A reply
 with `delay` but no content key gets the generic content, slowly.
 
+Rules by schema name (`fake.on_schema(name, reply)`) answer every structured
+request whose `response_format` is `{"type": "json_schema", "json_schema":
+{"name": name, ...}}`, before the FIFO script (which such a request leaves
+untouched). `reply` is a reply dict as above (`when` is not allowed), or a
+callable that gets the request body and returns a reply dict, or None for
+the usual answer (the script, else the generic one). A rule stays until it is
+replaced, removed (`fake.on_schema(name, None)`) or `fake.reset()`. Requests
+in the `json_object` form carry no name: rules never apply to them.
+
 `fake.requests` holds the parsed JSON bodies received (in order),
 `fake.request_headers` their headers, `fake.pending()` counts scripted replies
 not yet consumed, `fake.in_flight` / `fake.max_in_flight` count the
 completions being answered now / at most at once since the last reset,
-`fake.reset()` clears script and history. All of it is thread-safe.
+`fake.reset()` clears script, rules and history. All of it is thread-safe
+(a rule's callable runs on the request's handler thread, outside the lock).
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -205,6 +216,15 @@ def split_pieces(text: str, n: int) -> list[str]:
     return pieces
 
 
+def schema_name(body: dict) -> str | None:
+    """The `json_schema.name` of a structured request in the `json_schema` form, else None."""
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        name = (fmt.get("json_schema") or {}).get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
 def request_schema(body: dict) -> tuple[bool, Any]:
     """(is_structured, schema or None) of a chat-completions request body."""
     fmt = body.get("response_format")
@@ -217,6 +237,20 @@ def request_schema(body: dict) -> tuple[bool, Any]:
     if kind == "json_object":
         return True, fmt.get("schema")
     return False, None
+
+
+def _check_reply(reply: Any, rule: bool = False) -> None:
+    """A scripted reply (or a rule's reply) has the known keys only."""
+    what = "rule reply" if rule else "scripted reply"
+    if not isinstance(reply, dict):
+        raise TypeError(f"a {what} is a dict, not {type(reply).__name__}")
+    unknown = set(reply) - _REPLY_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys in {what}: {sorted(unknown)}")
+    if rule and "when" in reply:
+        raise ValueError("a rule reply has no 'when': it applies to its schema's requests")
+    if reply.get("when") not in (None, "json", "text"):
+        raise ValueError(f"'when' must be 'json' or 'text', not {reply['when']!r}")
 
 
 # --------------------------------------------------------------------------
@@ -253,6 +287,7 @@ class FakeOpenAI:
         self.default_text_chunks = text_chunks
         self._lock = threading.Lock()
         self._script: deque[dict] = deque()
+        self._rules: dict[str, Any] = {}
         self._requests: list[dict] = []
         self._embedding_requests: list[list[str]] = []
         self._headers: list[dict[str, str]] = []
@@ -309,15 +344,22 @@ class FakeOpenAI:
     def script(self, *replies: dict) -> None:
         """Queue replies for the next requests (FIFO). See the module docstring."""
         for reply in replies:
-            if not isinstance(reply, dict):
-                raise TypeError(f"a scripted reply is a dict, not {type(reply).__name__}")
-            unknown = set(reply) - _REPLY_KEYS
-            if unknown:
-                raise ValueError(f"unknown keys in scripted reply: {sorted(unknown)}")
-            if reply.get("when") not in (None, "json", "text"):
-                raise ValueError(f"'when' must be 'json' or 'text', not {reply['when']!r}")
+            _check_reply(reply)
         with self._lock:
             self._script.extend(copy.deepcopy(r) for r in replies)
+
+    def on_schema(self, name: str, reply: "dict | Callable[[dict], dict | None] | None") -> None:
+        """Answer structured requests whose json_schema is named `name` with `reply` (a reply dict
+        without `when`, or a callable of the request body returning one or None), before the script;
+        None removes the rule. See the module docstring."""
+        if reply is not None and not callable(reply):
+            _check_reply(reply, rule=True)
+            reply = copy.deepcopy(reply)
+        with self._lock:
+            if reply is None:
+                self._rules.pop(name, None)
+            else:
+                self._rules[name] = reply
 
     def pending(self) -> int:
         """How many scripted replies have not been consumed yet."""
@@ -336,9 +378,10 @@ class FakeOpenAI:
             return list(self._headers)
 
     def reset(self) -> None:
-        """Forget the script and the request history."""
+        """Forget the script, the rules and the request history."""
         with self._lock:
             self._script.clear()
+            self._rules.clear()
             self._requests.clear()
             self._embedding_requests.clear()
             self._headers.clear()
@@ -391,6 +434,23 @@ class FakeOpenAI:
             self._counter += 1
             self._received.notify_all()
             return self._counter
+
+    def _rule_reply(self, body: dict) -> dict | None:
+        """The reply of the rule for the request's schema name, if any applies."""
+        name = schema_name(body)
+        if name is None:
+            return None
+        with self._lock:
+            rule = self._rules.get(name)
+        if rule is None:
+            return None
+        if callable(rule):
+            reply = rule(body)
+            if reply is None:
+                return None
+            _check_reply(reply, rule=True)
+            return copy.deepcopy(reply)
+        return copy.deepcopy(rule)
 
     def _next_reply(self, structured: bool) -> dict | None:
         with self._lock:
@@ -535,7 +595,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         number = self.owner._record(body, {k.lower(): v for k, v in self.headers.items()})
         structured, schema = request_schema(body)
-        reply = self.owner._next_reply(structured) or {}
+        reply = self.owner._rule_reply(body)
+        if reply is None:
+            reply = self.owner._next_reply(structured) or {}
 
         if "status" in reply:
             status = int(reply["status"])

@@ -27,8 +27,8 @@ answer about A's ids must also be the answer about ids that exist nowhere (no
 existence oracle across organizations). Afterwards A's resources must read back
 exactly as before.
 
-Not in the document, checked by hand: the realtime socket and `git clone` of
-A's tool repository.
+Not in the document, checked by hand: the realtime socket, `git clone` of
+A's tool repository and the signed link of a simulation run's artifacts.
 
 ISOLATION_MATRIX_DUMP=<folder> writes every call and its answer there.
 """
@@ -73,6 +73,9 @@ ANONYMOUS = {
     "sign-in-with-api-key": "the API key in its headers is the credential; checked: B's key never signs in to A",
     "get-message-audio": "the signed link (path + expiry, HMAC) is the credential; checked: A's paths without "
                          "a signature, with a forged one and with an expired one answer 403 and show nothing",
+    "get-simulation-run-archive": "the signed link (path + expiry, HMAC) is the credential; checked: A's archive without "
+                                  "a signature, with a forged or expired one, or with A's signature on another "
+                                  "organization's or run's path answers 403 and shows nothing",
 }
 
 # Statuses that refuse without telling anything.
@@ -138,6 +141,23 @@ class OrgA:
     metric_id: str = ""  # a metric applied to A's service
     metric_name: str = ""
     metric_description: str = ""
+    persona_id: str = ""  # a simulation persona (two versions)
+    persona_name: str = ""
+    persona_background: str = ""
+    persona_secret: str = ""  # a sensitive user variable of the persona
+    scenario_id: str = ""  # a simulation scenario (two versions)
+    scenario_name: str = ""
+    scenario_objective: str = ""
+    unit_test_id: str = ""  # a unit test of A's service and version set, the persona, the scenario and the metric
+    unit_test_name: str = ""
+    unit_test_description: str = ""
+    unit_test_set_id: str = ""
+    unit_test_set_name: str = ""
+    unit_test_set_description: str = ""
+    run_id: str = ""  # a completed run of the set, its artifacts built
+    simulated_message: str = ""  # what the simulated user said in the run
+    judge_justification: str = ""  # the justification of the run's metric result
+    metric_result_id: str = ""
 
     def markers(self) -> dict[str, str]:
         """What of A must never show up in an answer to someone else."""
@@ -184,6 +204,23 @@ class OrgA:
             "metric id": self.metric_id,
             "metric name": self.metric_name,
             "metric description": self.metric_description,
+            "simulation persona id": self.persona_id,
+            "simulation persona name": self.persona_name,
+            "simulation persona background": self.persona_background,
+            "simulation persona sensitive variable": self.persona_secret,
+            "simulation scenario id": self.scenario_id,
+            "simulation scenario name": self.scenario_name,
+            "simulation scenario objective": self.scenario_objective,
+            "simulation unit test id": self.unit_test_id,
+            "simulation unit test name": self.unit_test_name,
+            "simulation unit test description": self.unit_test_description,
+            "simulation unit test set id": self.unit_test_set_id,
+            "simulation unit test set name": self.unit_test_set_name,
+            "simulation unit test set description": self.unit_test_set_description,
+            "simulation run id": self.run_id,
+            "simulated user message": self.simulated_message,
+            "simulation judge justification": self.judge_justification,
+            "simulation metric result id": self.metric_result_id,
         }
         for i, value in enumerate(self.interaction_ids):
             values[f"interaction id #{i}"] = value
@@ -455,10 +492,77 @@ def world(compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPath
             "additional_notes": None, "tags": {"iso": a.behavior_tag_value}, "metric_value": {"type": "boolean"},
         }), 201)["id"]
 
+        set_up_simulations(a, fake_openai)
+
         yield World(a=a, b=b, doc=httpx.get(f"{a_org.server.base_url}/openapi.json", timeout=30).json(),
                     workdir=workdir, canaries=canaries)
     finally:
         a_org.server.stop()
+
+
+def set_up_simulations(a: OrgA, fake_openai: FakeOpenAI) -> None:
+    """A's simulations: a persona and a scenario (two versions each), a unit test of A's service, version
+    set and metric, a set of it, and a completed run of the set (the fake model plays the user and the
+    judge) whose artifacts are built."""
+    a_org, token = a.compadre, a.admin_token
+    a.persona_name, a.persona_background = marker("isopersona"), marker("Iso persona background ")
+    a.persona_secret = marker("isopersonasecret")
+
+    def persona_version(background: str) -> dict:
+        return {"background": background, "user_models": [], "nonsensitive_user_variables": {},
+                "sensitive_user_variables": {"iso_secret": a.persona_secret}}
+
+    a.persona_id = ok(raw(a_org, token, "POST", "/simulation/persona/", json={
+        "name": a.persona_name, "role": "Iso customer", "tags": {"iso": a.behavior_tag_value},
+        "initial_version": persona_version(a.persona_background),
+    }), 201)["simulation_persona_id"]
+    ok(raw(a_org, token, "POST", f"/simulation/persona/{a.persona_id}/version/", json=persona_version(a.persona_background)), 201)
+    a.scenario_name, a.scenario_objective = marker("isoscenario"), marker("Iso scenario objective ")
+
+    def scenario_version() -> dict:
+        return {"objective": a.scenario_objective, "instructions": "Be brief.", "initial_message_type": "user-message",
+                "conversation_starts_at": None}
+
+    a.scenario_id = ok(raw(a_org, token, "POST", "/simulation/scenario/", json={
+        "name": a.scenario_name, "tags": {"iso": a.behavior_tag_value}, "initial_version": scenario_version(),
+    }), 201)["simulation_scenario_id"]
+    ok(raw(a_org, token, "POST", f"/simulation/scenario/{a.scenario_id}/version/", json=scenario_version()), 201)
+    a.unit_test_name, a.unit_test_description = marker("isounittest"), marker("Iso unit test description ")
+    a.unit_test_id = ok(raw(a_org, token, "POST", "/simulation/unit_test/", json={
+        "name": a.unit_test_name, "description": a.unit_test_description, "service_id": a.service_id,
+        "service_version_set_name": a.version_set_name, "persona_id": a.persona_id, "scenario_id": a.scenario_id,
+        "max_interactions": 3, "tags": {"iso": a.behavior_tag_value},
+        "success_criterions": [{"name": "iso", "metric_id": a.metric_id, "criterion": {"type": "boolean", "expected_value": True}}],
+    }), 201)["simulation_unit_test_id"]
+    a.unit_test_set_name, a.unit_test_set_description = marker("isotestset"), marker("Iso unit test set description ")
+    a.unit_test_set_id = ok(raw(a_org, token, "POST", "/simulation/unit_test_set/", json={
+        "name": a.unit_test_set_name, "description": a.unit_test_set_description, "tags": {"iso": a.behavior_tag_value},
+        "unit_test_runs": [{"unit_test_id": a.unit_test_id, "run_count": 1}],
+    }), 201)["simulation_unit_test_set_id"]
+
+    # The run: the simulated user says one thing and is done once the agent answered; the judge says yes.
+    a.simulated_message, a.judge_justification = marker("Iso simulated message "), marker("Iso judgement ")
+    fake_openai.on_schema("simulated_user_turn", lambda body: {"json": {"finished": True, "message": ""}}
+                          if fake_openai.default_text in json.dumps(body.get("messages", []))
+                          else {"json": {"finished": False, "message": a.simulated_message}})
+    fake_openai.on_schema("judgement", {"json": {"value": True, "justification": a.judge_justification, "messages": [1]}})
+    try:
+        a.run_id = ok(raw(a_org, token, "POST", "/simulation/unit_test_set_run/", json={
+            "simulation_unit_test_set_id": a.unit_test_set_id}), 201)["simulation_unit_test_set_run_id"]
+        poller = a_org.user_token()  # a budget of its own for the runs listing
+        deadline = time.monotonic() + 60
+        while True:
+            run = ok(raw(a_org, poller, "GET", "/simulation/unit_test_set_run/", params={"id": a.run_id}))["simulation_unit_test_set_runs"][0]
+            if run["is_completed"] and run["artifacts_generated"]:
+                break
+            assert time.monotonic() < deadline, f"A's simulation run did not complete with its artifacts within 60 s: {run}"
+            time.sleep(0.25)
+    finally:
+        fake_openai.on_schema("simulated_user_turn", None)
+        fake_openai.on_schema("judgement", None)
+    assert (run["failed_metrics"], run["errored"]) == (False, False), (
+        f"A's simulation run did not pass: {json.dumps(run['unit_test_run_results'])}")
+    a.metric_result_id = run["unit_test_run_results"][0]["metric_evaluation_results"][0]["results"][0][0]
 
 
 # --------------------------------------------------------------------------
@@ -621,6 +725,11 @@ def path_values(a: OrgA, org: str, method: str) -> dict[str, str]:
         "git_path": "info/refs" if method == "get" else "git-upload-pack",
         "dynamic_behavior_set_id": a.behavior_set_id,
         "metric_id": a.metric_id,
+        "simulation_persona_id": a.persona_id,
+        "simulation_scenario_id": a.scenario_id,
+        "simulation_unit_test_id": a.unit_test_id,
+        "simulation_unit_test_set_id": a.unit_test_set_id,
+        "simulation_unit_test_set_run_id": a.run_id,
     }
 
 
@@ -641,7 +750,13 @@ def reference_values(a: OrgA) -> dict[str, Any]:
         "applied_to_service": a.service_id,  # dynamic behavior set listing and search
         "applied_to_services": [a.service_id],  # dynamic behavior set bodies
         "metric_ids": [a.metric_id],  # metric evaluation
-        "metric_id": a.metric_id,  # metric results listing
+        "metric_id": a.metric_id,  # metric results listing, unit test listing and search, success criteria
+        "persona_id": a.persona_id,  # unit test bodies, listing and search
+        "scenario_id": a.scenario_id,
+        "service_version_set_name": a.version_set_name,  # unit test bodies
+        "unit_test_id": a.unit_test_id,  # unit test set bodies, listing and search
+        "simulation_unit_test_set_id": a.unit_test_set_id,  # run creation and listing
+        "simulation_unit_test_set_run_id": a.run_id,  # metric results listing
     }
 
 
@@ -658,6 +773,11 @@ def id_filter(a: OrgA, path: str) -> str | None:
         "messages": a.message_ids[-1],
         "dynamic_behavior_set": a.behavior_set_id,
         "metric": a.metric_id,
+        "persona": a.persona_id,
+        "scenario": a.scenario_id,
+        "unit_test": a.unit_test_id,
+        "unit_test_set": a.unit_test_set_id,
+        "unit_test_set_run": a.run_id,
     }.get(last)
 
 
@@ -683,6 +803,10 @@ def body_overrides(a: OrgA) -> dict[str, Any]:
                                         "initial_version": {"is_active": True, **behavior_version(a, "pwned")}},
         "create-dynamic-behavior-set-version": behavior_version(a, "pwned"),
         "update-dynamic-behavior-set": {"name": "pwned", "is_active": False},
+        "update-simulation-persona": {"tags": {"pwned": "yes"}},
+        "update-simulation-scenario": {"tags": {"pwned": "yes"}},
+        "update-simulation-unit-test": {"description": "pwned", "max_interactions": 1},
+        "update-simulation-unit-test-set": {"name": "pwned", "description": "pwned"},
     }
 
 
@@ -732,7 +856,12 @@ def build_request(doc: dict, base_url: str, a: OrgA, org: str, method: str, path
     query_refs = False
     # Searches look for A's data by a word of it: the owner's name, or the name of A's dynamic behavior set.
     search_term = (a.behavior_set_name if "/dynamic_behavior_set/" in path
-                   else a.metric_name if "/metric/" in path else a.owner_first_name)
+                   else a.metric_name if "/metric/" in path
+                   else a.persona_name if "/simulation/persona/" in path
+                   else a.scenario_name if "/simulation/scenario/" in path
+                   else a.unit_test_name if "/simulation/unit_test/" in path
+                   else a.unit_test_set_name if "/simulation/unit_test_set/" in path
+                   else a.owner_first_name)
     for p in params:
         if p["in"] != "query":
             continue
@@ -841,7 +970,8 @@ def phantom_of(a: OrgA) -> OrgA:
         owner_id=hex_id(), other_id=hex_id(), conversation_id=hex_id(),
         interaction_ids=[hex_id() for _ in a.interaction_ids], message_ids=[hex_id() for _ in a.message_ids],
         role_name=marker("IsoRole"), role_id=hex_id(), api_key_id=str(uuid.uuid4()), tool_id=hex_id(),
-        behavior_set_id=hex_id(),
+        behavior_set_id=hex_id(), metric_id=hex_id(), persona_id=hex_id(), scenario_id=hex_id(), unit_test_id=hex_id(),
+        unit_test_set_id=hex_id(), run_id=hex_id(),
     )
 
 
@@ -852,6 +982,8 @@ def same_answer(real: Call, phantom: Call, a: OrgA, twin: OrgA) -> bool:
         (a.version_set_name, twin.version_set_name), (a.owner_id, twin.owner_id),
         (a.conversation_id, twin.conversation_id), (a.role_name, twin.role_name), (a.role_id, twin.role_id),
         (a.api_key_id, twin.api_key_id), (a.tool_id, twin.tool_id), (a.behavior_set_id, twin.behavior_set_id),
+        (a.metric_id, twin.metric_id), (a.persona_id, twin.persona_id), (a.scenario_id, twin.scenario_id),
+        (a.unit_test_id, twin.unit_test_id), (a.unit_test_set_id, twin.unit_test_set_id), (a.run_id, twin.run_id),
         *zip(a.interaction_ids, twin.interaction_ids), *zip(a.message_ids, twin.message_ids),
     ]
 
@@ -906,6 +1038,15 @@ def snapshot(a: OrgA, token: str) -> dict[str, Any]:
         "dynamic behavior sets": get("/dynamic_behavior_set/"),
         "dynamic behavior set versions": get(f"/dynamic_behavior_set/{a.behavior_set_id}/version/"),
         "dynamic behavior invocations": get(f"/dynamic_behavior_set/{a.behavior_set_id}/invocation/"),
+        "metrics": get("/metric/"),
+        "simulation personas": get("/simulation/persona/"),
+        "simulation persona versions": get(f"/simulation/persona/{a.persona_id}/version/"),
+        "simulation scenarios": get("/simulation/scenario/"),
+        "simulation scenario versions": get(f"/simulation/scenario/{a.scenario_id}/version/"),
+        "simulation unit tests": get("/simulation/unit_test/"),
+        "simulation unit test sets": get("/simulation/unit_test_set/"),
+        "simulation runs": get("/simulation/unit_test_set_run/"),
+        "simulation metric results": get("/metric/metric_evaluation_result", simulation_unit_test_set_run_id=a.run_id),
     }
 
 
@@ -1159,6 +1300,40 @@ def test_git_repository_of_a_is_closed_to_b(world: World, tmp_path: Path):
         assert not repo.path.exists() or a.repo_marker not in "".join(
             p.read_text(errors="replace") for p in repo.path.rglob("*.py")
         ), f"{who} got A's tool code"
+
+
+def test_simulation_artifacts_link_of_a_is_good_only_as_signed(world: World):
+    """The archive of A's run is served at a link Compadre signs (not in the document): without the
+    signature, with a forged or expired one, or with the signature moved to another path, it is 403."""
+    a, b = world.a, world.b
+    markers = a.markers()
+    reader = a.compadre.access_token()
+    link = ok(raw(a.compadre, reader, "GET", f"/simulation/unit_test_set_run/{a.run_id}/artifacts/"))["presigned_url"]
+    parts = urllib.parse.urlsplit(link)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    signed = httpx.get(link, timeout=30)
+    assert signed.status_code == 200 and a.simulated_message.encode() in signed.content, signed.status_code
+
+    def url(path: str, params: dict[str, str]) -> str:
+        return urllib.parse.urlunsplit(parts._replace(path=path, query=urllib.parse.urlencode(params)))
+
+    flipped = query["signature"][:-1] + ("0" if query["signature"][-1] != "0" else "1")
+    attempts = {
+        "no signature": url(parts.path, {}),
+        "no expiry": url(parts.path, {"signature": query["signature"]}),
+        "a forged signature": url(parts.path, {**query, "signature": flipped}),
+        "an expired link": url(parts.path, {"expires": "1", "signature": query["signature"]}),
+        "A's signature on B's organization": url(parts.path.replace(f"/{a.compadre.org}/", f"/{b.org}/"), query),
+        "A's signature on another run": url(parts.path.replace(a.run_id, hex_id()), query),
+    }
+    problems = []
+    for what, attempt in attempts.items():
+        resp = httpx.get(attempt, timeout=30)
+        shown = resp.text if "text" in resp.headers.get("content-type", "") or "json" in resp.headers.get("content-type", "") else resp.content.decode("latin-1")
+        found = [n for n, v in markers.items() if v in shown and v not in attempt]
+        if resp.status_code != 403 or found:
+            problems.append(f"{what}: {resp.status_code} {shown[:200]!r} (leaks {found})")
+    assert not problems, "\n".join(problems)
 
 
 def test_a_tool_sees_nothing_of_the_server_or_other_organizations(world: World):

@@ -903,6 +903,32 @@ def test_failing_helper_tool_does_not_break_the_reply(ready: Lab, fake_openai: F
     assert invocations_of(ready, conversation_id=conversation_id, succeeded="true") == []
 
 
+def test_a_selected_behavior_offers_its_tool_on_a_graph_without_tools(ready: Lab, fake_openai: FakeOpenAI):
+    """A dynamic behavior set's `change-tool-candidates` action adds a tool where the context graph names
+    none: once the behavior is selected (the fake's generic answer picks the first candidate set), the
+    tool is offered while the agent writes its reply, and it runs."""
+    from conversation_helpers import Blueprint
+
+    lab = ready
+    weather_id = lab.tool_ids["weather"]
+    with lab.compadre.client() as client:
+        service_id = Blueprint(client).new_service(client)  # the tests' plain conversation graph: no tools
+        ok(lab.api.http.post(f"{lab.api.base}/dynamic_behavior_set/", json={
+            "name": unique("weather-behavior"), "tags": {}, "applied_to_services": [service_id],
+            "initial_version": {"is_active": True, "conversation_triggers": ["The user asks about the weather in a city."],
+                                "actions": [{"type": "change-tool-candidates", "overrides_existing_tool_call_specs": False,
+                                             "tool_call_specs": [{**tool_spec(weather_id, "==1.0.0"), "tool_name": "weather"}]}]},
+        }), 201)
+        created = start_conversation(client, service_id)
+        check_agent_message(created)
+        fake_openai.script(call_tools(("weather", {"city": "Rome"})), say("Sunny in Rome."))
+        events = interact(client, created[0].conversation_id, "What is the weather in Rome?")
+        check_agent_message(events)
+        assert_script_consumed(fake_openai, "the interaction whose behavior offers the weather tool")
+    ended = [a for a in agent_actions(events) if a.type == "tool-call-ended"]
+    assert [e.result for e in ended] == [weather_output("Rome")], describe(events)
+
+
 # --------------------------------------------------------------------------
 # Versions: a minor release, deprecation, resolution
 # --------------------------------------------------------------------------

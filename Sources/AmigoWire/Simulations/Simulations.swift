@@ -611,7 +611,6 @@ public struct CreateSimulationUnitTestRequest: Decodable, Sendable, ValidatableR
         c.objectID(scenarioID, at: ["scenario_id"])
         SimulationRules.maxInteractions(maxInteractions, into: &c)
         SimulationRules.criteria(successCriterions, into: &c)
-        validateTags(tags, into: &c)
     }
 }
 
@@ -648,7 +647,6 @@ public struct UpdateSimulationUnitTestRequest: Decodable, Sendable, ValidatableR
         if let maxInteractions { SimulationRules.maxInteractions(maxInteractions, into: &c) }
         if let successCriterions { SimulationRules.criteria(successCriterions, into: &c) }
         if let runCount, runCount < 1 { c.add(["run_count"], "Input should be greater than 0", type: "greater_than") }
-        if let tags { validateTags(tags, into: &c) }
     }
 }
 
@@ -794,7 +792,6 @@ public struct CreateSimulationUnitTestSetRequest: Decodable, Sendable, Validatab
         c.nonEmpty(name, at: ["name"])
         if let description { c.nonEmpty(description, at: ["description"]) }
         SimulationRules.runs(unitTestRuns, into: &c)
-        validateTags(tags, into: &c)
     }
 }
 
@@ -824,7 +821,6 @@ public struct UpdateSimulationUnitTestSetRequest: Decodable, Sendable, Validatab
         if let name { c.nonEmpty(name, at: ["name"]) }
         if case .value(let description) = description { c.nonEmpty(description, at: ["description"]) }
         if let unitTestRuns { SimulationRules.runs(unitTestRuns, into: &c) }
-        if let tags { validateTags(tags, into: &c) }
     }
 }
 

@@ -8,6 +8,9 @@ import AmigoWire
 public struct LanguageModels: Sendable {
     public var defaultModel: any LanguageModel
     public var named: [String: any LanguageModel]
+    /// What each model is, for `get-models`: the endpoint's model name by `llm_name` (`default` for the
+    /// default model).
+    public var descriptions: [String: String] = [:]
 
     public init(default defaultModel: any LanguageModel, named: [String: any LanguageModel] = [:]) {
         self.defaultModel = defaultModel

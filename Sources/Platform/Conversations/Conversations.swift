@@ -442,7 +442,8 @@ public struct Conversations: Sendable {
                 request.memorySearch = UserMemories(store: store, userID: record.userID, orgID: orgID, embedder: analysis.embedder)
             }
             var runner = runner
-            if usesTools, let tools { runner.tools = tools.runner(orgID: orgID, simulation: record.simulation) }
+            // Attached even when the graph names no tool: a selected dynamic behavior may offer one.
+            if let tools { runner.tools = tools.runner(orgID: orgID, simulation: record.simulation) }
             var outcome = try await runner.run(request, interruption: interruption) { event in try await events.write(event) }
             // An interrupted spoken reply is stored as far as the listener heard it.
             if outcome.wasInterrupted, let spoken {

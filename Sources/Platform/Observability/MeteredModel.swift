@@ -90,9 +90,11 @@ extension MeteredModel {
 extension LanguageModels {
     /// Every model measured by ``MeteredModel``.
     public func metered() -> LanguageModels {
-        LanguageModels(
+        var models = LanguageModels(
             default: MeteredModel(defaultModel, name: "default"),
             named: Dictionary(uniqueKeysWithValues: named.map { ($0.key, MeteredModel($0.value, name: $0.key) as any LanguageModel) })
         )
+        models.descriptions = descriptions
+        return models
     }
 }

@@ -317,6 +317,14 @@ public struct SimulationLibrary: Sendable {
         return SimulationFilter.best(tests.map { ($0, SearchText.score(terms, name: $0.name, other: $0.description)) }, updatedAt: \.updatedAt)
     }
 
+    /// 400 when a unit test that is not deleted uses the service (`versionSet` nil) or that version set of it.
+    public static func requireUnused(serviceID: String, versionSet: String?, orgID: String, in repositories: Repositories) async throws {
+        let tests = try await repositories.simulations.unitTests.all(orgID: orgID)
+        if let test = tests.first(where: { !$0.isDeleted && $0.serviceID == serviceID && (versionSet == nil || $0.serviceVersionSetName == versionSet) }) {
+            throw PlatformError.badRequest("The simulation unit test `\(test.name)` uses this \(versionSet == nil ? "service" : "version set").")
+        }
+    }
+
     static func liveUnitTest(_ id: String, orgID: String, in repositories: Repositories) async throws -> SimulationUnitTest {
         guard let test = try await repositories.simulations.unitTests.get(id: id, orgID: orgID), !test.isDeleted else {
             throw PlatformError.notFound("Simulation unit test `\(id)` does not exist.")

@@ -267,12 +267,13 @@ public struct SimulationRuns: Sendable {
         let stored = results
         try await store.write { repositories in
             try await repositories.serialize("simulation-run/\(task.runID)")
-            guard var current = try await repositories.simulations.run(id: task.runID, orgID: orgID), current.state == .running,
+            // A run cancelled meanwhile still records how this repetition ended (its archive may follow).
+            guard var current = try await repositories.simulations.run(id: task.runID, orgID: orgID), current.state != .completed,
                   current.outcomes[task.spec][task.repetition] == nil
             else { return }
             for result in stored { try await repositories.metrics.save(result) }
             current.outcomes[task.spec][task.repetition] = done
-            if current.outcomes.allSatisfy({ $0.allSatisfy { $0 != nil } }) { current.state = .completed }
+            if current.state == .running, current.outcomes.allSatisfy({ $0.allSatisfy { $0 != nil } }) { current.state = .completed }
             Self.summarize(&current)
             try await repositories.simulations.update(current)
             if current.state == .completed { try await enqueueArchive(of: current, in: repositories) }
@@ -367,6 +368,10 @@ public struct SimulationRuns: Sendable {
             guard let turn = await nextTurn(opening: true, event: event) else { return result }
             let text = turn.message.isEmpty ? "Hello." : turn.message
             initial = (event ? .externalEvent : .userMessage, text)
+        }
+        if await isCancelled(task.runID, orgID: orgID) {
+            result.cancelled = true
+            return result
         }
         do {
             let pending = try await conversations.prepareSimulated(
@@ -469,7 +474,9 @@ public struct SimulationRuns: Sendable {
             guard let record = try await repositories.simulations.run(id: runID, orgID: orgID) else { return nil }
             var archive = TarArchive()
             let encoder = WireEncoder()
-            archive.add("run.json", Data(try encoder.encode(SimulationArchiveRun(record: record))))
+            var archived = record
+            archived.run.artifactsGenerated = true
+            archive.add("run.json", Data(try encoder.encode(SimulationArchiveRun(record: archived))))
             var filter = MetricResultFilter()
             filter.runIDs = [runID]
             let results = try await repositories.metrics.results(orgID: orgID, filter: filter, ascending: true, page: PageRequest(limit: 10_000, offset: 0)).items

@@ -89,6 +89,9 @@ struct ServiceController {
                 if let graphID = body.contextGraphID { service.contextGraphID = graphID }
                 if let tags = body.tags { service.tags = tags.keys.sorted().map { Tag(key: $0, value: tags[$0] ?? nil) } }
                 if let keyterms = body.keyterms { service.keyterms = keyterms }
+                if body.isActive == false, service.isActive {
+                    try await SimulationLibrary.requireUnused(serviceID: serviceID, versionSet: nil, orgID: orgID, in: repositories)
+                }
                 if let isActive = body.isActive { service.isActive = isActive }
                 if body.agentID != nil || body.contextGraphID != nil || body.isActive == true {
                     try await Self.checkServiceParts(
@@ -140,6 +143,7 @@ struct ServiceController {
                 }
                 if name == "edge" || name == "release" { throw PlatformError.badRequest("The `\(name)` version set cannot be deleted.") }
                 guard service.versionSets[name] != nil else { throw PlatformError.notFound("Version set `\(name)` does not exist.") }
+                try await SimulationLibrary.requireUnused(serviceID: serviceID, versionSet: name, orgID: orgID, in: repositories)
                 service.versionSets[name] = nil
                 service.updatedBy = caller.userInfo
                 try await repositories.services.update(service, orgID: orgID)
