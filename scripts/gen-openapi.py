@@ -229,6 +229,11 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Temporary permission grants
+    ("create-temporary-permission-grant", "Give a user one permission for a while, beside their role", {
+        403: "A permission is missing, or the caller's own role does not allow what the grant gives.",
+        404: "No such organization or user."}),
+    ("get-temporary-permission-grants", "List temporary permission grants", {}),
     # Admin
     ("get-models", "The server's language models and which prompt kinds each version set routes to them", {}),
     # Webhooks
@@ -546,6 +551,7 @@ SORT_FIELDS = {
     "get-metrics": ["updated_at"],
     "get-metric-evaluation-results": ["created_at"],
     "get-webhook-deliveries": ["created_at", "status", "type"],
+    "get-temporary-permission-grants": ["expires_at", "permission_grant.permission_name", "user_id"],
     "get-simulation-personas": ["updated_at"],
     "get-simulation-scenarios": ["updated_at"],
     "get-simulation-unit-tests": ["updated_at"],

@@ -233,6 +233,18 @@ public enum Migrations {
         ], data: { sql in
             try await grant(WebhookPermissions.all, toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql)
         }),
+        Migration(version: 15, name: "temporary permission grants", statements: [
+            """
+            CREATE TABLE temporary_permission_grants (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                permission_name TEXT NOT NULL, expires_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX temporary_permission_grants_user ON temporary_permission_grants (org_id, user_id, expires_at)",
+        ], data: { sql in
+            try await grant(
+                ["Role:CreateTemporaryPermissionGrant", "Role:GetTemporaryPermissionGrant"],
+                toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
+            )
+        }),
     ]
 
     /// The permissions of webhook destinations, granted to the default administrator roles.

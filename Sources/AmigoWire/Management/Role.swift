@@ -1,3 +1,4 @@
+import Foundation
 /// A condition on one attribute of the resource a permission applies to.
 public enum PermissionCondition: Codable, Sendable, Hashable {
     case equals(JSONValue)
@@ -145,5 +146,117 @@ public struct AssignRoleRequest: Decodable, Sendable, ValidatableRequest {
     enum CodingKeys: String, CodingKey { case userID = "user_id" }
     public func validate(into c: inout ValidationCollector) {
         c.nonEmpty(userID, at: ["user_id"])
+    }
+}
+
+/// A permission a user holds for a while (`TemporaryPermissionGrant`), beside their role.
+public struct TemporaryPermissionGrant: Codable, Sendable, Hashable {
+    public var id: String
+    public var orgID: String
+    public var createdAt: Date
+    public var userID: String
+    public var expiresAt: Date
+    public var permissionGrant: PermissionGrant
+    public var justification: String
+    public var creator: UserInfo
+    public var tags: [String: String?]
+
+    public init(
+        id: String, orgID: String, createdAt: Date, userID: String, expiresAt: Date, permissionGrant: PermissionGrant, justification: String,
+        creator: UserInfo, tags: [String: String?]
+    ) {
+        self.id = id
+        self.orgID = orgID
+        self.createdAt = createdAt
+        self.userID = userID
+        self.expiresAt = expiresAt
+        self.permissionGrant = permissionGrant
+        self.justification = justification
+        self.creator = creator
+        self.tags = tags
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id = "_id"
+        case orgID = "org_id"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+        case userID = "user_id"
+        case expiresAt = "expires_at"
+        case permissionGrant = "permission_grant"
+        case justification, creator, tags
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        orgID = try c.decode(String.self, forKey: .orgID)
+        createdAt = try c.decode(Date.self, forKey: .createdAt)
+        userID = try c.decode(String.self, forKey: .userID)
+        expiresAt = try c.decode(Date.self, forKey: .expiresAt)
+        permissionGrant = try c.decode(PermissionGrant.self, forKey: .permissionGrant)
+        justification = try c.decode(String.self, forKey: .justification)
+        creator = try c.decode(UserInfo.self, forKey: .creator)
+        tags = try c.decode([String: String?].self, forKey: .tags)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(orgID, forKey: .orgID)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(createdAt, forKey: .updatedAt)
+        try c.encode(userID, forKey: .userID)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(permissionGrant, forKey: .permissionGrant)
+        try c.encode(justification, forKey: .justification)
+        try c.encode(creator, forKey: .creator)
+        try c.encode(tags, forKey: .tags)
+    }
+}
+
+/// Body of `POST /v1/{org}/role/temporary_permission_grant/`.
+public struct CreateTemporaryPermissionGrantRequest: Decodable, Sendable, ValidatableRequest {
+    public var userID: String
+    /// ISO 8601 duration (`PT1H`, `P1D`).
+    public var duration: String
+    public var permissionGrant: PermissionGrant
+    public var tags: [String: String?]
+    public var justification: String
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case duration
+        case permissionGrant = "permission_grant"
+        case tags, justification
+    }
+
+    public var durationSeconds: Double? { ISODuration.seconds(duration) }
+
+    public func validate(into c: inout ValidationCollector) {
+        if userID.isEmpty { c.add(["user_id"], "String should have at least 1 character", type: "string_too_short") }
+        if let seconds = durationSeconds {
+            if seconds <= 0 { c.add(["duration"], "Duration should be positive", type: "value_error") }
+        } else {
+            c.add(["duration"], "Input should be a valid ISO 8601 duration", type: "time_delta_parsing")
+        }
+        c.nonEmpty(permissionGrant.permissionName, at: ["permission_grant", "permission_name"])
+        c.nonEmpty(justification, at: ["justification"])
+        validateTags(tags, into: &c)
+    }
+}
+
+public struct CreateTemporaryPermissionGrantResponse: Codable, Sendable {
+    public var temporaryPermissionGrantID: String
+    public var expiresAt: Date
+
+    public init(temporaryPermissionGrantID: String, expiresAt: Date) {
+        self.temporaryPermissionGrantID = temporaryPermissionGrantID
+        self.expiresAt = expiresAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case temporaryPermissionGrantID = "temporary_permission_grant_id"
+        case expiresAt = "expires_at"
     }
 }

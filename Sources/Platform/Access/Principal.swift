@@ -14,7 +14,7 @@ enum Permission {
         "Service:CreateService", "Service:GetService", "Service:UpdateService",
         "Service:CreateVersionSet", "Service:UpdateVersionSet", "Service:DeleteVersionSet", "Service:GetVersionSet",
         "User:InviteUser", "User:GetUserInfo", "User:UpdateUserInfo", "User:DeleteUser", "User:GetUserModel",
-        "Role:CreateRole", "Role:GetRole", "Role:ModifyRole",
+        "Role:CreateRole", "Role:GetRole", "Role:ModifyRole", "Role:CreateTemporaryPermissionGrant", "Role:GetTemporaryPermissionGrant",
         "Conversation:CreateConversation", "Conversation:GetConversation", "Conversation:GetMessage", "Conversation:InteractWithConversation",
         "Conversation:FinishConversation", "Conversation:GetInteractionInsights", "Conversation:GetRecommendedResponses", "Conversation:ModifyConversation",
         "Admin:GetModels", "Admin:GetPromptLogs", "Admin:SubmitSQLQuery",
@@ -59,23 +59,31 @@ public struct Principal: Sendable {
     public var orgID: String
     public var user: User
     public var role: Role
+    /// Permissions held beside the role until they expire (never counted when comparing privileges).
+    public var temporaryGrants: [TemporaryPermissionGrant]
 
-    public init(orgID: String, user: User, role: Role) {
+    public init(orgID: String, user: User, role: Role, temporaryGrants: [TemporaryPermissionGrant] = []) {
         self.orgID = orgID
         self.user = user
         self.role = role
+        self.temporaryGrants = temporaryGrants
     }
 
     public var userInfo: UserInfo { UserInfo(orgID: orgID, userID: user.userID) }
 
     /// Whether the role grants `permission` on a resource with `attributes` (e.g. `["user_id": "…"]`).
     public func can(_ permission: String, on attributes: [String: String] = [:]) -> Bool {
-        role.permissionGrants.contains { grant in
+        func allows(_ grant: PermissionGrant) -> Bool {
             grant.grants(permission) && grant.conditions.allSatisfy { attribute, condition in
                 guard let actual = attributes[attribute] else { return false }
                 return condition.isSatisfied(by: actual, principal: self)
             }
         }
+        if role.permissionGrants.contains(where: allows) { return true }
+        guard !temporaryGrants.isEmpty else { return false }
+        // A grant counts until its expiry, even in a principal cached before it.
+        let now = Date()
+        return temporaryGrants.contains { $0.expiresAt > now && allows($0.permissionGrant) }
     }
 
     /// Throws 403 unless the role grants `permission` on the resource.
@@ -156,7 +164,8 @@ public struct Principals: Sendable {
                 }
                 guard let user = try await repositories.users.get(id: userID, orgID: orgID),
                       let role = try await repositories.roles.get(id: user.roleID, orgID: orgID) else { return nil }
-                return Principal(orgID: orgID, user: user, role: role)
+                let grants = try await repositories.roles.activeGrants(userID: userID, orgID: orgID, at: Date())
+                return Principal(orgID: orgID, user: user, role: role, temporaryGrants: grants)
             }
         }
     }

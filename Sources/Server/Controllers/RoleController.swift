@@ -11,6 +11,54 @@ struct RoleController {
     func addRoutes(to router: Router<AppContext>) {
         let api = api
 
+        router.operation(.post, "/v1/:organization/role/temporary_permission_grant/", "create-temporary-permission-grant", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Role:CreateTemporaryPermissionGrant")
+            let body = try await call.body(CreateTemporaryPermissionGrantRequest.self)
+            // No one grants what their own role does not allow.
+            try caller.requireCovers(Role(
+                id: "", name: "the grant", description: "", frontendView: .client, permissionGrants: [body.permissionGrant]
+            ))
+            let orgID = call.orgID
+            let now = Date()
+            let grant = TemporaryPermissionGrant(
+                id: ObjectID.generate(now: now), orgID: orgID, createdAt: now, userID: body.userID,
+                expiresAt: now.addingTimeInterval(body.durationSeconds ?? 0), permissionGrant: body.permissionGrant,
+                justification: body.justification.trimmingCharacters(in: .whitespacesAndNewlines), creator: caller.userInfo, tags: body.tags.strippedTags
+            )
+            try await api.store.write { repositories in
+                guard try await repositories.users.get(id: body.userID, orgID: orgID) != nil else {
+                    throw PlatformError.notFound("User `\(body.userID)` does not exist.")
+                }
+                try await repositories.roles.insert(grant)
+            }
+            return try .json(CreateTemporaryPermissionGrantResponse(temporaryPermissionGrantID: grant.id, expiresAt: grant.expiresAt), status: .created)
+        }
+
+        router.operation(.get, "/v1/:organization/role/temporary_permission_grants/", "get-temporary-permission-grants", api: api) { call in
+            let caller = try call.caller
+            let query = call.query
+            var filter = TemporaryGrantFilter()
+            filter.ids = try query.objectIDs("id")
+            filter.userIDs = query.all("user_id")
+            filter.permissionName = query.string("permission_grant_name")
+            filter.isExpired = try query.bool("is_expired")
+            filter.now = Date()
+            filter.creators = query.all("creator")
+            filter.tags = try query.keyValues("tag").map { TagMatch(key: $0.key, value: $0.value) }
+            let sort = try query.sort(allowed: ["user_id": "user_id", "expires_at": "expires_at", "permission_grant.permission_name": "permission_name"])
+                .map { SortKey(column: $0.column, ascending: $0.ascending) }
+            let page = try query.page(defaultLimit: 10, maxLimit: 10, minLimit: 0)
+            guard caller.can("Role:GetTemporaryPermissionGrant") else {
+                return try .json(Page<TemporaryPermissionGrant>(itemsKey: "temporary_permission_grants", items: [], hasMore: false, continuationToken: nil))
+            }
+            let orgID = call.orgID
+            let result = try await api.store.read { [filter] in
+                try await $0.roles.grants(orgID: orgID, filter: filter, sort: sort, page: PageRequest(limit: page.limit, offset: page.offset))
+            }
+            return try .json(Page(itemsKey: "temporary_permission_grants", items: result.items, hasMore: result.hasMore, continuationToken: result.nextToken))
+        }
+
         router.operation(.post, "/v1/:organization/role/", "create-role", api: api) { call in
             let caller = try call.caller
             try caller.require("Role:CreateRole")

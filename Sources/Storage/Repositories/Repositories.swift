@@ -142,6 +142,44 @@ public struct RoleRepository: Sendable {
     let sql: any SQLDatabase
     let touched: TouchedOrganizations?
 
+    // MARK: - Temporary permission grants
+
+    /// Stores a grant; the organization's cached callers are read again (the grant counts at once).
+    public func insert(_ grant: TemporaryPermissionGrant) async throws {
+        touched?.touch(grant.orgID)
+        try await sql.raw("""
+            INSERT INTO temporary_permission_grants (id, org_id, user_id, permission_name, expires_at, doc) VALUES (\(bind: grant.id), \
+            \(bind: grant.orgID), \(bind: grant.userID), \(bind: grant.permissionGrant.permissionName), \
+            \(bind: grant.expiresAt.timeIntervalSince1970), \(bind: try Documents.encode(grant)))
+            """).run()
+    }
+
+    /// The user's grants that have not expired at `now`.
+    public func activeGrants(userID: String, orgID: String, at now: Date) async throws -> [TemporaryPermissionGrant] {
+        try await sql.raw("""
+            SELECT doc FROM temporary_permission_grants WHERE org_id = \(bind: orgID) AND user_id = \(bind: userID) \
+            AND expires_at > \(bind: now.timeIntervalSince1970)
+            """).all().map { try Documents.decode(TemporaryPermissionGrant.self, from: $0) }
+    }
+
+    /// A page of the organization's grants matching `filter`.
+    public func grants(orgID: String, filter: TemporaryGrantFilter, sort: [SortKey], page: PageRequest) async throws -> PageResult<TemporaryPermissionGrant> {
+        let query = sql.select().column("doc").from("temporary_permission_grants").where("org_id", .equal, orgID)
+        if !filter.ids.isEmpty { query.where("id", .in, filter.ids) }
+        if !filter.userIDs.isEmpty { query.where("user_id", .in, filter.userIDs) }
+        if let name = filter.permissionName { query.where("permission_name", .equal, name) }
+        if let expired = filter.isExpired, let now = filter.now {
+            query.where("expires_at", expired ? .lessThanOrEqual : .greaterThan, now.timeIntervalSince1970)
+        }
+        let rows = try await query.sorted(by: sort, then: "id").all()
+        let all = try rows.map { try Documents.decode(TemporaryPermissionGrant.self, from: $0) }
+            .filter { grant in
+                (filter.creators.isEmpty || filter.creators.contains { $0 == "\(grant.creator.orgID),\(grant.creator.userID)" || $0 == grant.creator.userID })
+                    && filter.tags.allSatisfy { $0.matches(grant.tags) }
+            }
+        return PageResult(all: all, page: page)
+    }
+
     public func insert(_ role: Role, orgID: String) async throws {
         touched?.touch(orgID)
         try await sql.insert(into: "roles").columns("id", "org_id", "name", "doc")
@@ -327,4 +365,18 @@ public struct APIKeyRepository: Sendable {
                 .where("key_id", .equal, key.keyID).run()
         }
     }
+}
+
+/// Filters of the temporary permission grant listing.
+public struct TemporaryGrantFilter: Sendable {
+    public var ids: [String] = []
+    public var userIDs: [String] = []
+    public var permissionName: String?
+    public var isExpired: Bool?
+    /// The time `isExpired` is judged at.
+    public var now: Date?
+    public var creators: [String] = []
+    public var tags: [TagMatch] = []
+
+    public init() {}
 }
