@@ -229,6 +229,13 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Organizations
+    ("create-organization", "Create an organization with its default roles and super administrator (credentials shown once)", {
+        400: "The organization id is reserved or not valid.",
+        403: "Only a super administrator (of the organization that issued the token) may.",
+        409: "An organization with this id exists."}),
+    ("delete-organization", "Erase an organization: all of its data, tool repository and environments", {
+        404: "No such organization."}),
     # Temporary permission grants
     ("create-temporary-permission-grant", "Give a user one permission for a while, beside their role", {
         403: "A permission is missing, or the caller's own role does not allow what the grant gives.",

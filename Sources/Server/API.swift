@@ -90,6 +90,14 @@ public struct API: Sendable {
         return try await authenticate(token: token, orgID: orgID, issuingOrg: request.headers[HTTPField.Name("X-ORG-ID")!])
     }
 
+    /// The caller of `request` in the organization that issued its token (create-organization acts on an
+    /// organization that does not exist yet), or 401.
+    func authenticateInIssuingOrganization(_ request: Request) async throws -> Principal {
+        guard let token = Self.bearerToken(request) else { throw PlatformError.unauthorized() }
+        guard let claims = await tokens.verify(token) else { throw PlatformError.unauthorized("Invalid, expired or tampered token.") }
+        return try await authenticate(token: token, orgID: claims.orgID)
+    }
+
     /// The caller a token identifies on organization `orgID`, or 401.
     func authenticate(token: String, orgID: String, issuingOrg: String? = nil) async throws -> Principal {
         guard let claims = await tokens.verify(token) else { throw PlatformError.unauthorized("Invalid, expired or tampered token.") }

@@ -215,3 +215,77 @@ public struct CreatedVersionResponse: Codable, Sendable, Hashable {
         case createdAt = "created_at"
     }
 }
+
+/// Body of `PUT /v1/{org}/organization/` (create-organization).
+public struct CreateOrganizationRequest: Decodable, Sendable, ValidatableRequest {
+    public var orgName: String
+    public var title: String
+    public var mainDescription: String
+    public var subDescription: String
+    public var userDimensions: [UserDimension]
+    public var logo: String
+    public var squareLogo: String
+    public var favicon: String
+    public var signupPageHeadshot: String
+    public var defaultUserPreferences: Preferences?
+    public var onboardingInstructions: [String]
+    /// Accepted and ignored (Compadre has no Azure DevOps teams).
+    public var azureDevopsTeamName: String
+
+    enum CodingKeys: String, CodingKey {
+        case orgName = "org_name"
+        case title
+        case mainDescription = "main_description"
+        case subDescription = "sub_description"
+        case userDimensions = "user_dimensions"
+        case logo
+        case squareLogo = "square_logo"
+        case favicon
+        case signupPageHeadshot = "signup_page_headshot"
+        case defaultUserPreferences = "default_user_preferences"
+        case onboardingInstructions = "onboarding_instructions"
+        case azureDevopsTeamName = "azure_devops_team_name"
+    }
+
+    public func validate(into c: inout ValidationCollector) {
+        c.nonEmpty(orgName, at: ["org_name"])
+        c.nonEmpty(title, at: ["title"])
+        c.nonEmpty(mainDescription, at: ["main_description"])
+        c.nonEmpty(subDescription, at: ["sub_description"])
+        for (name, value) in [("logo", logo), ("square_logo", squareLogo), ("favicon", favicon), ("signup_page_headshot", signupPageHeadshot)] {
+            if Data(base64Encoded: value) == nil { c.add([.key(name)], "Input should be valid base64", type: "base64_decode") }
+        }
+        for (index, dimension) in userDimensions.enumerated() {
+            c.nonEmpty(dimension.description, at: ["user_dimensions", .index(index), "description"])
+            c.nonEmpty(dimension.tags, at: ["user_dimensions", .index(index), "tags"])
+        }
+        if let defaultUserPreferences { c.nested(["default_user_preferences"]) { defaultUserPreferences.validate(into: &$0) } }
+        c.nonEmpty(onboardingInstructions, at: ["onboarding_instructions"])
+        if azureDevopsTeamName.isEmpty || !azureDevopsTeamName.utf8.allSatisfy({ (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F }) {
+            c.add(["azure_devops_team_name"], "String should match pattern '^[a-z-_]+$'", type: "string_pattern_mismatch")
+        }
+    }
+}
+
+/// Answer of create-organization: the new organization's id and, once, the credentials of its super
+/// administrator (`admin@amigo.ai`), as `compadre init` prints them — the only way into it.
+public struct CreateOrganizationResponse: Codable, Sendable {
+    public var orgID: String
+    public var userID: String
+    public var apiKeyID: String
+    public var apiKey: String
+
+    public init(orgID: String, userID: String, apiKeyID: String, apiKey: String) {
+        self.orgID = orgID
+        self.userID = userID
+        self.apiKeyID = apiKeyID
+        self.apiKey = apiKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case orgID = "org_id"
+        case userID = "user_id"
+        case apiKeyID = "api_key_id"
+        case apiKey = "api_key"
+    }
+}

@@ -91,6 +91,12 @@ public struct Principal: Sendable {
         if !can(permission, on: attributes) { throw PlatformError.forbidden("Missing required permission `\(permission)`.") }
     }
 
+    /// Throws 403 unless this principal's role is at least as privileged as the default super administrator's.
+    public func requireSuperAdministrator() throws {
+        guard let role = DefaultRoles.make().first(where: { $0.name == DefaultRoles.superAdministrator }) else { return }
+        try requireCovers(role)
+    }
+
     /// Throws 403 unless this principal's role is at least as privileged as `other`.
     public func requireCovers(_ other: Role) throws {
         if !role.covers(other) { throw PlatformError.forbidden("The role `\(other.name)` has privileges the caller lacks.") }

@@ -31,19 +31,29 @@ public enum OrganizationBootstrap {
         }
     }
 
+    /// Ids that name Compadre's own routes or roles, never an organization.
+    public static let reservedIDs: Set = ["admin", "api", "compadre", "media", "metrics", "healthz", "openapi", "www", "static", "root"]
+
     public static func isValidOrganizationID(_ id: String) -> Bool {
         (1...64).contains(id.utf8.count) && id.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x5F }
     }
 
-    public static func create(orgID: String, name: String? = nil, adminEmail: String = "admin@amigo.ai", store: Store) async throws -> Credentials {
+    /// `configure` fills in the organization's details (create-organization's body).
+    public static func create(
+        orgID: String, name: String? = nil, adminEmail: String = "admin@amigo.ai", store: Store,
+        configure: @Sendable (inout Organization) -> Void = { _ in }
+    ) async throws -> Credentials {
         guard isValidOrganizationID(orgID) else { throw Failure.invalidOrganizationID(orgID) }
         let secret = APIKeySecret.generate()
         return try await store.write { repositories in
+            try await repositories.serialize("organization/\(orgID)")
             if try await repositories.organizations.get(orgID) != nil { throw Failure.alreadyExists(orgID) }
             let title = name ?? orgID
-            try await repositories.organizations.insert(
-                Organization(orgID: orgID, orgName: title, title: title, mainDescription: "\(title) on Compadre", subDescription: "Conversational agents")
+            var organization = Organization(
+                orgID: orgID, orgName: title, title: title, mainDescription: "\(title) on Compadre", subDescription: "Conversational agents"
             )
+            configure(&organization)
+            try await repositories.organizations.insert(organization)
             let roles = DefaultRoles.make()
             for role in roles { try await repositories.roles.insert(role, orgID: orgID) }
             let superRole = roles.first { $0.name == DefaultRoles.superAdministrator }!

@@ -59,6 +59,15 @@ public struct Tools: Sendable {
         PublishedTools(tools: self, orgID: orgID, simulation: simulation)
     }
 
+    /// Removes the organization's tool repository and built environments from disk.
+    func removeFiles(of orgID: String) throws {
+        let files = FileManager.default
+        for url in [repositories.root.appendingPathComponent("\(orgID).git"), environments.root.appendingPathComponent(orgID)]
+        where files.fileExists(atPath: url.path) {
+            try files.removeItem(at: url)
+        }
+    }
+
     // MARK: - Environments
 
     /// The built environment of a version: from the cache, from disk, or rebuilt from the pinned commit

@@ -20,6 +20,47 @@ struct OrganizationController {
             return try .json(OrganizationView(organization))
         }
 
+        router.operation(.put, "/v1/:organization/organization/", "create-organization", access: .anonymous, api: api) { call in
+            // The caller belongs to another organization: the one that issued the token.
+            let caller = try await api.authenticateInIssuingOrganization(call.request)
+            guard call.request.headers[HTTPField.Name("x-mongo-cluster-name")!] != nil else {
+                throw PlatformError.validation(["header", "x-mongo-cluster-name"], "Field required", type: "missing")
+            }
+            try caller.require("Organization:CreateOrganization")
+            try caller.require("Role:CreateRole")
+            try caller.require("User:InviteUser")
+            try caller.requireSuperAdministrator()
+            let orgID = call.orgID
+            guard OrganizationBootstrap.isValidOrganizationID(orgID), !OrganizationBootstrap.reservedIDs.contains(orgID) else {
+                throw PlatformError.badRequest("The organization id `\(orgID)` is reserved or not valid (1-64 lowercase letters, digits, '-' or '_').")
+            }
+            let body = try await call.body(CreateOrganizationRequest.self)
+            let credentials: OrganizationBootstrap.Credentials
+            do {
+                credentials = try await OrganizationBootstrap.create(orgID: orgID, name: body.orgName, store: api.store) { organization in
+                    organization.title = body.title.trimmingCharacters(in: .whitespacesAndNewlines)
+                    organization.mainDescription = body.mainDescription.trimmingCharacters(in: .whitespacesAndNewlines)
+                    organization.subDescription = body.subDescription.trimmingCharacters(in: .whitespacesAndNewlines)
+                    organization.userDimensions = body.userDimensions
+                    organization.defaultUserPreferences = body.defaultUserPreferences
+                    organization.onboardingInstructions = body.onboardingInstructions
+                }
+            } catch OrganizationBootstrap.Failure.alreadyExists {
+                throw PlatformError.conflict("Organization `\(orgID)` already exists.")
+            }
+            return try .json(
+                CreateOrganizationResponse(orgID: orgID, userID: credentials.userID, apiKeyID: credentials.apiKeyID, apiKey: credentials.apiKey),
+                status: .created
+            )
+        }
+
+        router.operation(.delete, "/v1/:organization/organization/", "delete-organization", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Organization:DeleteOrganization")
+            try await OrganizationRemoval(store: api.store, tools: api.tools, logger: api.conversations.logger).delete(call.orgID)
+            return .empty(.noContent)
+        }
+
         router.operation(.get, "/v1/:organization/organization/user_dimensions/", "get-user-dimensions", api: api) { call in
             try call.caller.require("Organization:GetOrganizationDetails")
             let orgID = call.orgID

@@ -136,6 +136,54 @@ public struct OrganizationRepository: Sendable {
         try await sql.update("organizations").set("doc", to: try Documents.encode(organization))
             .where("id", .equal, organization.orgID).run()
     }
+
+    // MARK: - Erasing
+
+    /// The tables holding rows of an organization (an `org_id` column), children before parents.
+    public static let erasableTables = [
+        "message_audio", "messages", "interactions", "conversations", "dynamic_behavior_invocations", "dynamic_behavior_set_versions",
+        "dynamic_behavior_sets", "metric_results", "metrics", "memories", "user_models", "jobs", "tool_invocations", "tool_versions",
+        "simulation_artifacts", "simulation_runs", "simulation_unit_test_sets", "simulation_unit_tests", "simulation_scenario_versions",
+        "simulation_scenarios", "simulation_persona_versions", "simulation_personas", "replays", "webhook_deliveries",
+        "webhook_destinations", "webhook_key_warnings", "temporary_permission_grants", "services", "context_graph_versions",
+        "context_graphs", "agent_versions", "agents", "api_keys", "users", "roles",
+    ]
+
+    /// Removes the organization's own row; true when there was one.
+    public func removeRow(_ id: String) async throws -> Bool {
+        touched?.touch(id)
+        let found = try await get(id) != nil
+        try await sql.delete(from: "organizations").where("id", .equal, id).run()
+        return found
+    }
+
+    /// Erases the rows keyed by the organization's tools (their variables and the tools), and the leases
+    /// of its conversations or naming it (`…/<org>/…`).
+    public func eraseToolsAndLeases(of id: String) async throws {
+        try await sql.raw("DELETE FROM tool_envvars WHERE tool_id IN (SELECT id FROM tools WHERE org_id = \(bind: id))").run()
+        try await sql.raw("""
+            DELETE FROM leases WHERE key LIKE \(bind: "%/\(id)/%") OR key IN \
+            (SELECT 'conversation/' || id FROM conversations WHERE org_id = \(bind: id))
+            """).run()
+        try await sql.delete(from: "tools").where("org_id", .equal, id).run()
+    }
+
+    /// Erases the organization's rows of `table` (one of ``erasableTables``).
+    public func erase(_ table: String, of id: String) async throws {
+        precondition(Self.erasableTables.contains(table), "not an organization's table: \(table)")
+        touched?.touch(id)
+        try await sql.delete(from: table).where("org_id", .equal, id).run()
+    }
+
+    /// How many rows of the organization remain in every table that holds its rows (organization row included).
+    public func remainingRows(of id: String) async throws -> Int {
+        var total = try await get(id) == nil ? 0 : 1
+        for table in Self.erasableTables + ["tools"] {
+            let row = try await sql.raw("SELECT COUNT(*) AS n FROM \(ident: table) WHERE org_id = \(bind: id)").first()
+            total += try row?.decode(column: "n", as: Int.self) ?? 0
+        }
+        return total
+    }
 }
 
 public struct RoleRepository: Sendable {
