@@ -243,6 +243,8 @@ OPERATIONS = [
     ("get-temporary-permission-grants", "List temporary permission grants", {}),
     # Admin
     ("get-models", "The server's language models and which prompt kinds each version set routes to them", {}),
+    ("get-prompt-logs", "A zip of the model calls whose log keys start with a prefix (last 30 days)", {
+        400: "More than 1,000 logs start with the prefix."}),
     # Webhooks
     ("create-webhook-destination", "Add a webhook destination (its secret is shown once)", {
         400: "The organization has 10 destinations already, or the URL is not HTTPS or names a private address.",
@@ -682,6 +684,7 @@ RESPONSE_CONTENT = {
     "get-tool-scaffold-release": {"200": {"application/gzip": {}}},
     "access-git-interface": {"200": {media: {} for media in GIT_MEDIA_TYPES}},
     "access-git-interface-get": {"200": {media: {} for media in GIT_MEDIA_TYPES}},
+    "get-prompt-logs": {"200": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
 }
 # Error responses an operation gives that the reference does not list: operationId -> {status: description}.
 EXTRA_ERRORS = {

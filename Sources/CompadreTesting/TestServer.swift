@@ -49,6 +49,7 @@ public struct TestServer: Sendable {
         api.tools = made.tools
         api.links = made.links
         api.webhooks = made.webhooks
+        api.promptLogs = made.promptLogs
         api.metrics = metrics
         api.realtimeClock = realtimeClock
         api.signIns = signInLimits.map { SignInGuard(configuration: $0) }

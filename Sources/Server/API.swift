@@ -51,6 +51,8 @@ public struct API: Sendable {
     public var simulations: SimulationRuns
     /// Webhook destinations and the deliveries of events to them.
     public var webhooks: Webhooks
+    /// Every model call's prompt and answer (`get-prompt-logs`); nil: not kept.
+    public var promptLogs: PromptLogRecorder?
     public var realtimeLimits = RealtimeLimits()
     /// The clock of realtime sockets' timers (inactivity, message rate).
     public var realtimeClock: AnyClock = .continuous
@@ -76,6 +78,7 @@ public struct API: Sendable {
         self.conversations = conversations
         self.simulations = SimulationRuns(store: store, conversations: conversations, logger: conversations.logger)
         self.webhooks = conversations.analysis.webhooks ?? Webhooks(store: store, logger: conversations.logger)
+        self.promptLogs = conversations.promptLogs
     }
 
     /// The tool subsystem, or 503 when the server was started without one.
@@ -230,6 +233,25 @@ extension Router where Context == AppContext {
         let subject = principal.map { "\(orgID)/\($0.user.userID)" } ?? "\(orgID)/anonymous"
         let limitHeaders = try api.enforceRateLimit(operation: operationID, subject: subject)
         var call = Call(request: request, context: context, orgID: orgID, principal: principal)
+        if let promptLogs = api.promptLogs {
+            // The model calls a request makes itself (an evaluation, a recommendation) are logged under it.
+            let scope = PromptLogScope(
+                recorder: promptLogs, orgID: orgID, key: "request/\(operationID)/\(RequestScope.id ?? ObjectID.generate())",
+                userID: principal?.user.userID
+            )
+            return try await scope.run { [call] in
+                var call = call
+                return try await Self.respond(&call, operationID: operationID, context: context, api: api, limitHeaders: limitHeaders, handler)
+            }
+        }
+        return try await Self.respond(&call, operationID: operationID, context: context, api: api, limitHeaders: limitHeaders, handler)
+    }
+
+    private static func respond(
+        _ call: inout Call, operationID: String, context: AppContext, api: API, limitHeaders: HTTPFields,
+        _ handler: @Sendable (inout Call) async throws -> Response
+    ) async throws -> Response {
+        let orgID = call.orgID
         var response: Response
         if let change = ResourceChanges.operations[operationID] {
             // A change of the agent framework: announced to the webhook destinations that accept it.

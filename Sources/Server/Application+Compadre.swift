@@ -81,6 +81,9 @@ public enum CompadreServer {
         conversations.behaviors = DynamicBehaviors(store: store, embedder: embedder, logger: logger)
         conversations.analysis = ConversationAnalysis(store: store, models: conversations.models, embedder: embedder, logger: logger)
         conversations.analysis.webhooks = Webhooks(store: store, policy: configuration.webhookPolicy, logger: logger)
+        if configuration.promptLogRetention > 0 {
+            conversations.promptLogs = PromptLogRecorder(store: store, retention: configuration.promptLogRetention, logger: logger)
+        }
         var api = API(
             store: store,
             tokens: await TokenIssuer(secret: secret, lifetime: configuration.tokenLifetime),
@@ -134,13 +137,15 @@ public enum CompadreServer {
         var jobConfiguration = JobRunner.Configuration()
         // A job's lease, like a conversation's, outlives a crashed replica by this long.
         jobConfiguration.lease = configuration.leaseDuration
-        let jobs = JobRunner(store: store, handlers: api.conversations.analysis.handlers, configuration: jobConfiguration, logger: logger)
+        let jobs = JobRunner(
+            store: store, handlers: api.conversations.analysis.handlers, configuration: jobConfiguration, logger: logger, promptLogs: api.promptLogs
+        )
         api.conversations.analysis.doorbell.onRing { [jobs] in jobs.wake() }
         // Simulations on a runner of their own, so a long run neither waits behind analysis nor holds it up.
         var simulationConfiguration = jobConfiguration
         simulationConfiguration.concurrency = configuration.simulationConcurrency
         let simulations = JobRunner(
-            store: store, handlers: api.simulations.handlers, configuration: simulationConfiguration, logger: logger
+            store: store, handlers: api.simulations.handlers, configuration: simulationConfiguration, logger: logger, promptLogs: api.promptLogs
         )
         api.simulations.doorbell.onRing { [simulations] in simulations.wake() }
         // Deliveries on a runner of their own: a destination that hangs holds up only its own deliveries
@@ -152,6 +157,8 @@ public enum CompadreServer {
         let deliveries = JobRunner(store: store, handlers: api.webhooks.handlers, configuration: webhookConfiguration, logger: logger)
         api.webhooks.doorbell.onRing { [deliveries] in deliveries.wake() }
         let schedule = WebhookScheduler(webhooks: api.webhooks, store: store, logger: logger)
-        return ([api.conversations.leases, jobs, simulations, deliveries, schedule, app, drain], store)
+        var services: [any ServiceLifecycle.Service] = [api.conversations.leases, jobs, simulations, deliveries, schedule]
+        if let promptLogs = api.promptLogs { services.append(promptLogs) }
+        return (services + [app, drain], store)
     }
 }

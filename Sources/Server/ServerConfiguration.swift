@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var webhookPolicy = WebhookPolicy()
     /// How many webhook deliveries are attempted at once in this process. Default 8.
     public var webhookConcurrency = 8
+    /// How long every model call's prompt and answer is kept (`get-prompt-logs`); 0 keeps none. Default 30 days.
+    public var promptLogRetention: TimeInterval = 30 * 86_400
     /// Whether leases live in this process only: `serve` sets it on SQLite, whose file one process owns.
     /// Default off (leases in the database, for replicas and for tests running two servers on one file).
     public var leasesInProcess = false

@@ -245,6 +245,14 @@ public enum Migrations {
                 toRolesNamed: ["DefaultAmigoAdministratorRole", "DefaultAdministratorRole"], in: sql
             )
         }),
+        Migration(version: 16, name: "prompt logs", statements: [
+            """
+            CREATE TABLE prompt_logs (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, log_key TEXT NOT NULL, user_id TEXT,
+                created_at DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL)
+            """,
+            "CREATE INDEX prompt_logs_key ON prompt_logs (org_id, log_key)",
+            "CREATE INDEX prompt_logs_created ON prompt_logs (created_at)",
+        ]),
     ]
 
     /// The permissions of webhook destinations, granted to the default administrator roles.

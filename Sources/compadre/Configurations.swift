@@ -22,6 +22,7 @@ extension ServerConfiguration {
         if let allowed = try reader.isOn("webhooks.allowPrivateNetworks") { webhookPolicy.allowPrivateNetworks = allowed }
         if let timeout = try reader.seconds("webhooks.timeoutSeconds") { webhookPolicy.timeout = timeout }
         if let count = try reader.whole("webhooks.concurrency") { webhookConcurrency = max(1, count) }
+        if let days = try reader.whole("promptLogs.retentionDays") { promptLogRetention = Double(max(0, days)) * 86_400 }
         if let lifetime = try reader.seconds("cache.seconds", allowZero: true) { cacheLifetime = lifetime }
         if let head = try reader.seconds("http.headTimeoutSeconds") { requestDeadlines.head = head }
         if let body = try reader.seconds("http.bodyTimeoutSeconds") { requestDeadlines.body = body }

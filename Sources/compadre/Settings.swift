@@ -61,6 +61,7 @@ enum Settings {
             Setting(key: "webhooks.allowPrivateNetworks", defaultValue: "off", help: "on lets webhook destinations be loopback, private or link-local addresses."),
             Setting(key: "webhooks.timeoutSeconds", defaultValue: "\(server.webhookPolicy.timeout.components.seconds)", help: "How long one webhook delivery attempt may take."),
             Setting(key: "webhooks.concurrency", defaultValue: "\(server.webhookConcurrency)", help: "Webhook deliveries attempted at once by this process."),
+            Setting(key: "promptLogs.retentionDays", defaultValue: "\(Int(server.promptLogRetention / 86_400))", help: "Days every model call's prompt and answer is kept for GET /admin/get_prompt_logs/ (0: none)."),
             Setting(key: "shutdown.graceSeconds", defaultValue: "\(server.shutdownGracePeriod.components.seconds)", help: "How long SIGTERM lets running interactions and realtime turns finish."),
             Setting(key: "realtime.messagesPerMinute", defaultValue: "\(server.realtimeLimits.messagesPerMinute)", help: "Realtime messages a minute before close 4029."),
             Setting(key: "realtime.timeoutSeconds", defaultValue: "\(server.realtimeLimits.inactivityTimeout.components.seconds)", help: "Realtime client silence before close 3008."),

@@ -40,6 +40,8 @@ public struct Conversations: Sendable {
     static let memoryFactLimit = 50
     /// How many earlier interactions are searched for persisted tool results.
     let toolResultInteractions = 20
+    /// Where the model calls of interactions are logged (nil: nowhere).
+    public var promptLogs: PromptLogRecorder?
 
     public init(
         store: Store, models: LanguageModels, tools: Tools? = nil, maxTransitions: Int = 25,
@@ -364,9 +366,19 @@ public struct Conversations: Sendable {
                     span.attributes["compadre.organization"] = record.orgID
                     span.attributes["compadre.conversation_id"] = record.id
                     span.attributes["compadre.interaction_id"] = interactionID
-                    let outcome = await performInteraction(
-                        interactionID: interactionID, pending: pending, events: events, interruption: interruption, spoken: spoken
-                    )
+                    let perform = {
+                        await performInteraction(
+                            interactionID: interactionID, pending: pending, events: events, interruption: interruption, spoken: spoken
+                        )
+                    }
+                    let outcome = if let promptLogs {
+                        await PromptLogScope(
+                            recorder: promptLogs, orgID: record.orgID, key: "conversation/\(record.id)/\(interactionID)", userID: record.userID,
+                            conversationID: record.id
+                        ).run(perform)
+                    } else {
+                        await perform()
+                    }
                     if outcome == nil { span.setStatus(SpanStatus(code: .error)) }
                     return outcome
                 }

@@ -39,13 +39,16 @@ public final class JobRunner: Service, Sendable {
     let clock: AnyClock
     let now: @Sendable () -> Date
     let logger: Logger
+    /// Where the model calls of jobs are logged (nil: nowhere).
+    public let promptLogs: PromptLogRecorder?
     private let doorbells = Mutex<[UUID: WakeSignal]>([:])
     private let queued = Gauge(label: "compadre_jobs_queued")
 
     public init(
         store: Store, handlers: [String: Handler], configuration: Configuration = Configuration(), owner: String = UUID().uuidString,
-        clock: AnyClock = .continuous, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        clock: AnyClock = .continuous, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger, promptLogs: PromptLogRecorder? = nil
     ) {
+        self.promptLogs = promptLogs
         self.store = store
         self.handlers = handlers
         self.configuration = configuration
@@ -115,7 +118,13 @@ public final class JobRunner: Service, Sendable {
         guard let handler = handlers[job.kind] else { return }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await handler(job) }
+                group.addTask {
+                    if let promptLogs = self.promptLogs {
+                        try await PromptLogScope(recorder: promptLogs, orgID: job.orgID, key: "job/\(job.kind)/\(job.subject)").run { try await handler(job) }
+                    } else {
+                        try await handler(job)
+                    }
+                }
                 group.addTask {
                     // Keeps the lease while the handler runs.
                     while true {

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Tracing
 
 /// A language model that measures every call: a `model.call` span (a child of the interaction's),
@@ -15,7 +16,7 @@ public struct MeteredModel: LanguageModel {
 
     /// The base model's stream, pulled through as the caller reads it (no buffering, no task of its own).
     public func stream(_ request: ModelRequest) -> AsyncThrowingStream<ModelOutput, any Error> {
-        let call = MeteredCall(base.stream(request), kind: request.kind, model: name)
+        let call = MeteredCall(base.stream(request), request: request, model: name)
         return AsyncThrowingStream { try await call.next() }
     }
 }
@@ -32,10 +33,18 @@ private final class MeteredCall: @unchecked Sendable {
     private let started: ContinuousClock.Instant
     private var pieces = 0
     private var isFinished = false
+    /// Where the call is logged, with what it was asked and what it answered so far.
+    private let log = PromptLogScope.current
+    private let request: ModelRequest?
+    private let model: String
+    private let startedAt = Date()
+    private var answer = ""
 
-    init(_ stream: AsyncThrowingStream<ModelOutput, any Error>, kind: PromptKind, model: String) {
+    init(_ stream: AsyncThrowingStream<ModelOutput, any Error>, request: ModelRequest, model: String) {
         iterator = stream.makeAsyncIterator()
-        self.kind = kind
+        self.kind = request.kind
+        self.model = model
+        self.request = log == nil ? nil : request
         span = startSpan("model.call", ofKind: .client)
         span.attributes["compadre.prompt_kind"] = kind.rawValue
         span.attributes["compadre.model"] = model
@@ -50,8 +59,11 @@ private final class MeteredCall: @unchecked Sendable {
         do {
             let output = try await iterator.next()
             switch output {
-            case .text?: pieces += 1
-            case .toolCall?: break
+            case .text(let piece)?:
+                pieces += 1
+                if log != nil { answer += piece }
+            case .toolCall(let call)?:
+                if log != nil { answer += "\n[tool call \(call.name)] \(call.arguments)" }
             case nil: finish("ok")
             }
             return output
@@ -70,6 +82,9 @@ private final class MeteredCall: @unchecked Sendable {
         span.attributes["compadre.output_pieces"] = pieces
         span.end()
         Telemetry.modelCallFinished(kind: kind, outcome: outcome, duration: duration, pieces: pieces)
+        if let log, let request {
+            log.record(request, model: model, answer: answer, outcome: outcome, startedAt: startedAt, duration: duration, pieces: pieces)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 import AmigoWire
 import Foundation
 import Hummingbird
+import NIOCore
 import Platform
 
 /// The admin endpoints under `/v1/{organization}/admin/`.
@@ -15,6 +16,21 @@ struct AdminController {
             let caller = try call.caller
             try caller.require("Admin:GetModels")
             return try .json(["models": try await catalog.entries(orgID: call.orgID)])
+        }
+
+        let downloads = PromptLogDownloads(store: api.store)
+        router.operation(.get, "/v1/:organization/admin/get_prompt_logs/", "get-prompt-logs", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Admin:GetPromptLogs")
+            let prefix = try call.query.required("prompt_log_prefix")
+            // The logs of this process's latest calls are written first.
+            await api.promptLogs?.flush()
+            let zip = try await downloads.zip(prefix: prefix, caller: caller)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/zip", .contentDisposition: "attachment; filename=\"prompt-logs.zip\""],
+                body: .init(byteBuffer: ByteBuffer(bytes: zip))
+            )
         }
     }
 }

@@ -47,6 +47,7 @@ public struct Repositories: Sendable {
     public var metrics: MetricRepository { MetricRepository(sql: sql) }
     public var simulations: SimulationRepository { SimulationRepository(sql: sql) }
     public var webhooks: WebhookRepository { WebhookRepository(sql: sql) }
+    public var promptLogs: PromptLogRepository { PromptLogRepository(sql: sql) }
 }
 
 /// The database with its repositories: `read` for one session, `write` for one transaction.
@@ -145,7 +146,7 @@ public struct OrganizationRepository: Sendable {
         "dynamic_behavior_sets", "metric_results", "metrics", "memories", "user_models", "jobs", "tool_invocations", "tool_versions",
         "simulation_artifacts", "simulation_runs", "simulation_unit_test_sets", "simulation_unit_tests", "simulation_scenario_versions",
         "simulation_scenarios", "simulation_persona_versions", "simulation_personas", "replays", "webhook_deliveries",
-        "webhook_destinations", "webhook_key_warnings", "temporary_permission_grants", "services", "context_graph_versions",
+        "webhook_destinations", "webhook_key_warnings", "temporary_permission_grants", "prompt_logs", "services", "context_graph_versions",
         "context_graphs", "agent_versions", "agents", "api_keys", "users", "roles",
     ]
 
