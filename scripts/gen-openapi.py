@@ -243,6 +243,10 @@ OPERATIONS = [
     ("get-temporary-permission-grants", "List temporary permission grants", {}),
     # Admin
     ("get-models", "The server's language models and which prompt kinds each version set routes to them", {}),
+    ("submit-sql-query", "Run a read-only SQL query over a snapshot of the organization's data (documented views)", {
+        400: "The query is not valid, writes, or reads outside the views.",
+        403: "Only a caller more privileged than an organization's administrator may.",
+        408: "The query did not finish within 10 seconds."}),
     ("get-prompt-logs", "A zip of the model calls whose log keys start with a prefix (last 30 days)", {
         400: "More than 1,000 logs start with the prefix."}),
     # Webhooks

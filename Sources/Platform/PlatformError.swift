@@ -33,6 +33,8 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
         case modelUnreachable
         case modelTimedOut
         case modelRateLimited
+        /// The work did not finish within its time limit (an analytics query).
+        case timedOut
         /// The caller went away or the server is stopping.
         case cancelled
         /// A fault of the server; its details are logged, never shown.
@@ -92,6 +94,7 @@ public struct PlatformError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     public static func badRequest(_ message: String) -> PlatformError { PlatformError(.badRequest, message) }
+    public static func timeout(_ message: String) -> PlatformError { PlatformError(.timedOut, message) }
     public static func unauthorized(_ message: String = "Invalid authorization credentials.") -> PlatformError {
         PlatformError(.unauthorized, message)
     }

@@ -82,4 +82,58 @@ struct AdminTests {
             #expect(routes.allSatisfy { $0["service_id"] as? String == service && ($0["prompt_kinds"] as? [String])?.contains("engage-user") == true })
         }
     }
+
+    func sql(_ admin: SignedInAdmin, _ query: String, token: String? = nil) async throws -> TestServer.Client.Answer {
+        try await admin.client.call(.post, "/v1/\(admin.org)/admin/sql_query", token: token ?? admin.token, json: ["sql_query": query, "async_query": false])
+    }
+
+    @Test func sqlQueriesReadTheOrganizationsOwnRowsAndNothingElse() async throws {
+        let model = ScriptedModel()
+        try await SignedInAdmin.with(model: model) { admin in
+            let service = try await makeService(admin.client, org: admin.org, token: admin.token).service
+            let created = try await admin.client.call(.post, "/v1/\(admin.org)/conversation/?response_format=text", token: admin.token, json: ["service_id": service])
+            let conversation = try created.events().first?["conversation_id"] as? String ?? ""
+            #expect(try await admin.client.interact(org: admin.org, conversation: conversation, token: admin.token, text: "Hello there").status == .ok)
+            // Another organization, with its own user.
+            var headers = HTTPFields()
+            headers[HTTPField.Name("x-mongo-cluster-name")!] = "main"
+            _ = try await admin.client.call(.put, "/v1/elsewhere/organization/", token: admin.token, json: OrganizationLifecycleTests.body, headers: headers)
+
+            let answer = try await sql(admin, "SELECT m.message_type, COUNT(*) AS n FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.service_id = '\(service)' GROUP BY m.message_type ORDER BY m.message_type")
+            #expect(answer.status == .ok, "\(answer.text)")
+            let result = try answer.object()
+            #expect((result["columns"] as? [[String: Any]])?.map { $0["name"] as? String } == ["message_type", "n"])
+            #expect((result["columns"] as? [[String: Any]])?.last?["type"] as? String == "integer")
+            let rows = result["result"] as? [[Any]] ?? []
+            #expect(rows.contains { $0.first as? String == "user-message" && $0.last as? Int == 1 })
+            #expect(result["truncated"] as? Bool == false)
+            let users = try await sql(admin, "SELECT COUNT(*) FROM users").object()["result"] as? [[Int]]
+            #expect(users == [[1]], "only this organization's users")
+
+            // Writes, other databases, the server's tables, two statements: 400, nothing changed.
+            for query in ["DELETE FROM users", "INSERT INTO users (user_id) VALUES ('x')", "ATTACH DATABASE '/tmp/x.db' AS x",
+                          "SELECT * FROM api_keys", "SELECT 1; SELECT 2", "PRAGMA table_info(users)", "DROP TABLE users"] {
+                let refused = try await sql(admin, query)
+                #expect(refused.status == .badRequest, "\(query): \(refused.text)")
+            }
+            #expect(try await sql(admin, "SELECT COUNT(*) FROM users").object()["result"] as? [[Int]] == [[1]])
+            #expect(try await admin.client.call(.post, "/v1/\(admin.org)/admin/sql_query", token: admin.token, json: ["sql_query": "SELECT 1", "async_query": true]).status == .unprocessableContent)
+            // An organization administrator may not.
+            let invited = try await admin.client.call(.post, "/v1/\(admin.org)/user/", token: admin.token, json: [
+                "first_name": "Ada", "last_name": "Doe", "email": "ada@example.com", "role_name": "DefaultAdministratorRole",
+            ])
+            let ada = try await admin.client.signIn(org: admin.org, keyID: admin.credentials.apiKeyID, key: admin.credentials.apiKey, userID: try invited.object()["user_id"] as? String ?? "")
+            #expect(try await sql(admin, "SELECT 1", token: ada).status == .forbidden)
+
+            // A query that would run forever is cut at the time limit; rows beyond the limit are cut too.
+            var queries = SQLQueries(store: admin.server.api.store)
+            queries.timeout = .seconds(1)
+            queries.rowLimit = 2
+            await #expect {
+                _ = try await queries.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT COUNT(*) FROM c", orgID: admin.org)
+            } throws: { ($0 as? PlatformError)?.kind == .timedOut }
+            let many = try await queries.run("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5) SELECT x FROM c", orgID: admin.org)
+            #expect(many.truncated && many.result.count == 2)
+        }
+    }
 }

@@ -97,6 +97,13 @@ public struct Principal: Sendable {
         try requireCovers(role)
     }
 
+    /// Throws 403 unless this principal's role is at least as privileged as the default Amigo
+    /// administrator's (more than an organization's administrator).
+    public func requireAmigoAdministrator() throws {
+        guard let role = DefaultRoles.make().first(where: { $0.name == DefaultRoles.amigoAdministrator }) else { return }
+        try requireCovers(role)
+    }
+
     /// Throws 403 unless this principal's role is at least as privileged as `other`.
     public func requireCovers(_ other: Role) throws {
         if !role.covers(other) { throw PlatformError.forbidden("The role `\(other.name)` has privileges the caller lacks.") }

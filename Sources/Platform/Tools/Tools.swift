@@ -33,7 +33,7 @@ public struct Tools: Sendable {
     public let sandbox: ToolSandbox
     public let secrets: ToolSecrets
     let environments: ToolEnvironments
-    let configuration: ToolConfiguration
+    public let configuration: ToolConfiguration
     let logger: Logger
 
     public init(store: Store, configuration: ToolConfiguration, logger: Logger) async throws {

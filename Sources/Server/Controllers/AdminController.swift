@@ -18,6 +18,16 @@ struct AdminController {
             return try .json(["models": try await catalog.entries(orgID: call.orgID)])
         }
 
+        let queries = SQLQueries(store: api.store, python: api.tools?.configuration.python ?? "python3")
+        router.operation(.post, "/v1/:organization/admin/sql_query", "submit-sql-query", api: api) { call in
+            let caller = try call.caller
+            try caller.require("Admin:SubmitSQLQuery")
+            // More privileged than an organization's administrator.
+            try caller.requireAmigoAdministrator()
+            let body = try await call.body(SubmitSQLQueryRequest.self)
+            return try .json(try await queries.run(body.sqlQuery, orgID: call.orgID))
+        }
+
         let downloads = PromptLogDownloads(store: api.store)
         router.operation(.get, "/v1/:organization/admin/get_prompt_logs/", "get-prompt-logs", api: api) { call in
             let caller = try call.caller

@@ -55,6 +55,7 @@ struct WireError: HTTPResponseError {
         case .unavailable, .modelUnreachable: .serviceUnavailable
         case .modelFailed: .badGateway
         case .modelTimedOut: .gatewayTimeout
+        case .timedOut: .requestTimeout
         case .cancelled: .init(code: 499, reasonPhrase: "Client Closed Request")
         case .internal: .internalServerError
         }

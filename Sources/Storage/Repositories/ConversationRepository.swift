@@ -257,6 +257,14 @@ public struct ConversationRepository: Sendable {
         return PageResult(fetched: try rows.map { try Documents.decode(MessageInstance.self, from: $0) }, page: page)
     }
 
+    /// The organization's first `limit` messages with their conversation, in order (analytics snapshots).
+    public func allMessages(orgID: String, limit: Int) async throws -> [(conversationID: String, message: MessageInstance)] {
+        let rows = try await sql.raw("""
+            SELECT conversation_id, doc FROM messages WHERE org_id = \(bind: orgID) ORDER BY seq LIMIT \(literal: limit)
+            """).all()
+        return try rows.map { (try $0.decode(column: "conversation_id", as: String.self), try Documents.decode(MessageInstance.self, from: $0)) }
+    }
+
     /// The last `limit` messages of the conversation, oldest first.
     public func recentMessages(conversationID: String, orgID: String, limit: Int) async throws -> [MessageInstance] {
         let rows = try await sql.raw("""
