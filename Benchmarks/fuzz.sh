@@ -104,8 +104,11 @@ cat >"$work/schemathesis.toml" <<EOF
 organization = "$org"
 EOF
 # Operations whose 400 means "not in the current state" (a first version that must be complete, a
-# reference to something missing, a build that failed, a resource still in use...), which no request
-# schema can foresee: a schema-valid request may be answered 400 there, as it may be 409 anywhere.
+# reference to something missing, a build that failed, a resource still in use, an organization's 10
+# webhook destinations, a webhook secret rotated less than an hour ago, a conversation without
+# interactions to replay...), which no request schema can foresee: a schema-valid request may be
+# answered 400 there, as it may be 409 anywhere. A webhook destination's URL must also be HTTPS on a
+# public address (this server allows neither plain HTTP nor private networks): a `uri` cannot say so.
 state_400="create-api-key delete-user modify-user-variables create-agent-version delete-agent
     create-service-hierarchical-state-machine-version delete-service-hierarchical-state-machine create-service
     upsert-service-version-set delete-service-version-set update-service create-conversation
@@ -113,7 +116,8 @@ state_400="create-api-key delete-user modify-user-variables create-agent-version
     modify-tags-of-conversation modify-tool-envvars publish-tool-version invoke-tool-version test-tool
     create-dynamic-behavior-set-version delete-metric create-simulation-persona-version delete-simulation-persona
     create-simulation-scenario-version delete-simulation-scenario create-simulation-unit-test
-    update-simulation-unit-test delete-simulation-unit-test get-simulation-unit-test-set-run-artifacts"
+    update-simulation-unit-test delete-simulation-unit-test get-simulation-unit-test-set-run-artifacts
+    create-webhook-destination rotate-webhook-destination-secret create-conversation-replay"
 # A context graph must also be consistent (every state it names exists, references resolve...), which
 # JSON Schema cannot say: a schema-valid graph may be answered 422.
 graph_422="create-service-hierarchical-state-machine-version"

@@ -229,6 +229,9 @@ OPERATIONS = [
     ("delete-metric", "Delete a metric (it stays readable by id)", {
         400: "A simulation unit test uses the metric.",
         404: "No such organization or metric, or it was already deleted."}),
+    # Email sign-in
+    ("sign-in-with-email", "Mail a one-time sign-in link (the answer is the same for unknown addresses)", {
+        503: "This server sends no email (no SMTP server configured)."}),
     # Organizations
     ("create-organization", "Create an organization with its default roles and super administrator (credentials shown once)", {
         400: "The organization id is reserved or not valid.",
@@ -656,6 +659,10 @@ SCHEMA_RULES = {
     ("IdentityInput", "default_spoken_language"): LANGUAGE_3,
     ("UpdateUserInfoRequest", "preferred_language"): LANGUAGE_3,
     ("ModifyOrganizationPreferences", "preferred_language"): LANGUAGE_3,
+    ("CreateSimulationPersonaInitialVersion", "preferred_language"): LANGUAGE_3,
+    ("CreateSimulationPersonaVersionRequest", "preferred_language"): LANGUAGE_3,
+    ("UnitTestRunDescriptorInput", "run_count"): {"maximum": 100},
+    ("UpdateSimulationUnitTestRequest", "run_count"): {"maximum": 100},
     ("ModifyOrganizationRequest", "favicon"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "logo"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "signup_page_headshot"): {"pattern": BASE64},
@@ -1098,6 +1105,25 @@ def own_operations():
                 "403": {"description": "The link is not valid or has expired.",
                         "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
                 "404": {"description": "The archive is no longer stored.",
+                        "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
+            },
+        }},
+        "/v1/{organization}/user/signin/redeem": {"get": {
+            "operationId": "redeem-email-sign-in",
+            "summary": "Redeem a sign-in link from sign-in-with-email and go on to its redirect link",
+            "description": "The link mailed by `POST /v1/{organization}/user/signin` opens this route: a token good for 15 minutes "
+                           "and once. It answers 303 to the `redirect_link` that was given, with `#id_token=…&expires_at=…` in "
+                           "the fragment (an access token as the API-key sign-in issues), or 403 for a token that is not valid, "
+                           "was used, or expired.",
+            "tags": ["Compadre"],
+            "security": [],
+            "parameters": [
+                {"name": "organization", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "303": {"description": "Signed in: on to the redirect link, the access token in its fragment."},
+                "403": {"description": "The link is not valid, was used, or has expired.",
                         "content": json_content({"$ref": "#/components/schemas/ErrorBody"})},
             },
         }},

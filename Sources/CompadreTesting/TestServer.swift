@@ -16,7 +16,7 @@ import Platform
 
 /// An in-process Compadre over a test database, with helpers to sign in and call the API.
 public struct TestServer: Sendable {
-    public let api: API
+    public var api: API
 
     /// A fresh router of every route, as `serve` builds it.
     public var router: Router<AppContext> { CompadreServer.makeRouter(api: api) }

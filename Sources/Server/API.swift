@@ -53,6 +53,8 @@ public struct API: Sendable {
     public var webhooks: Webhooks
     /// Every model call's prompt and answer (`get-prompt-logs`); nil: not kept.
     public var promptLogs: PromptLogRecorder?
+    /// Sign-in links sent by email.
+    public var emailSignIns: EmailSignIns
     public var realtimeLimits = RealtimeLimits()
     /// The clock of realtime sockets' timers (inactivity, message rate).
     public var realtimeClock: AnyClock = .continuous
@@ -79,6 +81,7 @@ public struct API: Sendable {
         self.simulations = SimulationRuns(store: store, conversations: conversations, logger: conversations.logger)
         self.webhooks = conversations.analysis.webhooks ?? Webhooks(store: store, logger: conversations.logger)
         self.promptLogs = conversations.promptLogs
+        self.emailSignIns = EmailSignIns(store: store, mailer: nil)
     }
 
     /// The tool subsystem, or 503 when the server was started without one.

@@ -94,6 +94,7 @@ public enum CompadreServer {
         )
         api.tools = tools
         api.links = SignedLinks(secret: secret)
+        api.emailSignIns = EmailSignIns(store: store, mailer: configuration.email.mailer(python: tools?.configuration.python ?? "python3", logger: logger))
         if configuration.rateLimitsEnabled { api.signIns = SignInGuard(configuration: configuration.signInLimits) }
         return api
     }

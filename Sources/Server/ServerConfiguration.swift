@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Platform
 
 /// How a `compadre serve` process runs. Defaults are documented per field; the CLI fills it from
@@ -41,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     public var webhookConcurrency = 8
     /// How long every model call's prompt and answer is kept (`get-prompt-logs`); 0 keeps none. Default 30 days.
     public var promptLogRetention: TimeInterval = 30 * 86_400
+    /// How sign-in links are sent: SMTP, the log (development), or not at all (the default).
+    public var email = EmailConfiguration()
     /// Whether leases live in this process only: `serve` sets it on SQLite, whose file one process owns.
     /// Default off (leases in the database, for replicas and for tests running two servers on one file).
     public var leasesInProcess = false
@@ -53,4 +56,20 @@ public struct ServerConfiguration: Sendable {
     public var tools: ToolConfiguration? = ToolConfiguration()
 
     public init() {}
+}
+
+/// How sign-in links reach users.
+public struct EmailConfiguration: Sendable {
+    /// `smtp://user:password@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start).
+    public var smtpURL: URL?
+    public var from = "Compadre <no-reply@localhost>"
+    /// Development only: write each link to the log at debug level instead of sending it.
+    public var logLinks = false
+
+    public init() {}
+
+    func mailer(python: String, logger: Logger) -> (any Mailer)? {
+        if let smtpURL { return SMTPMailer(url: smtpURL, from: from, python: python) }
+        return logLinks ? LogMailer(logger: logger) : nil
+    }
 }

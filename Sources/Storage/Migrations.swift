@@ -253,6 +253,12 @@ public enum Migrations {
             "CREATE INDEX prompt_logs_key ON prompt_logs (org_id, log_key)",
             "CREATE INDEX prompt_logs_created ON prompt_logs (created_at)",
         ]),
+        Migration(version: 17, name: "email sign-in", statements: [
+            """
+            CREATE TABLE email_sign_ins (token_hash TEXT PRIMARY KEY, org_id TEXT NOT NULL, user_id TEXT NOT NULL, redirect_link TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL, used BOOLEAN NOT NULL)
+            """,
+        ]),
     ]
 
     /// The permissions of webhook destinations, granted to the default administrator roles.

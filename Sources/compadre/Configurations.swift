@@ -18,11 +18,19 @@ extension ServerConfiguration {
         if let count = try reader.whole("signIn.perMinute") { signInLimits.successesPerMinute = max(1, count) }
         if let lease = try reader.seconds("lease.seconds") { leaseDuration = lease }
         if let count = try reader.whole("simulations.concurrency") { simulationConcurrency = max(1, count) }
-        if let allowed = try reader.isOn("webhooks.allowPlainHTTP") { webhookPolicy.allowPlainHTTP = allowed }
+        if let allowed = try reader.isOn("webhooks.allowPlainHttp") { webhookPolicy.allowPlainHTTP = allowed }
         if let allowed = try reader.isOn("webhooks.allowPrivateNetworks") { webhookPolicy.allowPrivateNetworks = allowed }
         if let timeout = try reader.seconds("webhooks.timeoutSeconds") { webhookPolicy.timeout = timeout }
         if let count = try reader.whole("webhooks.concurrency") { webhookConcurrency = max(1, count) }
         if let days = try reader.whole("promptLogs.retentionDays") { promptLogRetention = Double(max(0, days)) * 86_400 }
+        if let url = reader.string(forKey: "email.smtpUrl", isSecret: true), !url.isEmpty {
+            guard let parsed = URL(string: url), ["smtp", "smtps"].contains(parsed.scheme ?? "") else {
+                throw SettingError(key: "email.smtpUrl", message: "must be smtp://[user:password@]host[:port] or smtps://…")
+            }
+            email.smtpURL = parsed
+        }
+        if let from = reader.text("email.from"), !from.isEmpty { email.from = from }
+        if let on = try reader.isOn("email.logLinks") { email.logLinks = on }
         if let lifetime = try reader.seconds("cache.seconds", allowZero: true) { cacheLifetime = lifetime }
         if let head = try reader.seconds("http.headTimeoutSeconds") { requestDeadlines.head = head }
         if let body = try reader.seconds("http.bodyTimeoutSeconds") { requestDeadlines.body = body }

@@ -12,7 +12,17 @@ not reach organization A's data, with A's real ids in every path parameter:
    operation that names another user's conversation, interaction, message or
    user id;
 3. tools: A's tool tries to read the server's database, its environment
-   (/proc), the tools directory, the secrets key and B's tool repository.
+   (/proc), the tools directory, the secrets key and B's tool repository;
+4. B's own organization: B's administrator reads every listing of B's
+   organization (get-models among them: its routes name every service and
+   version set) and finds nothing of A;
+5. webhooks: A's destination (every event type, on a loopback receiver of the
+   test: the server allows plain HTTP and private addresses) got every change
+   of A's setup; B's destination, made before A's setup began, got none of
+   them, and B's deliveries show nothing of A;
+6. replays: a user of A who may replay conversations and read replays, but
+   read only their own conversations, neither replays the owner's conversation
+   nor reads A's replay of it.
 
 A new operation joins the matrix by itself. Each of its path parameters must be
 one `PATH_VALUES` knows (else the test fails and names it); anonymous
@@ -59,6 +69,7 @@ from amigo_sdk.generated.model import InteractionCompleteEvent
 from conftest import Compadre, _start_compadre, init_org, random_org_id
 from conversation_helpers import conversation_graph, create_conversation_graph, interact, start_conversation
 from fake_openai import FakeOpenAI
+from webhook_helpers import ALL_TYPES, WEBHOOK_ENV, Receiver, hmac_signature
 from test_sdk_management import AGENT_V1, create_agent_with_version, create_service
 from tool_helpers import GitRepo, ToolAPI, invocation_input, ok, project_from_scaffold, unpack_scaffold
 
@@ -158,6 +169,13 @@ class OrgA:
     simulated_message: str = ""  # what the simulated user said in the run
     judge_justification: str = ""  # the justification of the run's metric result
     metric_result_id: str = ""
+    webhook_id: str = ""  # a webhook destination of A (loopback receiver), accepting every event type
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    delivery_ids: list[str] = field(default_factory=list)  # A's deliveries to it (agent framework changes of the setup)
+    replay_id: str = ""  # a completed replay of the owner's conversation against A's version set
+    replay_conversation_id: str = ""
+    replayer_id: str = ""  # a user of A who may replay and read replays, and read only their own conversations
 
     def markers(self) -> dict[str, str]:
         """What of A must never show up in an answer to someone else."""
@@ -221,11 +239,18 @@ class OrgA:
             "simulated user message": self.simulated_message,
             "simulation judge justification": self.judge_justification,
             "simulation metric result id": self.metric_result_id,
+            "webhook destination id": self.webhook_id,
+            "webhook destination URL": self.webhook_url,
+            "webhook destination secret": self.webhook_secret,
+            "replay id": self.replay_id,
+            "replay conversation id": self.replay_conversation_id,
         }
         for i, value in enumerate(self.interaction_ids):
             values[f"interaction id #{i}"] = value
         for i, value in enumerate(self.message_ids):
             values[f"message id #{i}"] = value
+        for i, value in enumerate(self.delivery_ids):
+            values[f"webhook delivery id #{i}"] = value
         missing = [name for name, value in values.items() if not value]
         assert not missing, f"setup left these of A's values empty: {missing}"
         return values
@@ -238,6 +263,10 @@ class World:
     doc: dict
     workdir: Path
     canaries: dict[str, str]
+    receiver: Receiver  # where A's and B's webhook destinations point (paths of their own)
+    a_webhook_path: str
+    b_webhook_path: str
+    b_webhook_id: str
 
 
 # --------------------------------------------------------------------------
@@ -393,11 +422,23 @@ def world(compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPath
         "COMPADRE_SECRETS_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "ISOLATION_CANARY": "isocanary" + secrets.token_hex(8),
     }
-    a_org = _start_compadre(compadre_bin, db_backend, workdir, extra_env=canaries)
+    # Webhook destinations on the loopback receiver of this test (plain HTTP, a private address).
+    receiver = Receiver().__enter__()
+    a_org = _start_compadre(compadre_bin, db_backend, workdir, extra_env={**canaries, **WEBHOOK_ENV})
     try:
         org_b = random_org_id()
         b = Compadre(server=a_org.server, credentials=init_org(compadre_bin, org_b, a_org.server.database_url), org=org_b)
         a = OrgA(compadre=a_org, admin_token=a_org.access_token())
+
+        # Before anything else of A's: a destination of A that every change of A's setup is announced to,
+        # and one of B's (every event type) that must never hear of A.
+        a_webhook_path, b_webhook_path = f"/{marker('isohook')}", f"/{marker('bhook')}"
+        a.webhook_url = receiver.url(a_webhook_path)
+        created = ok(raw(a_org, a.admin_token, "POST", "/webhook_destination/", json={
+            "url": a.webhook_url, "accepted_types": ALL_TYPES, "retry_attempts": 1}), 201)
+        a.webhook_id, a.webhook_secret = created["webhook_destination_id"], created["secret"]
+        b_webhook_id = ok(raw(b, b.access_token(), "POST", "/webhook_destination/", json={
+            "url": receiver.url(b_webhook_path), "accepted_types": ALL_TYPES}), 201)["webhook_destination_id"]
 
         tool_failure: list[BaseException] = []
 
@@ -493,11 +534,69 @@ def world(compadre_bin: Path, db_backend: str, tmp_path_factory: pytest.TempPath
         }), 201)["id"]
 
         set_up_simulations(a, fake_openai)
+        set_up_replay(a)
+        settle_webhooks(a, receiver, a_webhook_path)
 
         yield World(a=a, b=b, doc=httpx.get(f"{a_org.server.base_url}/openapi.json", timeout=30).json(),
-                    workdir=workdir, canaries=canaries)
+                    workdir=workdir, canaries=canaries, receiver=receiver, a_webhook_path=a_webhook_path,
+                    b_webhook_path=b_webhook_path, b_webhook_id=b_webhook_id)
     finally:
         a_org.server.stop()
+        receiver.__exit__(None, None, None)
+
+
+def set_up_replay(a: OrgA) -> None:
+    """A replay of the owner's conversation against A's version set, completed (the fake model answers)."""
+    a_org, token = a.compadre, a.admin_token
+    a.replay_id = ok(raw(a_org, token, "POST", "/compadre/replay/", json={
+        "conversation_id": a.conversation_id, "service_version_set_name": a.version_set_name}), 201)["replay_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        report = ok(raw(a_org, token, "GET", f"/compadre/replay/{a.replay_id}/"))
+        if report["status"] != "running":
+            break
+        assert time.monotonic() < deadline, f"A's replay did not complete within 60 s: {report}"
+        time.sleep(0.25)
+    assert report["status"] == "completed" and report["replay_conversation_id"], report
+    a.replay_conversation_id = report["replay_conversation_id"]
+
+    # A user who may run and read simulations (replays among them) but read only their own conversations.
+    role = marker("IsoReplayer")
+    own = {"user_id": {"type": "Equals", "value": "{self_user_id}"}}
+    grants = [{"permission_name": f"Conversation:{p}", "conditions": own}
+              for p in ("CreateConversation", "GetConversation", "GetMessage", "InteractWithConversation")]
+    grants += [{"permission_name": p, "conditions": {}} for p in (
+        "Simulation:CreateSimulationUnitTestSetRun", "Simulation:GetSimulationUnitTestSetRun", "Service:GetService")]
+    ok(raw(a_org, token, "POST", "/role/", json={"role_name": role, "description": "Replays; reads its own conversations.",
+                                                  "frontend_view": "client", "permission_grants": grants}), 201)
+    a.replayer_id = invite(a_org, token, role, "Replayer", f"{marker('iso-replayer-')}@example.com")
+
+
+def settle_webhooks(a: OrgA, receiver: Receiver, path: str) -> None:
+    """Every change of A's agent framework in the setup was announced to A's destination, which answers 200:
+    waits until the deliveries stop coming (2 s without one) and each is recorded as a success, so that A's
+    baseline is final, and keeps their ids."""
+    deadline = time.monotonic() + 60
+    while True:
+        count = len(receiver.received(path))
+        time.sleep(2)
+        if len(receiver.received(path)) == count:
+            break
+        assert time.monotonic() < deadline, f"A's webhook deliveries kept coming for 60 s: {len(receiver.received(path))}"
+    keys = {r.key for r in receiver.received(path)}
+    assert keys, "no change of A's setup was delivered to A's webhook destination"
+    print(f"\nA's setup announced to A's destination: {sorted(Counter(json.loads(r.body)['type'] for r in receiver.received(path)).items())}")
+    while True:
+        # get-webhook-deliveries allows 5 calls a minute per user: a user of its own for each read.
+        listed = ok(raw(a.compadre, a.compadre.user_token(), "GET", f"/webhook_destination/{a.webhook_id}/delivery"))
+        deliveries = listed["webhook_deliveries"]
+        if {d["id"] for d in deliveries} == keys and all(d["status"] == "success" for d in deliveries):
+            break
+        assert time.monotonic() < deadline, (
+            f"A's deliveries {json.dumps(deliveries)[:2000]} are not the {len(keys)} the receiver answered 200")
+        time.sleep(0.5)
+    assert not listed["has_more"], "more than a page of A's deliveries: the baseline reads only the first"
+    a.delivery_ids = sorted(keys)
 
 
 def set_up_simulations(a: OrgA, fake_openai: FakeOpenAI) -> None:
@@ -730,6 +829,8 @@ def path_values(a: OrgA, org: str, method: str) -> dict[str, str]:
         "simulation_unit_test_id": a.unit_test_id,
         "simulation_unit_test_set_id": a.unit_test_set_id,
         "simulation_unit_test_set_run_id": a.run_id,
+        "webhook_destination_id": a.webhook_id,
+        "replay_id": a.replay_id,
     }
 
 
@@ -778,6 +879,7 @@ def id_filter(a: OrgA, path: str) -> str | None:
         "unit_test": a.unit_test_id,
         "unit_test_set": a.unit_test_set_id,
         "unit_test_set_run": a.run_id,
+        "webhook_destination": a.webhook_id,
     }.get(last)
 
 
@@ -807,6 +909,7 @@ def body_overrides(a: OrgA) -> dict[str, Any]:
         "update-simulation-scenario": {"tags": {"pwned": "yes"}},
         "update-simulation-unit-test": {"description": "pwned", "max_interactions": 1},
         "update-simulation-unit-test-set": {"name": "pwned", "description": "pwned"},
+        "update-webhook-destination": {"accepted_types": ["api-key-expiration-soon"], "retry_attempts": 5},
     }
 
 
@@ -971,7 +1074,7 @@ def phantom_of(a: OrgA) -> OrgA:
         interaction_ids=[hex_id() for _ in a.interaction_ids], message_ids=[hex_id() for _ in a.message_ids],
         role_name=marker("IsoRole"), role_id=hex_id(), api_key_id=str(uuid.uuid4()), tool_id=hex_id(),
         behavior_set_id=hex_id(), metric_id=hex_id(), persona_id=hex_id(), scenario_id=hex_id(), unit_test_id=hex_id(),
-        unit_test_set_id=hex_id(), run_id=hex_id(),
+        unit_test_set_id=hex_id(), run_id=hex_id(), webhook_id=hex_id(), replay_id=hex_id(),
     )
 
 
@@ -984,6 +1087,7 @@ def same_answer(real: Call, phantom: Call, a: OrgA, twin: OrgA) -> bool:
         (a.api_key_id, twin.api_key_id), (a.tool_id, twin.tool_id), (a.behavior_set_id, twin.behavior_set_id),
         (a.metric_id, twin.metric_id), (a.persona_id, twin.persona_id), (a.scenario_id, twin.scenario_id),
         (a.unit_test_id, twin.unit_test_id), (a.unit_test_set_id, twin.unit_test_set_id), (a.run_id, twin.run_id),
+        (a.webhook_id, twin.webhook_id), (a.replay_id, twin.replay_id),
         *zip(a.interaction_ids, twin.interaction_ids), *zip(a.message_ids, twin.message_ids),
     ]
 
@@ -1047,6 +1151,9 @@ def snapshot(a: OrgA, token: str) -> dict[str, Any]:
         "simulation unit test sets": get("/simulation/unit_test_set/"),
         "simulation runs": get("/simulation/unit_test_set_run/"),
         "simulation metric results": get("/metric/metric_evaluation_result", simulation_unit_test_set_run_id=a.run_id),
+        "webhook destinations": get("/webhook_destination/"),
+        "webhook deliveries": get(f"/webhook_destination/{a.webhook_id}/delivery"),
+        "replay": get(f"/compadre/replay/{a.replay_id}/"),
     }
 
 
@@ -1128,6 +1235,55 @@ def test_anonymous_operations_are_listed_and_show_nothing_of_a(world: World):
         })
         assert resp.status_code == 401, f"B's key, org {org}, user {user}: {resp.status_code} {resp.text}"
         assert not [n for n, v in markers.items() if v in resp.text and v not in (org, user)], resp.text
+
+
+def test_b_own_organization_shows_nothing_of_a(world: World):
+    """B's administrator reads every listing of B's own organization (GET operations whose one path
+    parameter is the organization, required query parameters only): none shows anything of A. Among
+    them get-models, whose routes name every service and version set of the organization."""
+    doc, a, b = world.doc, world.a, world.b
+    base = a.compadre.server.base_url
+    markers = a.markers()
+    tokens = Tokens(b, "DefaultSuperAdministratorRole")
+    problems: list[str] = []
+    seen: list[Call] = []
+    for method, path, op in operations(doc):
+        if method != "get" or is_anonymous(doc, op):
+            continue
+        if [p["name"] for p in op.get("parameters", []) if p["in"] == "path"] != ["organization"]:
+            continue
+        params = [(p["name"], str(example(doc, p.get("schema", {}), {}, p["name"])))
+                  for p in op.get("parameters", []) if p["in"] == "query" and p.get("required")]
+        req = Request(method=method, path=path, op=op, url=base + path.replace("{organization}", b.org), params=params)
+        call = send(req, tokens.for_operation(op.get("operationId", path), rate_limit(op)))
+        seen.append(call)
+        if call.status == 429 or leaks(call, markers):
+            problems.append(f"{'429' if call.status == 429 else f'LEAK of {leaks(call, markers)}'}: {call.line()}")
+    models = next(c for c in seen if c.operation_id == "get-models")
+    assert models.status == 200, models.line()
+    routes = [r for m in json.loads(models.text)["models"] for r in m["routes"]]
+    print(f"\nB's own listings: {len(seen)} calls; get-models routes in B: {routes}")
+    assert not [r for r in routes if r["service_id"] == a.service_id or r["version_set_name"] == a.version_set_name], routes
+    dump("b-own-listings", seen)
+    assert not problems, report("B's own listings showing A", problems, seen, [])
+
+
+def test_b_webhook_destination_hears_nothing_of_a(world: World):
+    """B's destination accepts every event type from before A's setup began: none of A's events (the
+    setup's agent framework changes, the replay) reaches it, and B's own delivery listing shows nothing
+    of A. A's deliveries, signed with A's secret, went to A's destination only."""
+    a, b, receiver = world.a, world.b, world.receiver
+    markers = a.markers()
+    to_b = receiver.received(world.b_webhook_path)
+    leaked = [(r.body, n) for r in to_b for n, v in markers.items() if v in r.body + json.dumps(r.headers)]
+    assert not leaked, f"B's destination received A's data: {leaked}"
+    listed = ok(raw(b, b.user_token("DefaultSuperAdministratorRole"), "GET", f"/webhook_destination/{world.b_webhook_id}/delivery"))
+    assert not [n for n, v in markers.items() if v in json.dumps(listed)], listed
+    destinations = ok(raw(b, b.access_token(), "GET", "/webhook_destination/"))["webhook_destinations"]
+    assert [d["id"] for d in destinations] == [world.b_webhook_id], destinations
+    to_a = receiver.received(world.a_webhook_path)
+    assert to_a and all(json.loads(r.body)["org_id"] == a.compadre.org for r in to_a)
+    assert all(hmac_signature(a.webhook_secret, r.timestamp, r.body) == r.signature for r in to_a)
 
 
 def test_cross_organization_matrix(world: World, baseline: dict, a_reader: str):
@@ -1228,6 +1384,34 @@ def test_plain_user_matrix(world: World, baseline: dict, a_reader: str):
     dump("plain-user", seen)
     changes = changes_since(baseline, a, a_reader)
     assert not problems and not changes, report("a plain user reaching another user's data", problems, seen, changes)
+
+
+def _owner_data_of_replay(a: OrgA) -> dict[str, str]:
+    return {k: v for k, v in a.markers().items() if k in (
+        "owner user id", "user message", "agent greeting", "agent reply", "replay conversation id")}
+
+
+def test_a_replayer_does_not_replay_another_users_conversation(world: World, baseline: dict):
+    """A user of A who may run and read simulations but read only their own conversations (the conversation
+    permissions of DefaultUserRole) cannot replay the owner's conversation."""
+    a = world.a
+    replayer = a.compadre.access_token(a.replayer_id)
+    created = raw(a.compadre, replayer, "POST", "/compadre/replay/", json={
+        "conversation_id": a.conversation_id, "service_version_set_name": a.version_set_name})
+    assert created.status_code in REFUSED, f"{created.status_code} {created.text}"
+    found = [n for n, v in _owner_data_of_replay(a).items() if v in created.text]
+    assert not found, created.text
+    # No replay was made: A's conversations are as they were (a replay adds one).
+    assert ok(raw(a.compadre, a.admin_token, "GET", "/conversation/")) == baseline["conversations"]
+
+
+def test_a_replayer_does_not_read_the_replay_of_another_users_conversation(world: World):
+    """The same user cannot read the report of A's replay of the owner's conversation either: it shows the
+    conversation's messages side by side."""
+    a = world.a
+    report = raw(a.compadre, a.compadre.access_token(a.replayer_id), "GET", f"/compadre/replay/{a.replay_id}/")
+    found = [n for n, v in _owner_data_of_replay(a).items() if v in report.text]
+    assert not found, f"shows the owner's {found}: {report.status_code} {report.text[:400]}"
 
 
 def test_realtime_socket_refuses_b_and_other_users(world: World):

@@ -615,6 +615,43 @@ def test_the_served_document_states_the_rules_the_server_applies(compadre: Compa
     assert not problems, "\n".join(problems)
 
 
+def test_the_document_states_a_persona_language_is_three_letters(compadre: Compadre, document: dict):
+    tag = word()
+    base = "/v1/{organization}/simulation"
+    problems = []
+    with api(compadre) as http:
+        persona = Sim(compadre, http, tag).persona(f"Pat {tag}")
+        body = persona_body(f"Digits {tag}", tag)
+        body["initial_version"]["preferred_language"] = "000"
+        for method, path, names, refused in (
+            ("post", f"{base}/persona/", ("initial_version", "preferred_language"), http.post("/simulation/persona/", json=body)),
+            ("post", f"{base}/persona/{{simulation_persona_id}}/version/", ("preferred_language",),
+             http.post(f"/simulation/persona/{persona}/version/", json=persona_version("Digits.", preferred_language="000"))),
+        ):
+            assert refused.status_code == 422, (path, refused.text)
+            language = json.dumps(body_property(document, method, path, *names))
+            if "^[a-z]{3}$" not in language:
+                problems.append(f"{method.upper()} {path}: the server answers 422 to preferred_language \"000\", "
+                                f"the document allows any three characters: {language[:200]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_run_count_past_any_reasonable_bound_is_422(compadre: Compadre, document: dict):
+    tag = word()
+    with api(compadre) as http:
+        sim = Sim(compadre, http, tag)
+        metric = sim.metric(f"Resolved {tag}", {"type": "boolean"})
+        unit = sim.unit_test(f"Huge {tag}", sim.persona(f"Pat {tag}"), sim.scenario(f"Invoice {tag}"),
+                             [criterion("r", metric, boolean())])
+        answer = http.post("/simulation/unit_test_set/", json=set_body(f"Huge {tag}", tag, [(unit, 2**63 - 1)]))
+        if answer.status_code == 201:  # never run it: the server would abort
+            http.delete(f"/simulation/unit_test_set/{answer.json()['simulation_unit_test_set_id']}")
+        assert answer.status_code == 422, answer.text
+        run_count = body_property(document, "post", "/v1/{organization}/simulation/unit_test_set/", "unit_test_runs")["items"]
+        bound = document["components"]["schemas"][run_count["$ref"].split("/")[-1]]["properties"]["run_count"]
+        assert "maximum" in bound, bound
+
+
 # --------------------------------------------------------------------------
 # Runs
 # --------------------------------------------------------------------------

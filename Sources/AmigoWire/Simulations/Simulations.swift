@@ -647,6 +647,7 @@ public struct UpdateSimulationUnitTestRequest: Decodable, Sendable, ValidatableR
         if let maxInteractions { SimulationRules.maxInteractions(maxInteractions, into: &c) }
         if let successCriterions { SimulationRules.criteria(successCriterions, into: &c) }
         if let runCount, runCount < 1 { c.add(["run_count"], "Input should be greater than 0", type: "greater_than") }
+        if let runCount, runCount > 100 { c.add(["run_count"], "Input should be less than or equal to 100", type: "less_than_equal") }
     }
 }
 
@@ -668,6 +669,7 @@ enum SimulationRules {
         for (index, run) in runs.enumerated() {
             c.objectID(run.unitTestID, at: ["unit_test_runs", .index(index), "unit_test_id"])
             if run.runCount < 1 { c.add(["unit_test_runs", .index(index), "run_count"], "Input should be greater than 0", type: "greater_than") }
+            if run.runCount > 100 { c.add(["unit_test_runs", .index(index), "run_count"], "Input should be less than or equal to 100", type: "less_than_equal") }
         }
     }
 }

@@ -63,11 +63,21 @@ public struct ConversationReplays: Sendable {
         return id
     }
 
-    public func get(_ id: String, orgID: String) async throws -> ReplayReport {
-        guard let replay = try await store.read({ try await $0.simulations.replay(id: id, orgID: orgID) }) else {
-            throw PlatformError.notFound("Replay `\(id)` does not exist.")
+    /// The replay, to a caller who may read the replayed conversation's messages (else 404, as for a
+    /// replay that does not exist: the report repeats them).
+    public func get(_ id: String, caller: Principal) async throws -> ReplayReport {
+        let orgID = caller.orgID
+        return try await store.read { repositories in
+            guard let replay = try await repositories.simulations.replay(id: id, orgID: orgID) else {
+                throw PlatformError.notFound("Replay `\(id)` does not exist.")
+            }
+            do {
+                _ = try await repositories.conversation(replay.conversationID, orgID: orgID, caller: caller, requiring: "Conversation:GetMessage")
+            } catch let error as PlatformError where error.kind == .forbidden || error.kind == .notFound {
+                throw PlatformError.notFound("Replay `\(id)` does not exist.")
+            }
+            return replay
         }
-        return replay
     }
 
     // MARK: - Playing

@@ -17,7 +17,7 @@ public protocol WebhookTransport: Sendable {
 /// By default a destination must be HTTPS and resolve only to public addresses: not loopback
 /// (127.0.0.0/8, ::1), private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16,
 /// fe80::/10), carrier-grade NAT (100.64/10), unspecified or multicast. An operator may allow plain
-/// HTTP or private networks (`webhooks.allowPlainHTTP`, `webhooks.allowPrivateNetworks`), as tests do.
+/// HTTP or private networks (`webhooks.allowPlainHttp`, `webhooks.allowPrivateNetworks`), as tests do.
 public struct WebhookPolicy: Sendable {
     public var allowPlainHTTP = false
     public var allowPrivateNetworks = false
@@ -53,6 +53,8 @@ public struct WebhookPolicy: Sendable {
     /// Whether `text`, an IPv4 or IPv6 address, is one no destination may use (not a public address).
     static func isPrivate(literal text: String) -> Bool {
         let host = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        // A zone (`fe80::1%eth0`) only ever names a link-local address.
+        if host.contains("%") { return true }
         var v4 = in_addr()
         if inet_pton(AF_INET, host, &v4) == 1 {
             return isPrivate(v4: withUnsafeBytes(of: v4.s_addr) { Array($0) })
@@ -60,10 +62,14 @@ public struct WebhookPolicy: Sendable {
         var v6 = in6_addr()
         if inet_pton(AF_INET6, host, &v6) == 1 {
             let bytes = withUnsafeBytes(of: v6) { Array($0) }
-            // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible addresses are judged as IPv4.
-            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff { return isPrivate(v4: Array(bytes[12...])) }
             if bytes.allSatisfy({ $0 == 0 }) { return true }
             if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return true }
+            // Addresses that carry an IPv4 address are judged by it: IPv4-mapped (::ffff:a.b.c.d),
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff { return isPrivate(v4: Array(bytes[12...])) }
+            if bytes[0..<12].allSatisfy({ $0 == 0 }) { return isPrivate(v4: Array(bytes[12...])) }
+            if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] { return isPrivate(v4: Array(bytes[12...])) }
+            if bytes[0] == 0x20 && bytes[1] == 0x02 { return isPrivate(v4: Array(bytes[2..<6])) }
             if bytes[0] & 0xfe == 0xfc { return true }
             if bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 { return true }
             if bytes[0] == 0xff { return true }

@@ -12,7 +12,9 @@ import Storage
 ///   (``WebhookPolicy``); the address is checked again, resolved, before every attempt. The URL cannot
 ///   change. The secret is shown once, at creation or rotation.
 /// - An event (``emit(_:content:orgID:in:)``) becomes one delivery per destination that accepts its
-///   type, in the transaction of the change that caused it, with a `deliver-webhook` job each. The
+///   type, with a `deliver-webhook` job each: in the transaction of the change for finished analyses and
+///   expiring keys; right after the change commits for changes of the agent framework (``announce``),
+///   so a crash between the two loses that event. The
 ///   body is fixed then; every attempt sends it with `x-amigo-idempotent-key` (the delivery's id, the
 ///   same on every retry), `x-amigo-request-timestamp` (milliseconds) and `x-amigo-request-signature`
 ///   (hex HMAC-SHA256 of `v1:{timestamp}:{body}`).
@@ -58,7 +60,8 @@ public struct Webhooks: Sendable {
     public func create(_ request: CreateWebhookDestinationRequest, caller: Principal) async throws -> CreateWebhookDestinationResponse {
         let orgID = caller.orgID
         guard let url = URL(string: request.url) else { throw PlatformError.badRequest("The URL is not valid.") }
-        try policy.check(url)
+        // Resolved too: `127.1`, `localhost.` or a name of a private address are refused now, not at delivery.
+        try await policy.checkResolved(url)
         let date = now()
         let secret = Self.newSecret()
         let destination = StoredWebhookDestination(

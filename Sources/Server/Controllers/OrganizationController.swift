@@ -134,6 +134,26 @@ struct OrganizationController {
             return try .json(DeleteAPIKeyResponse(deletedKeyID: keyID))
         }
 
+        router.operation(.post, "/v1/:organization/user/signin", "sign-in-with-email", access: .anonymous, api: api) { call in
+            let body = try await call.body(SignInWithEmailRequest.self)
+            let orgID = call.orgID
+            let base = "\(MediaRoutes.origin(of: call.request))/v1/\(orgID)/user/signin/redeem"
+            try await api.emailSignIns.request(body, orgID: orgID, linkBase: base)
+            return .null
+        }
+
+        router.operation(.get, "/v1/:organization/user/signin/redeem", "redeem-email-sign-in", access: .anonymous, api: api) { call in
+            let orgID = call.orgID
+            guard let token = call.query.string("token"), let (userID, redirect) = try await api.emailSignIns.redeem(token: token, orgID: orgID) else {
+                throw PlatformError.forbidden("The sign-in link is not valid, was used already, or has expired: ask for a new one.")
+            }
+            let (accessToken, expiresAt) = try await api.tokens.issue(userID: userID, orgID: orgID)
+            let fragment = "id_token=\(accessToken)&expires_at=\(WireCoding.formatDate(expiresAt).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+            var location = redirect
+            if let hash = location.firstIndex(of: "#") { location = String(location[..<hash]) }
+            return Response(status: .seeOther, headers: [.location: "\(location)#\(fragment)", .cacheControl: "no-store"])
+        }
+
         router.operation(.post, "/v1/:organization/user/signin_with_api_key", "sign-in-with-api-key", access: .anonymous, api: api) { call in
             let headers = call.request.headers
             var issues: [ValidationIssue] = []

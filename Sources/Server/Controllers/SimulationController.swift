@@ -43,7 +43,7 @@ struct SimulationController {
         router.operation(.get, "/v1/:organization/compadre/replay/:replay_id/", "get-conversation-replay", api: api) { call in
             let caller = try call.caller
             try caller.require(Self.getRun)
-            return try .json(try await replays.get(try call.objectID("replay_id"), orgID: call.orgID))
+            return try .json(try await replays.get(try call.objectID("replay_id"), caller: caller))
         }
     }
 

@@ -146,7 +146,7 @@ public struct OrganizationRepository: Sendable {
         "dynamic_behavior_sets", "metric_results", "metrics", "memories", "user_models", "jobs", "tool_invocations", "tool_versions",
         "simulation_artifacts", "simulation_runs", "simulation_unit_test_sets", "simulation_unit_tests", "simulation_scenario_versions",
         "simulation_scenarios", "simulation_persona_versions", "simulation_personas", "replays", "webhook_deliveries",
-        "webhook_destinations", "webhook_key_warnings", "temporary_permission_grants", "prompt_logs", "services", "context_graph_versions",
+        "webhook_destinations", "webhook_key_warnings", "temporary_permission_grants", "prompt_logs", "email_sign_ins", "services", "context_graph_versions",
         "context_graphs", "agent_versions", "agents", "api_keys", "users", "roles",
     ]
 
@@ -297,6 +297,27 @@ public struct UserRepository: Sendable {
     public func get(id: String, orgID: String) async throws -> User? {
         try await sql.raw("SELECT doc FROM users WHERE org_id = \(bind: orgID) AND id = \(bind: id)").first()
             .map { try Documents.decode(User.self, from: $0) }
+    }
+
+    // MARK: - Email sign-in
+
+    /// Stores a one-time sign-in link's token (by its hash).
+    public func insertSignIn(tokenHash: String, userID: String, orgID: String, redirectLink: String, expiresAt: Date) async throws {
+        try await sql.raw("""
+            INSERT INTO email_sign_ins (token_hash, org_id, user_id, redirect_link, expires_at, used) VALUES (\(bind: tokenHash), \
+            \(bind: orgID), \(bind: userID), \(bind: redirectLink), \(bind: expiresAt.timeIntervalSince1970), \(bind: false))
+            """).run()
+    }
+
+    /// Uses a sign-in token once: its user and redirect when it exists in `orgID`, is unused and unexpired at `now`.
+    public func redeemSignIn(tokenHash: String, orgID: String, now: Date) async throws -> (userID: String, redirectLink: String)? {
+        guard let row = try await sql.raw("""
+            SELECT user_id, redirect_link FROM email_sign_ins WHERE token_hash = \(bind: tokenHash) AND org_id = \(bind: orgID) \
+            AND NOT used AND expires_at > \(bind: now.timeIntervalSince1970)
+            """).first()
+        else { return nil }
+        try await sql.raw("UPDATE email_sign_ins SET used = \(bind: true) WHERE token_hash = \(bind: tokenHash)").run()
+        return (try row.decode(column: "user_id", as: String.self), try row.decode(column: "redirect_link", as: String.self))
     }
 
     public func find(email: String, orgID: String) async throws -> User? {
