@@ -162,6 +162,14 @@ def main():
     if os.path.exists(args.reference):
         with open(args.reference, encoding="utf-8") as f:
             reference = json.load(f)
+        # Every operation of the reference is served: by its own method and path (ids may be renamed).
+        def shape(path):
+            return re.sub(r"\{[^}]+\}", "{}", path)
+        served = {(shape(path), method) for path, method, _ in operations}
+        missing = [f"{method.upper()} {path} ({op.get('operationId')})"
+                   for path, item in reference.get("paths", {}).items() for method, op in item.items()
+                   if method in METHODS and (shape(path), method) not in served]
+        check(f"every operation of the reference is served ({sum(1 for i in reference.get('paths', {}).values() for m in i if m in METHODS)})", missing)
         prose = reference_prose(reference)
         candidates = sorted({s for text in prose for s in sentences(text)})
         survivors = [s for s in candidates if s in raw or json.dumps(s)[1:-1] in raw]
