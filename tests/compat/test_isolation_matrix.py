@@ -87,6 +87,16 @@ ANONYMOUS = {
     "get-simulation-run-archive": "the signed link (path + expiry, HMAC) is the credential; checked: A's archive without "
                                   "a signature, with a forged or expired one, or with A's signature on another "
                                   "organization's or run's path answers 403 and shows nothing",
+    "sign-in-with-email": "answers the same whether the address belongs to a user; the link goes only to that user's own "
+                          "address (the compat server sends no mail: 503 for every address alike)",
+    "redeem-email-sign-in": "the one-time token mailed to the user is the credential; a token that is not one answers 403",
+}
+
+# Operations that act across organizations by design, left out of the cross-organization matrix.
+CROSS_ORGANIZATION = {
+    "create-organization": "creates the organization in its path, by a super administrator of the token's own "
+                           "organization; 409 for an id that exists is its documented answer (Swift tests: "
+                           "OrganizationLifecycleTests)",
 }
 
 # Statuses that refuse without telling anything.
@@ -1297,7 +1307,7 @@ def test_cross_organization_matrix(world: World, baseline: dict, a_reader: str):
     in_b = 0
     started = time.monotonic()
     for method, path, op in operations(doc):
-        if is_anonymous(doc, op):
+        if is_anonymous(doc, op) or op.get("operationId") in CROSS_ORGANIZATION:
             continue
         op_id = op.get("operationId", f"{method} {path}")
         try:
