@@ -84,7 +84,7 @@ database="sqlite:$work/fuzz.sqlite"
 creds="$("$bin" init --org "$org" --database "$database" 2>"$work/init.log")"
 field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$creds" "$1"; }
 
-COMPADRE_RATE_LIMITS=off COMPADRE_LOG_LEVEL="${COMPADRE_LOG_LEVEL:-warning}" \
+COMPADRE_RATE_LIMITS=off COMPADRE_LOG_LEVEL="${COMPADRE_LOG_LEVEL:-warning}" COMPADRE_EMAIL_LOG_LINKS=on \
     COMPADRE_LLM_BASE_URL=http://127.0.0.1:9/v1 COMPADRE_TOOLS_DIR="$work/tools" \
     "$bin" serve --host 127.0.0.1 --port "$port" --database "$database" >"$reports/server.log" 2>&1 &
 server=$!
@@ -106,7 +106,7 @@ EOF
 # Operations whose 400 means "not in the current state" (a first version that must be complete, a
 # reference to something missing, a build that failed, a resource still in use, an organization's 10
 # webhook destinations, a webhook secret rotated less than an hour ago, a conversation without
-# interactions to replay...), which no request schema can foresee: a schema-valid request may be
+# interactions to replay, an SQL query that does not parse...), which no request schema can foresee: a schema-valid request may be
 # answered 400 there, as it may be 409 anywhere. A webhook destination's URL must also be HTTPS on a
 # public address (this server allows neither plain HTTP nor private networks): a `uri` cannot say so.
 state_400="create-api-key delete-user modify-user-variables create-agent-version delete-agent
@@ -117,7 +117,7 @@ state_400="create-api-key delete-user modify-user-variables create-agent-version
     create-dynamic-behavior-set-version delete-metric create-simulation-persona-version delete-simulation-persona
     create-simulation-scenario-version delete-simulation-scenario create-simulation-unit-test
     update-simulation-unit-test delete-simulation-unit-test get-simulation-unit-test-set-run-artifacts
-    create-webhook-destination rotate-webhook-destination-secret create-conversation-replay"
+    create-webhook-destination rotate-webhook-destination-secret create-conversation-replay submit-sql-query"
 # A context graph must also be consistent (every state it names exists, references resolve...), which
 # JSON Schema cannot say: a schema-valid graph may be answered 422.
 graph_422="create-service-hierarchical-state-machine-version"
@@ -140,6 +140,12 @@ cat >>"$work/schemathesis.toml" <<'EOF'
 [[operations]]
 include-operation-id = "deprecate-tool-version"
 phases.stateful.enabled = false
+
+# Deleting the organization would erase the organization the fuzzer works in, and every call after it
+# would be 401. OrganizationLifecycleTests and the isolation matrix test it.
+[[operations]]
+include-operation-id = "delete-organization"
+enabled = false
 EOF
 
 # ensure_resource_availability is left out: after a POST that created something, it reads any 404 of a

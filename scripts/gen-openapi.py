@@ -363,6 +363,8 @@ DROPPED_STATUS_CODES = {"503"}
 # is ignored by OpenAPI (the request body's media type says it); a client that fills it in as a
 # parameter sends a multipart boundary that does not match its body.
 DROPPED_PARAMETERS = {("header", "x-mongo-cluster-name"), ("header", "sec-websocket-protocol"), ("header", "content-type")}
+# ... except where the reference requires one: (operationId, header name).
+KEPT_PARAMETERS = {("create-organization", "x-mongo-cluster-name")}
 
 # Readable names for reference schemas whose generated names cannot be turned into one
 # mechanically (their names encode a regular expression). Two reference schemas may share a
@@ -588,6 +590,7 @@ PARAMETER_RULES = {
     ("get-metrics", "query", "tag"): {"pattern": ":"},
     ("search-metrics", "query", "tag"): {"pattern": ":"},
     ("get-simulation-personas", "query", "tag"): {"pattern": ":"},
+    ("get-temporary-permission-grants", "query", "tag"): {"pattern": ":"},
     ("search-simulation-personas", "query", "tag"): {"pattern": ":"},
     ("get-simulation-scenarios", "query", "tag"): {"pattern": ":"},
     ("search-simulation-scenarios", "query", "tag"): {"pattern": ":"},
@@ -660,6 +663,7 @@ SCHEMA_RULES = {
     ("UpdateUserInfoRequest", "preferred_language"): LANGUAGE_3,
     ("ModifyOrganizationPreferences", "preferred_language"): LANGUAGE_3,
     ("CreateSimulationPersonaInitialVersion", "preferred_language"): LANGUAGE_3,
+    ("CreateOrganizationPreferences", "preferred_language"): LANGUAGE_3,
     ("CreateSimulationPersonaVersionRequest", "preferred_language"): LANGUAGE_3,
     ("UnitTestRunDescriptorInput", "run_count"): {"maximum": 100},
     ("UpdateSimulationUnitTestRequest", "run_count"): {"maximum": 100},
@@ -667,6 +671,10 @@ SCHEMA_RULES = {
     ("ModifyOrganizationRequest", "logo"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "signup_page_headshot"): {"pattern": BASE64},
     ("ModifyOrganizationRequest", "square_logo"): {"pattern": BASE64},
+    ("CreateOrganizationRequest", "logo"): {"pattern": BASE64},
+    ("CreateOrganizationRequest", "square_logo"): {"pattern": BASE64},
+    ("CreateOrganizationRequest", "favicon"): {"pattern": BASE64},
+    ("CreateOrganizationRequest", "signup_page_headshot"): {"pattern": BASE64},
     # Tools named by version constraints, as tool versions read them.
     ("CreateServiceHierarchicalStateMachineVersionToolCallSpec", "version_constraint"): {"pattern": VERSION_SPECIFIER},
     ("CreateDynamicBehaviorSetInitialVersionChangeToolCandidatesActionToolCallSpec", "version_constraint"): {"pattern": VERSION_SPECIFIER},
@@ -680,6 +688,7 @@ TIME_ZONE_PROPERTIES = {
     ("CreateInvitedUserPreferences", "timezone"),
     ("UpdateUserInfoRequest", "timezone"),
     ("CreateSimulationPersonaInitialVersion", "timezone"),
+    ("CreateOrganizationPreferences", "timezone"),
     ("CreateSimulationPersonaVersionRequest", "timezone"),
 }
 # Time zone names of the reference that the server does not take: `localtime` is a file of the
@@ -987,7 +996,7 @@ def build_operation(ref_op, summary, error_overrides, operation_id, cleaner):
     for p in ref_op.get("parameters", []):
         if "$ref" in p:
             raise SystemExit(f"{operation_id}: parameter $ref not supported")
-        if (p["in"], p["name"].lower()) in DROPPED_PARAMETERS:
+        if (p["in"], p["name"].lower()) in DROPPED_PARAMETERS and (operation_id, p["name"].lower()) not in KEPT_PARAMETERS:
             continue
         param = {"name": p["name"], "in": p["in"], "schema": cleaner.schema(p["schema"])}
         if p.get("required") or p["in"] == "path":
@@ -1006,7 +1015,7 @@ def build_operation(ref_op, summary, error_overrides, operation_id, cleaner):
 
     responses = {}
     for code_str, r in ref_op["responses"].items():
-        if code_str in DROPPED_STATUS_CODES:
+        if code_str in DROPPED_STATUS_CODES and int(code_str) not in error_overrides:
             continue
         code = int(code_str)
         if 200 <= code < 300:
@@ -1015,8 +1024,8 @@ def build_operation(ref_op, summary, error_overrides, operation_id, cleaner):
                 resp["content"] = {media: {"schema": cleaner.schema(c.get("schema", {}))}
                                    for media, c in r["content"].items()}
             responses[code_str] = resp
-        elif 400 <= code < 500:
-            responses[code_str] = error_response(code, error_overrides.get(code, ERROR_DESCRIPTIONS[code]))
+        elif 400 <= code < 500 or code == 503:
+            responses[code_str] = error_response(code, error_overrides.get(code, ERROR_DESCRIPTIONS.get(code, "")))
             if code == 429:
                 m = RATE_LIMIT_PATTERN.search(r.get("description", ""))
                 if not m:

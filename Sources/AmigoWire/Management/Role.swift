@@ -240,8 +240,7 @@ public struct CreateTemporaryPermissionGrantRequest: Decodable, Sendable, Valida
         } else {
             c.add(["duration"], "Input should be a valid ISO 8601 duration", type: "time_delta_parsing")
         }
-        c.nonEmpty(permissionGrant.permissionName, at: ["permission_grant", "permission_name"])
-        c.nonEmpty(justification, at: ["justification"])
+        if justification.count < 10 { c.add(["justification"], "String should have at least 10 characters", type: "string_too_short") }
         validateTags(tags, into: &c)
     }
 }
