@@ -10,7 +10,7 @@ extension Dictionary where Key == String, Value == String? {
     public var strippedTags: SimulationTags {
         var tags: SimulationTags = [:]
         for (key, value) in self {
-            tags[key.trimmingCharacters(in: .whitespacesAndNewlines)] = .some(value?.trimmingCharacters(in: .whitespacesAndNewlines))
+            tags[key.stripped] = .some(value?.stripped)
         }
         return tags
     }
@@ -20,7 +20,8 @@ extension Dictionary where Key == String, Value == String? {
 }
 
 extension String {
-    var stripped: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+    /// Without white space at either end, as the API strips names and texts.
+    public var stripped: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }
 
 // MARK: - Personas

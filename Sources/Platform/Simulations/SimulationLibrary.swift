@@ -29,7 +29,7 @@ public struct SimulationLibrary: Sendable {
         let orgID = caller.orgID
         let date = now()
         let persona = SimulationPersona(
-            id: ObjectID.generate(now: date), name: request.name.trimmed, role: request.role.trimmed, tags: request.tags.strippedTags,
+            id: ObjectID.generate(now: date), name: request.name.stripped, role: request.role.stripped, tags: request.tags.strippedTags,
             createdAt: date, creator: caller.userInfo
         )
         let version = SimulationPersonaVersion(
@@ -146,7 +146,7 @@ public struct SimulationLibrary: Sendable {
         let orgID = caller.orgID
         let date = now()
         let scenario = SimulationScenario(
-            id: ObjectID.generate(now: date), name: request.name.trimmed, tags: request.tags.strippedTags, createdAt: date, creator: caller.userInfo
+            id: ObjectID.generate(now: date), name: request.name.stripped, tags: request.tags.strippedTags, createdAt: date, creator: caller.userInfo
         )
         let version = SimulationScenarioVersion(
             id: ObjectID.generate(now: date), orgID: orgID, createdAt: date, scenarioID: scenario.id, version: 1,
@@ -267,14 +267,14 @@ public struct SimulationLibrary: Sendable {
     public func updateUnitTest(_ id: String, _ request: UpdateSimulationUnitTestRequest, caller: Principal) async throws {
         try await store.write { repositories in
             var test = try await Self.liveUnitTest(id, orgID: caller.orgID, in: repositories)
-            if let description = request.description { test.description = description.trimmed }
+            if let description = request.description { test.description = description.stripped }
             if let serviceID = request.serviceID { test.serviceID = serviceID }
             if let name = request.serviceVersionSetName { test.serviceVersionSetName = name }
             if let personaID = request.personaID { test.personaID = personaID }
             if let scenarioID = request.scenarioID { test.scenarioID = scenarioID }
             if let maxInteractions = request.maxInteractions { test.maxInteractions = maxInteractions }
             if let criteria = request.successCriterions {
-                test.successCriterions = criteria.map { SuccessCriterion(name: $0.name.trimmed, metricID: $0.metricID, criterion: $0.criterion) }
+                test.successCriterions = criteria.map { SuccessCriterion(name: $0.name.stripped, metricID: $0.metricID, criterion: $0.criterion) }
             }
             if let tags = request.tags { test.tags = tags.strippedTags.tagList }
             try await Self.checkReferences(of: test, in: repositories)
@@ -380,7 +380,7 @@ public struct SimulationLibrary: Sendable {
             let sets = repositories.simulations.unitTestSets
             try await repositories.serialize("simulation-unit-test-set-names/\(orgID)")
             var set = try await Self.liveSet(id, orgID: orgID, in: repositories)
-            if let name = request.name?.trimmed, name != set.name {
+            if let name = request.name?.stripped, name != set.name {
                 if try await sets.live(named: name, orgID: orgID) != nil {
                     throw PlatformError.conflict("A simulation unit test set named `\(name)` already exists.")
                 }
@@ -389,7 +389,7 @@ public struct SimulationLibrary: Sendable {
             switch request.description {
             case .unset: break
             case .null: set.description = nil
-            case .value(let description): set.description = description.trimmed
+            case .value(let description): set.description = description.stripped
             }
             if let runs = request.unitTestRuns {
                 for run in runs { _ = try await Self.liveUnitTest(run.unitTestID, orgID: orgID, in: repositories) }
@@ -535,8 +535,4 @@ struct UnitTestSetFilterValues: Encodable, Sendable {
         case unitTestIDs = "unit_test_ids"
         case tags
     }
-}
-
-extension String {
-    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }

@@ -38,9 +38,9 @@ struct OrganizationController {
             let credentials: OrganizationBootstrap.Credentials
             do {
                 credentials = try await OrganizationBootstrap.create(orgID: orgID, name: body.orgName, store: api.store) { organization in
-                    organization.title = body.title.trimmingCharacters(in: .whitespacesAndNewlines)
-                    organization.mainDescription = body.mainDescription.trimmingCharacters(in: .whitespacesAndNewlines)
-                    organization.subDescription = body.subDescription.trimmingCharacters(in: .whitespacesAndNewlines)
+                    organization.title = body.title.stripped
+                    organization.mainDescription = body.mainDescription.stripped
+                    organization.subDescription = body.subDescription.stripped
                     organization.userDimensions = body.userDimensions
                     organization.defaultUserPreferences = body.defaultUserPreferences
                     organization.onboardingInstructions = body.onboardingInstructions

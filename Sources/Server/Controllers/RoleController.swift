@@ -24,7 +24,7 @@ struct RoleController {
             let grant = TemporaryPermissionGrant(
                 id: ObjectID.generate(now: now), orgID: orgID, createdAt: now, userID: body.userID,
                 expiresAt: now.addingTimeInterval(body.durationSeconds ?? 0), permissionGrant: body.permissionGrant,
-                justification: body.justification.trimmingCharacters(in: .whitespacesAndNewlines), creator: caller.userInfo, tags: body.tags.strippedTags
+                justification: body.justification.stripped, creator: caller.userInfo, tags: body.tags.strippedTags
             )
             try await api.store.write { repositories in
                 guard try await repositories.users.get(id: body.userID, orgID: orgID) != nil else {
