@@ -17,7 +17,6 @@ public struct PromptLogScope: Sendable {
     let conversationID: String?
     /// The log keys' prefix (`conversation/<id>/<interaction>`, `job/<kind>/<subject>`, `request/<operation>/<id>`).
     let key: String
-    private let sequence = Sequence()
 
     public init(recorder: PromptLogRecorder, orgID: String, key: String, userID: String? = nil, conversationID: String? = nil) {
         self.recorder = recorder
@@ -32,15 +31,6 @@ public struct PromptLogScope: Sendable {
         try await Self.$current.withValue(self, operation: body)
     }
 
-    /// The key of the next call of `kind` in this scope.
-    func nextKey(_ kind: PromptKind) -> String {
-        "\(key)/\(String(format: "%03d", sequence.next()))-\(kind.rawValue)"
-    }
-
-    final class Sequence: Sendable {
-        private let value = Mutex(0)
-        func next() -> Int { value.withLock { $0 += 1; return $0 } }
-    }
 }
 
 /// Keeps every model call's prompt, answer, timing and size (`GET /admin/get_prompt_logs/`): a `Service`
@@ -120,8 +110,11 @@ extension PromptLogScope {
     func record(
         _ request: ModelRequest, model: String, answer: String, outcome: String, startedAt: Date, duration: Duration, pieces: Int
     ) {
+        // The call's id orders the keys of a scope by time (object ids grow), so a scope keeps no counter:
+        // a request's scope costs no allocation.
+        let id = ObjectID.generate(now: startedAt)
         let entry = PromptLogEntry(
-            id: ObjectID.generate(now: startedAt), orgID: orgID, logKey: nextKey(request.kind), userID: userID, conversationID: conversationID,
+            id: id, orgID: orgID, logKey: "\(key)/\(id)-\(request.kind.rawValue)", userID: userID, conversationID: conversationID,
             promptKind: request.kind.rawValue, model: model,
             messages: request.messages.map { PromptLogEntry.Message(role: $0.role.rawValue, content: $0.content) }, answer: answer,
             outcome: outcome, startedAt: startedAt, durationMs: Int(duration.timeInterval * 1000), outputPieces: pieces

@@ -16,8 +16,8 @@ public struct PromptLogEntry: Codable, Sendable, Hashable {
 
     public var id: String
     public var orgID: String
-    /// `conversation/<conversation>/<interaction>/<n>-<kind>`, `job/<kind>/<subject>/<n>-<kind>` or
-    /// `request/<operation>/<request>/<n>-<kind>`.
+    /// `conversation/<conversation>/<interaction>/<call>-<kind>`, `job/<kind>/<subject>/<call>-<kind>` or
+    /// `request/<operation>/<request>/<call>-<kind>` (`<call>`: the entry's id, which grows with time).
     public var logKey: String
     public var userID: String?
     public var conversationID: String?
